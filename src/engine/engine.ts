@@ -1,0 +1,82 @@
+/**
+ * The engine interface: the rules of `coalesce` and `isValid` (SPEC R6-R12, Q1), and the
+ * per-worker track tables that StatsWorker folds stats into.
+ *
+ * @module
+ */
+import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
+import type { Logger } from "../logger.ts";
+import type { Patch } from "./output.ts";
+
+/** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
+export type EngineKind = "wasm" | "ts";
+
+/**
+ * An implementation of LiveKit's coalescing rules. Both kinds give identical results for every
+ * input: the same numbers, the same float32 bits, the same layer.
+ */
+export interface Engine {
+  readonly kind: EngineKind;
+  /**
+   * Coalesces one track's stats into one stat (Go `coalesce`, R6-R12): `undefined` for an empty
+   * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
+   * skipped and logged. Throws a `LimitError` for a stat over `LIMITS`.
+   */
+  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined;
+  /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
+  isValid(stat: AnalyticsStat): boolean;
+}
+
+/** Options of {@link loadEngine}. */
+export interface EngineOptions {
+  /** where `coalesce` logs skipped invalid stats; default: silent */
+  logger?: Logger;
+}
+
+/** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */
+export type Bucket = 0 | 1;
+
+/**
+ * One worker's window: for each (bucket, track), the stats received since the last drain.
+ * @internal
+ */
+export interface TrackTable {
+  /** Takes one stat object; returns false when it is invalid (R7) and was only counted. */
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean;
+  /**
+   * Takes one encoded `AnalyticsStat`; returns false when it is invalid. Throws `DecodeError` or
+   * `LimitError` and keeps nothing of the message when it is malformed or over a bound.
+   */
+  addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean;
+  /** Whether any stat arrived since the last drain. */
+  readonly pending: boolean;
+  /**
+   * Ends the window: appends one patched result per track to `out`, every UPSTREAM result before
+   * every DOWNSTREAM one (R2, R3), and starts an empty window before returning.
+   */
+  drain(patch: Patch, out: AnalyticsStat[]): void;
+  /**
+   * Like `drain`, but returns the results encoded as one `AnalyticsStats` message, or undefined
+   * when there are none. The bytes may be a view into engine memory, valid until the next call.
+   */
+  drainBytes(patch: Patch): Uint8Array | undefined;
+  /** How many results the last `drain` or `drainBytes` produced. */
+  readonly drainedCount: number;
+  /** Drops everything and gives the table's memory back; the table is unusable after. */
+  dispose(): void;
+}
+
+/** @internal What loadEngine returns: the public Engine plus what StatsWorker needs. */
+export interface EngineImpl extends Engine {
+  /** A new, empty track table for one worker. */
+  createTrackTable(): TrackTable;
+}
+
+/** @internal Narrows a public Engine to the implementation StatsWorker needs. */
+export function engineImpl(engine: Engine): EngineImpl {
+  const impl = engine as Partial<EngineImpl>;
+  if (typeof impl.createTrackTable !== "function") {
+    throw new TypeError(`engine ${String(engine?.kind)} was not made by loadEngine()`);
+  }
+  return engine as EngineImpl;
+}

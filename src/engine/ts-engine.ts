@@ -1,0 +1,220 @@
+/**
+ * The pure-TypeScript engine: a faithful port of Go's `coalesce` and `isValid` over protobuf-es
+ * message objects (statsworker.go, livekit/livekit commit 29039b4e).
+ *
+ * It is the oracle the wasm engine is tested against and the baseline of the benchmarks, so it
+ * stays plain: u32 arithmetic with `>>> 0`, u64 with `BigInt.asUintN(64, ...)`, float32 with
+ * `Math.fround` after every operation, exactly where Go's types round.
+ *
+ * @module
+ */
+import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
+import { checkLimits } from "../limits.ts";
+import { silentLogger, type Logger } from "../logger.ts";
+import { decodeStat } from "./decode-stat.ts";
+import type { Bucket, EngineImpl, EngineOptions, TrackTable } from "./engine.ts";
+import { makeLayer, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
+import { encodeBatch } from "./encode-batch.ts";
+
+const U32_SIGN = 0x8000_0000;
+const U64_SIGN = 1n << 63n;
+
+const u32 = (v: number): number => v >>> 0;
+const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+
+/**
+ * Go `isValid` (R7): a stat is invalid when a u32 counter of any stream or layer is >= 2^31 or a
+ * u64 counter is >= 2^63 (Go casts them to int32/int64 and tests `< 0`). rtt, jitter, ssrc,
+ * layer and score are not checked.
+ */
+export function isValid(stat: AnalyticsStat): boolean {
+  for (const s of stat.streams) {
+    if (
+      u32(s.primaryPackets) >= U32_SIGN ||
+      u64(s.primaryBytes) >= U64_SIGN ||
+      u32(s.retransmitPackets) >= U32_SIGN ||
+      u64(s.retransmitBytes) >= U64_SIGN ||
+      u32(s.paddingPackets) >= U32_SIGN ||
+      u64(s.paddingBytes) >= U64_SIGN ||
+      u32(s.packetsLost) >= U32_SIGN ||
+      u32(s.frames) >= U32_SIGN ||
+      u32(s.nacks) >= U32_SIGN ||
+      u32(s.plis) >= U32_SIGN ||
+      u32(s.firs) >= U32_SIGN
+    ) {
+      return false;
+    }
+    for (const l of s.videoLayers) {
+      if (u32(l.packets) >= U32_SIGN || u64(l.bytes) >= U64_SIGN || u32(l.frames) >= U32_SIGN) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The body of Go's `coalesce` loop, one stat at a time: `coalesce(stats)` is `add` for each
+ * stat, then `result()`. Values are read when `add` is called, so a worker that keeps a
+ * Coalescer per track holds a snapshot, never the caller's object.
+ */
+export class Coalescer {
+  /** every stat added, invalid ones included: Go divides by `len(stats)` (R10) */
+  count = 0;
+  private score = 0;
+  private maxRtt = 0;
+  private maxJitter = 0;
+  private primaryPackets = 0;
+  private primaryBytes = 0n;
+  private retransmitPackets = 0;
+  private retransmitBytes = 0n;
+  private paddingPackets = 0;
+  private paddingBytes = 0n;
+  private packetsLost = 0;
+  private frames = 0;
+  private nacks = 0;
+  private plis = 0;
+  private firs = 0;
+  private readonly layers = new Map<number, AnalyticsVideoLayer>();
+
+  /** Folds one stat in; returns false when it is invalid and was only counted (R7). */
+  add(stat: AnalyticsStat): boolean {
+    checkLimits(stat);
+    this.count++;
+    if (!isValid(stat)) return false;
+    // Go parity (R10): float32 sum, rounded after every addition.
+    this.score = Math.fround(this.score + Math.fround(stat.score));
+    for (const s of stat.streams) {
+      if (u32(s.rtt) > this.maxRtt) this.maxRtt = u32(s.rtt);
+      if (u32(s.jitter) > this.maxJitter) this.maxJitter = u32(s.jitter);
+      this.primaryPackets = u32(this.primaryPackets + u32(s.primaryPackets));
+      this.primaryBytes = u64(this.primaryBytes + u64(s.primaryBytes));
+      this.retransmitPackets = u32(this.retransmitPackets + u32(s.retransmitPackets));
+      this.retransmitBytes = u64(this.retransmitBytes + u64(s.retransmitBytes));
+      this.paddingPackets = u32(this.paddingPackets + u32(s.paddingPackets));
+      this.paddingBytes = u64(this.paddingBytes + u64(s.paddingBytes));
+      this.packetsLost = u32(this.packetsLost + u32(s.packetsLost));
+      this.frames = u32(this.frames + u32(s.frames));
+      this.nacks = u32(this.nacks + u32(s.nacks));
+      this.plis = u32(this.plis + u32(s.plis));
+      this.firs = u32(this.firs + u32(s.firs));
+      for (const l of s.videoLayers) {
+        const index = l.layer | 0;
+        const merged = this.layers.get(index);
+        if (merged === undefined) {
+          // Go parity (R9): the first occurrence is copied (proto.Clone), later ones add into it.
+          this.layers.set(index, makeLayer(index, u32(l.packets), u64(l.bytes), u32(l.frames)));
+        } else {
+          merged.packets = u32(merged.packets + u32(l.packets));
+          merged.bytes = u64(merged.bytes + u64(l.bytes));
+          merged.frames = u32(merged.frames + u32(l.frames));
+        }
+      }
+    }
+    return true;
+  }
+
+  /** The coalesced stat, or undefined when nothing was added (R6). */
+  result(): AnalyticsStat | undefined {
+    if (this.count === 0) return undefined;
+    // Q1: Go keeps whichever layer its map iteration meets first when the highest index is -1;
+    // here the numerically highest index always wins.
+    let top: AnalyticsVideoLayer | undefined;
+    for (const layer of this.layers.values()) {
+      if (top === undefined || layer.layer > top.layer) top = layer;
+    }
+    const stream = makeStream(
+      this.primaryPackets,
+      this.primaryBytes,
+      this.retransmitPackets,
+      this.retransmitBytes,
+      this.paddingPackets,
+      this.paddingBytes,
+      this.packetsLost,
+      this.frames,
+      this.maxRtt,
+      this.maxJitter,
+      this.nacks,
+      this.plis,
+      this.firs,
+      top === undefined ? [] : [top],
+    );
+    // Go parity (R10): float32 division by the number of ALL stats, invalid ones included.
+    return makeStat(Math.fround(this.score / Math.fround(this.count)), stream);
+  }
+}
+
+class TsTrackTable implements TrackTable {
+  private buckets: [Map<string, Coalescer>, Map<string, Coalescer>] = [new Map(), new Map()];
+  pending = false;
+  drainedCount = 0;
+
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
+    const tracks = this.buckets[bucket];
+    let coalescer = tracks.get(trackId);
+    if (coalescer === undefined) {
+      coalescer = new Coalescer();
+      // add() before set(): a stat over LIMITS throws and must leave no empty track behind
+      const valid = coalescer.add(stat);
+      tracks.set(trackId, coalescer);
+      this.pending = true;
+      return valid;
+    }
+    const valid = coalescer.add(stat);
+    this.pending = true;
+    return valid;
+  }
+
+  addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean {
+    return this.add(trackId, bucket, decodeStat(bytes));
+  }
+
+  drain(patch: Patch, out: AnalyticsStat[]): void {
+    // R2: take the window and start an empty one before anything else can run
+    const [up, down] = this.buckets;
+    this.buckets = [new Map(), new Map()];
+    this.pending = false;
+    const before = out.length;
+    collect(up, StreamType.UPSTREAM, patch, out);
+    collect(down, StreamType.DOWNSTREAM, patch, out);
+    this.drainedCount = out.length - before;
+  }
+
+  drainBytes(patch: Patch): Uint8Array | undefined {
+    const out: AnalyticsStat[] = [];
+    this.drain(patch, out);
+    return out.length === 0 ? undefined : encodeBatch(out);
+  }
+
+  dispose(): void {
+    this.buckets = [new Map(), new Map()];
+    this.pending = false;
+  }
+}
+
+function collect(tracks: Map<string, Coalescer>, kind: StreamType, patch: Patch, out: AnalyticsStat[]): void {
+  for (const [trackId, coalescer] of tracks) {
+    const stat = coalescer.result();
+    if (stat === undefined) continue;
+    patchStat(stat, patch, trackId, kind);
+    out.push(stat);
+  }
+}
+
+/** @internal Creates the TypeScript engine; use `loadEngine("ts")`. */
+export function createTsEngine(options: EngineOptions = {}): EngineImpl {
+  const logger: Logger = options.logger ?? silentLogger;
+  return {
+    kind: "ts",
+    coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
+      const coalescer = new Coalescer();
+      for (const stat of stats) {
+        if (!coalescer.add(stat)) logger.warn("telemetry skipping invalid stat", { stat });
+      }
+      return coalescer.result();
+    },
+    isValid(stat: AnalyticsStat): boolean {
+      checkLimits(stat);
+      return isValid(stat);
+    },
+    createTrackTable: () => new TsTrackTable(),
+  };
+}

@@ -1,0 +1,1 @@
+export async function createWasmEngine(): Promise<never> { throw new Error("not yet"); }

@@ -1,0 +1,120 @@
+/**
+ * Error classes of statsworker-wasm, one per kind of failure.
+ *
+ * Each class has a stable `name` and a `code`; the `isXError()` guards compare the name, not the
+ * prototype, so they keep working when two copies of the package meet in one process.
+ *
+ * @module
+ */
+
+/** Why a protobuf message could not be decoded. */
+export type DecodeErrorCode =
+  /** a read went past the end of the input (a truncated field, or a length past the end) */
+  | "truncated"
+  /** a varint longer than 10 bytes, or a tag that overflows uint32 */
+  | "bad_varint"
+  /** a tag with field number 0, or wire type 6 or 7, or an end-group tag with nothing to end */
+  | "bad_tag"
+  /** a group that is never closed, or closed with another field number */
+  | "bad_group"
+  /** a string field that is not valid UTF-8 */
+  | "bad_utf8"
+  /** groups nested deeper than protobuf-es's recursion limit (100) */
+  | "too_deep";
+
+/**
+ * Malformed protobuf bytes: the message is rejected whole and nothing of it is buffered.
+ *
+ * `offset` is the byte offset where the problem was found (within the message given, or within
+ * the batch for `ingestBatch`), or -1 when the decoder could not tell; `index` is the message's
+ * position in a batch, -1 outside one.
+ */
+export class DecodeError extends Error {
+  override readonly name = "DecodeError";
+  readonly code: DecodeErrorCode;
+  readonly offset: number;
+  readonly index: number;
+
+  constructor(code: DecodeErrorCode, offset: number, detail?: string, index = -1) {
+    const where = (index >= 0 ? ` in batch message ${index}` : "") + (offset >= 0 ? ` at byte ${offset}` : "");
+    super(`cannot decode AnalyticsStat: ${detail ?? code.replace("_", " ")}${where}`);
+    this.code = code;
+    this.offset = offset;
+    this.index = index;
+  }
+}
+
+/** Which documented bound was exceeded. */
+export type LimitErrorCode = "too_many_streams" | "too_many_layers" | "message_too_large" | "out_of_memory";
+
+/**
+ * A well-formed input over a documented bound (see `LIMITS`); the input is rejected whole.
+ */
+export class LimitError extends Error {
+  override readonly name = "LimitError";
+  readonly code: LimitErrorCode;
+  /** the bound that was exceeded */
+  readonly limit: number;
+
+  constructor(code: LimitErrorCode, limit: number, detail: string) {
+    super(detail);
+    this.code = code;
+    this.limit = limit;
+  }
+}
+
+/** Which argument was wrong. */
+export type ArgumentErrorCode = "invalid_argument" | "closed";
+
+/** Public API misuse: a wrong argument type or value, or a call on a stopped service. */
+export class ArgumentError extends TypeError {
+  override readonly name = "ArgumentError";
+  readonly code: ArgumentErrorCode;
+
+  constructor(message: string, code: ArgumentErrorCode = "invalid_argument") {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** What went wrong with the WebAssembly engine. */
+export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap";
+
+/**
+ * The WebAssembly engine could not load, or it stopped on an internal assertion.
+ *
+ * An `abort` carries the AssemblyScript message, file and line.
+ */
+export class WasmError extends Error {
+  override readonly name = "WasmError";
+  readonly code: WasmErrorCode;
+
+  constructor(code: WasmErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+function hasName(err: unknown, name: string): boolean {
+  return err instanceof Error && err.name === name;
+}
+
+/** Reports whether `err` is a {@link DecodeError}, also one from another copy of this package. */
+export function isDecodeError(err: unknown): err is DecodeError {
+  return hasName(err, "DecodeError");
+}
+
+/** Reports whether `err` is a {@link LimitError}, also one from another copy of this package. */
+export function isLimitError(err: unknown): err is LimitError {
+  return hasName(err, "LimitError");
+}
+
+/** Reports whether `err` is an {@link ArgumentError}, also one from another copy of this package. */
+export function isArgumentError(err: unknown): err is ArgumentError {
+  return hasName(err, "ArgumentError");
+}
+
+/** Reports whether `err` is a {@link WasmError}, also one from another copy of this package. */
+export function isWasmError(err: unknown): err is WasmError {
+  return hasName(err, "WasmError");
+}

@@ -1,0 +1,43 @@
+/**
+ * statsworker-wasm: LiveKit's StatsWorker telemetry aggregation for Node.js and browsers,
+ * with the hot path in WebAssembly.
+ *
+ * @module
+ */
+export {
+  StreamType,
+  StreamTypeSchema,
+  AnalyticsStatSchema,
+  AnalyticsStreamSchema,
+  AnalyticsVideoLayerSchema,
+  AnalyticsStatsSchema,
+  file_livekit_livekit_analytics,
+} from "./gen/livekit/livekit_analytics_pb.ts";
+export type {
+  AnalyticsStat,
+  AnalyticsStream,
+  AnalyticsVideoLayer,
+  AnalyticsStats,
+} from "./gen/livekit/livekit_analytics_pb.ts";
+export type { Engine, EngineKind, EngineOptions } from "./engine/engine.ts";
+export { loadEngine } from "./engine/load-engine.ts";
+export { StatsWorker, type StatsWorkerOptions } from "./stats-worker.ts";
+export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from "./telemetry-service.ts";
+export type { TelemetryReporter } from "./reporter.ts";
+export type { TelemetryCounters } from "./counters.ts";
+export { silentLogger, type Logger } from "./logger.ts";
+export { LIMITS } from "./limits.ts";
+export {
+  DecodeError,
+  LimitError,
+  ArgumentError,
+  WasmError,
+  isDecodeError,
+  isLimitError,
+  isArgumentError,
+  isWasmError,
+  type DecodeErrorCode,
+  type LimitErrorCode,
+  type ArgumentErrorCode,
+  type WasmErrorCode,
+} from "./errors.ts";

@@ -1,0 +1,201 @@
+/**
+ * StatsWorker: one participant's telemetry window (Go `StatsWorker`, statsworker.go,
+ * livekit/livekit commit 29039b4e).
+ *
+ * @module
+ */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { newCounters, type TelemetryCounters } from "./counters.ts";
+import { engineImpl, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
+import type { Patch } from "./engine/output.ts";
+import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
+import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+import type { TelemetryReporter } from "./reporter.ts";
+
+/** Options of {@link StatsWorker}. */
+export interface StatsWorkerOptions {
+  /** the engine that validates and coalesces (`loadEngine()`) */
+  engine: Engine;
+  /** where each window's batch goes */
+  reporter: TelemetryReporter;
+  /** patched into every reported stat (R3) */
+  roomId: string;
+  /** patched into every reported stat (R3) */
+  roomName: string;
+  /** patched into every reported stat (R3) */
+  participantId: string;
+  /** kept for the host; not reported (as in Go) */
+  participantIdentity: string;
+  /** clock for `timeStamp` and `closedAt`; default: the system clock */
+  now?: () => Date;
+  /** where invalid stats and reporter failures are logged; default: silent */
+  logger?: Logger;
+  /** counters to add into (a TelemetryService shares one set); default: a new set */
+  counters?: TelemetryCounters;
+}
+
+const systemClock = (): Date => new Date();
+
+/**
+ * Buffers one participant's stats per track and direction, and on `update()` reports one
+ * coalesced stat per track.
+ *
+ * Single-threaded stand-in for Go's mutex: `update()` takes the window and starts an empty one
+ * before it calls the reporter, so a stat that arrives while `report()` runs (even from inside
+ * it) belongs to the next window, and nothing is lost or reported twice.
+ */
+export class StatsWorker {
+  /** patched into every reported stat (R3) */
+  readonly roomId: string;
+  /** patched into every reported stat (R3) */
+  readonly roomName: string;
+  /** patched into every reported stat (R3) */
+  readonly participantId: string;
+  /** the participant's identity, kept for the host */
+  readonly participantIdentity: string;
+  /** running totals of this worker (shared with its service, if any) */
+  readonly counters: TelemetryCounters;
+
+  private readonly table: TrackTable;
+  private readonly reporter: TelemetryReporter;
+  private readonly now: () => Date;
+  private readonly logger: Logger;
+  private closed: Date | undefined = undefined;
+
+  constructor(options: StatsWorkerOptions) {
+    if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
+    const { reporter } = options;
+    if (reporter === null || typeof reporter !== "object" || typeof reporter.report !== "function") {
+      throw new ArgumentError("invalid reporter: expected an object with report()");
+    }
+    for (const key of ["roomId", "roomName", "participantId", "participantIdentity"] as const) {
+      if (typeof options[key] !== "string") throw new ArgumentError(`invalid ${key}: ${String(options[key])}`);
+    }
+    this.table = engineImpl(options.engine).createTrackTable();
+    this.reporter = reporter;
+    this.roomId = options.roomId;
+    this.roomName = options.roomName;
+    this.participantId = options.participantId;
+    this.participantIdentity = options.participantIdentity;
+    this.now = options.now ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.counters = options.counters ?? newCounters();
+  }
+
+  /** When `close()` last ran; undefined while the worker is open (R4). */
+  get closedAt(): Date | undefined {
+    return this.closed;
+  }
+
+  /**
+   * Buffers `stat` for `trackId` (Go `OnTrackStat`, R1): in the DOWNSTREAM bucket when `direction`
+   * is `StreamType.DOWNSTREAM`, otherwise (UPSTREAM or any other value) in the UPSTREAM bucket.
+   * The stat's values are read now; the object is never mutated or kept. An invalid stat (R7) is
+   * logged and counted here. After `close()` the stat is dropped and counted (R5).
+   *
+   * @throws LimitError when the stat has more streams or layers than `LIMITS`
+   */
+  onTrackStat(trackId: string, direction: StreamType, stat: AnalyticsStat): void {
+    checkTrackId(trackId);
+    if (stat === null || typeof stat !== "object" || !Array.isArray(stat.streams)) {
+      throw new ArgumentError(`invalid stat for track ${trackId}: expected an AnalyticsStat`);
+    }
+    if (this.closed !== undefined) {
+      // R5, deliberate improvement: Go keeps buffering until the worker is reaped
+      this.counters.dropped++;
+      return;
+    }
+    this.accepted(trackId, direction, this.table.add(trackId, bucketOf(direction), stat));
+  }
+
+  /**
+   * Like {@link onTrackStat}, for one encoded `AnalyticsStat`.
+   *
+   * @throws DecodeError when the bytes are malformed, LimitError when the stat is over `LIMITS`;
+   *   nothing of the message is kept and the rest of the window is intact
+   */
+  onTrackStatBytes(trackId: string, direction: StreamType, bytes: Uint8Array): void {
+    checkTrackId(trackId);
+    if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`invalid bytes for track ${trackId}: expected a Uint8Array`);
+    if (this.closed !== undefined) {
+      this.counters.dropped++;
+      return;
+    }
+    let valid: boolean;
+    try {
+      valid = this.table.addBytes(trackId, bucketOf(direction), bytes);
+    } catch (err) {
+      if (isDecodeError(err) || isLimitError(err)) this.counters.malformed++;
+      throw err;
+    }
+    this.accepted(trackId, direction, valid);
+  }
+
+  private accepted(trackId: string, direction: StreamType, valid: boolean): void {
+    this.counters.statsIn++;
+    if (!valid) {
+      this.counters.invalid++;
+      this.logger.warn("telemetry skipping invalid stat", { participantId: this.participantId, trackId, direction });
+    }
+  }
+
+  /**
+   * Reports the window (Go `Update`, R2): does nothing when closed; otherwise coalesces each
+   * track's stats, patches them (R3) and calls the reporter once, UPSTREAM results first.
+   * With nothing buffered the reporter is not called. A reporter that throws is logged and
+   * counted; the error does not propagate.
+   */
+  update(): void {
+    const started = this.now();
+    if (this.closed !== undefined || !this.table.pending) return;
+    const patch: Patch = {
+      // Go parity (R3): one Timestamp object shared by every stat of the batch
+      timeStamp: timestampFromDate(started),
+      roomId: this.roomId,
+      roomName: this.roomName,
+      participantId: this.participantId,
+    };
+    const reporter = this.reporter;
+    // the window is taken before the reporter runs (R2); only the reporter call is guarded
+    if (typeof reporter.reportBytes === "function") {
+      const batch = this.table.drainBytes(patch);
+      if (batch === undefined) return;
+      this.deliver(this.table.drainedCount, () => reporter.reportBytes!(batch));
+    } else {
+      const stats: AnalyticsStat[] = [];
+      this.table.drain(patch, stats);
+      if (stats.length === 0) return;
+      this.deliver(stats.length, () => reporter.report(stats));
+    }
+  }
+
+  private deliver(count: number, call: () => void): void {
+    this.counters.reports++;
+    this.counters.statsOut += count;
+    try {
+      call();
+    } catch (err) {
+      this.counters.reporterErrors++;
+      this.logger.error("telemetry reporter failed", { participantId: this.participantId, error: err });
+    }
+  }
+
+  /**
+   * Reports what is buffered and closes the worker (Go `Close`, R4): `update()`, then `closedAt`
+   * is set to now. A repeated `close()` reports nothing and moves `closedAt` to the newer time.
+   */
+  close(): void {
+    this.update();
+    this.closed = this.now();
+    this.table.dispose();
+  }
+}
+
+function bucketOf(direction: StreamType): Bucket {
+  return direction === StreamType.DOWNSTREAM ? 1 : 0;
+}
+
+function checkTrackId(trackId: string): void {
+  if (typeof trackId !== "string") throw new ArgumentError(`invalid trackId: ${String(trackId)}`);
+}

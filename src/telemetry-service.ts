@@ -1,0 +1,280 @@
+/**
+ * TelemetryService: the registry of StatsWorkers with its flush and cleanup timers (LiveKit's
+ * `telemetryService` around statsworker.go, commit 29039b4e; SPEC T1-T6).
+ *
+ * @module
+ */
+import { newCounters, type TelemetryCounters } from "./counters.ts";
+import type { Engine } from "./engine/engine.ts";
+import { ArgumentError, DecodeError, isDecodeError, isLimitError } from "./errors.ts";
+import { decodeStat } from "./engine/decode-stat.ts";
+import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+import type { TelemetryReporter } from "./reporter.ts";
+import { StatsWorker } from "./stats-worker.ts";
+
+/** Options of {@link TelemetryService}. */
+export interface TelemetryServiceOptions {
+  /** the engine every worker uses; one wasm instance serves them all (T6) */
+  engine: Engine;
+  /** where every worker reports */
+  reporter: TelemetryReporter;
+  /** how often `start()`'s timer runs `flush()`, in milliseconds; default 10 000 (T4) */
+  flushIntervalMs?: number;
+  /** how often `start()`'s timer runs `cleanupWorkers()`, in milliseconds; default 60 000 (T4) */
+  cleanupIntervalMs?: number;
+  /** how long a closed worker stays registered, in milliseconds (strictly more is reaped); default 180 000 (T4) */
+  closeWaitMs?: number;
+  /** clock for time stamps, `closedAt` and reaping; default: the system clock */
+  now?: () => Date;
+  /** where invalid stats, drops and reporter failures are logged; default: silent */
+  logger?: Logger;
+}
+
+/** Room id and name of a participant's worker, as `roomDetails()` answers them. */
+export interface RoomDetails {
+  roomId: string;
+  roomName: string;
+}
+
+const systemClock = (): Date => new Date();
+
+function positiveMs(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new ArgumentError(`invalid ${name}: ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Keeps one StatsWorker per (room, participant), flushes them every `flushIntervalMs` and reaps
+ * closed ones `closeWaitMs` after they closed.
+ *
+ * After `stop()`, stats are dropped and counted, and `participantJoined` and `start` throw an
+ * `ArgumentError` with code `"closed"`.
+ */
+export class TelemetryService {
+  /** running totals over every worker this service has had */
+  readonly counters: TelemetryCounters = newCounters();
+
+  private readonly engine: Engine;
+  private readonly reporter: TelemetryReporter;
+  private readonly flushIntervalMs: number;
+  private readonly cleanupIntervalMs: number;
+  private readonly closeWaitMs: number;
+  private readonly now: () => Date;
+  private readonly logger: Logger;
+  // Q2: keyed by (roomId, participantId); nested maps avoid building a key string per stat
+  private readonly rooms = new Map<string, Map<string, StatsWorker>>();
+  // T2: roomDetails() is asked by participant id alone; the newest worker of that id answers
+  private readonly byParticipant = new Map<string, StatsWorker>();
+  private count = 0;
+  private flushTimer: ReturnType<typeof setInterval> | undefined = undefined;
+  private cleanupTimer: ReturnType<typeof setInterval> | undefined = undefined;
+  private stopped = false;
+
+  constructor(options: TelemetryServiceOptions) {
+    if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
+    this.engine = options.engine;
+    this.reporter = options.reporter;
+    this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
+    this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
+    this.closeWaitMs = positiveMs("closeWaitMs", options.closeWaitMs, 180_000);
+    this.now = options.now ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    // fail at construction, not at the first join, on a bad engine or reporter
+    new StatsWorker(this.workerOptions("", "", "", ""));
+  }
+
+  /** Number of registered workers, closed ones awaiting reaping included. */
+  get workerCount(): number {
+    return this.count;
+  }
+
+  private workerOptions(roomId: string, roomName: string, participantId: string, identity: string) {
+    return {
+      engine: this.engine,
+      reporter: this.reporter,
+      roomId,
+      roomName,
+      participantId,
+      participantIdentity: identity,
+      now: this.now,
+      logger: this.logger,
+      counters: this.counters,
+    };
+  }
+
+  private worker(roomId: string, participantId: string): StatsWorker | undefined {
+    return this.rooms.get(roomId)?.get(participantId);
+  }
+
+  /**
+   * Creates the participant's worker (T1). A join for an open worker keeps it; a join for a
+   * closed one replaces it (Q2).
+   */
+  participantJoined(room: { sid: string; name: string }, participant: { sid: string; identity: string }): void {
+    if (this.stopped) throw new ArgumentError("telemetry service is stopped", "closed");
+    if (room === null || typeof room !== "object" || typeof room.sid !== "string" || typeof room.name !== "string") {
+      throw new ArgumentError("invalid room: expected { sid: string, name: string }");
+    }
+    if (
+      participant === null ||
+      typeof participant !== "object" ||
+      typeof participant.sid !== "string" ||
+      typeof participant.identity !== "string"
+    ) {
+      throw new ArgumentError("invalid participant: expected { sid: string, identity: string }");
+    }
+    const existing = this.worker(room.sid, participant.sid);
+    if (existing !== undefined && existing.closedAt === undefined) return;
+    const worker = new StatsWorker(this.workerOptions(room.sid, room.name, participant.sid, participant.identity));
+    let participants = this.rooms.get(room.sid);
+    if (participants === undefined) {
+      participants = new Map();
+      this.rooms.set(room.sid, participants);
+    }
+    if (existing === undefined) this.count++;
+    participants.set(participant.sid, worker);
+    this.byParticipant.set(participant.sid, worker);
+  }
+
+  /**
+   * Closes the participant's worker (R4) and keeps it registered until reaped, so that
+   * `roomDetails()` still answers for late track events (T2).
+   */
+  participantLeft(roomId: string, participantId: string): void {
+    this.worker(roomId, participantId)?.close();
+  }
+
+  /**
+   * Hands one stat to the participant's worker (T3), as an object or as one encoded
+   * `AnalyticsStat`. With no worker, or after `stop()`, the stat is dropped and counted.
+   *
+   * @throws DecodeError / LimitError for malformed or over-limit bytes (nothing is kept)
+   */
+  trackStats(
+    roomId: string,
+    participantId: string,
+    trackId: string,
+    direction: StreamType,
+    stat: AnalyticsStat | Uint8Array,
+  ): void {
+    const worker = this.stopped ? undefined : this.worker(roomId, participantId);
+    if (worker === undefined) {
+      this.counters.dropped++;
+      this.logger.debug("telemetry dropping stat without worker", { roomId, participantId, trackId });
+      return;
+    }
+    if (stat instanceof Uint8Array) worker.onTrackStatBytes(trackId, direction, stat);
+    else worker.onTrackStat(trackId, direction, stat);
+  }
+
+  /**
+   * Ingests one buffer of size-delimited `AnalyticsStat` messages (a varint length before each),
+   * each routed by its own `room_id`, `participant_id`, `track_id` and `kind`.
+   *
+   * A malformed or over-limit message is skipped and counted, the rest of the batch is ingested,
+   * and then a DecodeError (or LimitError) for the first bad message is thrown. A broken length
+   * prefix ends the batch there: the messages before it are kept.
+   */
+  ingestBatch(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
+    let first: unknown = undefined;
+    let pos = 0;
+    let index = 0;
+    while (pos < bytes.length) {
+      const start = pos;
+      let length = 0;
+      let shift = 0;
+      let b: number;
+      do {
+        if (pos >= bytes.length || shift > 28) {
+          first ??= new DecodeError(pos >= bytes.length ? "truncated" : "bad_varint", start, "bad length prefix", index);
+          return this.endBatch(first);
+        }
+        b = bytes[pos++]!;
+        length += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b & 0x80);
+      if (pos + length > bytes.length) {
+        first ??= new DecodeError("truncated", start, `message length ${length} past the end of the batch`, index);
+        return this.endBatch(first);
+      }
+      const message = bytes.subarray(pos, pos + length);
+      pos += length;
+      try {
+        const stat = decodeStat(message);
+        this.trackStats(stat.roomId, stat.participantId, stat.trackId, stat.kind, stat);
+      } catch (err) {
+        if (!isDecodeError(err) && !isLimitError(err)) throw err;
+        this.counters.malformed++;
+        first ??= isDecodeError(err) ? new DecodeError(err.code, start, err.message, index) : err;
+      }
+      index++;
+    }
+    this.endBatch(first);
+  }
+
+  private endBatch(first: unknown): void {
+    if (first !== undefined) throw first;
+  }
+
+  /** Room id and name of the participant's newest worker, also after it left (T2). */
+  roomDetails(participantId: string): RoomDetails | undefined {
+    const worker = this.byParticipant.get(participantId);
+    return worker === undefined ? undefined : { roomId: worker.roomId, roomName: worker.roomName };
+  }
+
+  /** Runs `update()` on every worker now: what the flush timer does (T4). */
+  flush(): void {
+    for (const participants of this.rooms.values()) {
+      for (const worker of participants.values()) worker.update();
+    }
+  }
+
+  /** Removes workers closed for more than `closeWaitMs` now: what the cleanup timer does (T4). */
+  cleanupWorkers(): void {
+    const now = this.now().getTime();
+    for (const [roomId, participants] of this.rooms) {
+      for (const [participantId, worker] of participants) {
+        const closedAt = worker.closedAt;
+        if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
+        // Q2: the registry is walked directly, so only this very worker is removed
+        participants.delete(participantId);
+        this.count--;
+        if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
+        this.logger.debug("reaping analytics worker", { roomId, participantId });
+      }
+      if (participants.size === 0) this.rooms.delete(roomId);
+    }
+  }
+
+  /** Starts the flush and cleanup timers (T4). They never keep a Node process alive. */
+  start(): void {
+    if (this.stopped) throw new ArgumentError("telemetry service is stopped", "closed");
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
+    this.cleanupTimer = setInterval(() => this.cleanupWorkers(), this.cleanupIntervalMs);
+    // unref exists in Node and Deno, not in browsers
+    (this.flushTimer as { unref?: () => void }).unref?.();
+    (this.cleanupTimer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Stops the timers and flushes every open worker once (T5), then waits for the reporter's
+   * `flush()` if it has one. Later stats are dropped and counted.
+   */
+  async stop(): Promise<void> {
+    if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
+    if (this.cleanupTimer !== undefined) clearInterval(this.cleanupTimer);
+    this.flushTimer = this.cleanupTimer = undefined;
+    if (!this.stopped) {
+      this.stopped = true;
+      this.flush();
+    }
+    const flushReporter = (this.reporter as { flush?: () => unknown }).flush;
+    if (typeof flushReporter === "function") await flushReporter.call(this.reporter);
+  }
+}
