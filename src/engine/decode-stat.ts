@@ -12,15 +12,18 @@
  */
 import { fromBinary, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { DecodeError, type DecodeErrorCode } from "../errors.ts";
+import { DecodeError, LimitError, type DecodeErrorCode } from "../errors.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits } from "../limits.ts";
+import { checkLimits, LIMITS } from "../limits.ts";
 
 /**
  * Decodes one `AnalyticsStat`; throws `DecodeError` for malformed bytes and `LimitError` for a
  * stat over `LIMITS`. `offset` is -1 on errors found by protobuf-es (it does not say where).
  */
 export function decodeStat(bytes: Uint8Array): AnalyticsStat {
+  if (bytes.length > LIMITS.maxMessageBytes) {
+    throw new LimitError("message_too_large", LIMITS.maxMessageBytes, `message of ${bytes.length} bytes is larger than the limit of ${LIMITS.maxMessageBytes}`);
+  }
   let stat: AnalyticsStat;
   try {
     stat = fromBinary(AnalyticsStatSchema, bytes);

@@ -1,0 +1,135 @@
+/**
+ * Differential suite: the wasm and ts engines must agree exactly (same numbers, same float32
+ * bits, same layer) on random inputs heavy with edge values, through coalesce(), StatsWorker
+ * (objects and bytes) and TelemetryService.ingestBatch.
+ *
+ * Re-run a failure with SEED=<printed seed> npm test.
+ */
+import { suite, test } from "node:test";
+import assert from "node:assert/strict";
+import { toBinary, create } from "@bufbuild/protobuf";
+import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
+import {
+  AnalyticsStatSchema,
+  StatsWorker,
+  StreamType,
+  TelemetryService,
+  type AnalyticsStat,
+  type Engine,
+} from "../src/index.ts";
+import { Random } from "../src/sim/random.ts";
+import { CapturingReporter, engine } from "./helpers.ts";
+
+const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+console.log(`differential seed: ${SEED} (re-run with SEED=${SEED})`);
+
+const U32_EDGES = [0, 1, 2, 0x7fff_fffe, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
+const U64_EDGES = [0n, 1n, (1n << 32n) - 1n, 1n << 32n, (1n << 63n) - 2n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
+const SCORE_EDGES = [0, -0, 1, 2 ** 24, 1, NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 4.7, 4.9, 3.3];
+const LAYER_EDGES = [-2147483648, -5, -2, -1, 0, 1, 2, 3, 2147483647];
+
+/** Random stats where each field is an edge value a third of the time. */
+class StatGen {
+  constructor(readonly r: Random, readonly invalidBias: number) {}
+
+  u32(): number {
+    const r = this.r;
+    if (r.chance(this.invalidBias)) return r.pick(U32_EDGES);
+    return r.chance(0.5) ? r.int(0, 1000) : r.u32() & 0x7fff_ffff;
+  }
+  u64(): bigint {
+    const r = this.r;
+    if (r.chance(this.invalidBias)) return r.pick(U64_EDGES);
+    return r.chance(0.5) ? BigInt(r.int(0, 1_000_000)) : (BigInt(r.u32() & 0x7fff_ffff) << 32n) | BigInt(r.u32());
+  }
+  stat(): AnalyticsStat {
+    const r = this.r;
+    const streams = [];
+    for (let s = r.int(0, 4); s > 0; s--) {
+      const videoLayers = [];
+      for (let l = r.int(0, 4); l > 0; l--) {
+        videoLayers.push({ layer: r.chance(0.3) ? r.pick(LAYER_EDGES) : r.int(-2, 3), packets: this.u32(), bytes: this.u64(), frames: this.u32() });
+      }
+      streams.push({
+        ssrc: r.u32(), primaryPackets: this.u32(), primaryBytes: this.u64(), retransmitPackets: this.u32(),
+        retransmitBytes: this.u64(), paddingPackets: this.u32(), paddingBytes: this.u64(), packetsLost: this.u32(),
+        frames: this.u32(), rtt: r.u32(), jitter: r.u32(), nacks: this.u32(), plis: this.u32(), firs: this.u32(), videoLayers,
+      });
+    }
+    const score = r.chance(0.2) ? r.pick(SCORE_EDGES) : Math.fround(r.float() * 5);
+    return create(AnalyticsStatSchema, { score, streams, trackId: "x", node: "n" });
+  }
+}
+
+// deepStrictEqual compares numbers with Object.is: NaN equals NaN and 0 differs from -0
+const sameStat = (a: AnalyticsStat | undefined, b: AnalyticsStat | undefined, what: string) =>
+  assert.deepStrictEqual(a, b, `${what} differs (seed ${SEED})`);
+
+suite("differential: wasm engine vs ts engine", () => {
+  test("coalesce() agrees on 60 000 random stats in groups of 1-16", async () => {
+    const [ts, wasm] = [await engine("ts"), await engine("wasm")];
+    const gen = new StatGen(new Random(SEED), 0.05);
+    let total = 0;
+    for (let g = 0; total < 60_000; g++) {
+      const group = Array.from({ length: gen.r.int(1, 16) }, () => gen.stat());
+      total += group.length;
+      sameStat(wasm.coalesce(group), ts.coalesce(group), `group ${g}`);
+      for (const s of group) assert.equal(wasm.isValid(s), ts.isValid(s), `isValid, group ${g} (seed ${SEED})`);
+    }
+  });
+
+  async function runWorkers(e: Engine, stats: { trackId: string; direction: StreamType; stat: AnalyticsStat; bytes: Uint8Array; asBytes: boolean }[][]) {
+    const reporter = new CapturingReporter();
+    const worker = new StatsWorker({ engine: e, reporter, roomId: "R", roomName: "r", participantId: "P", participantIdentity: "p", now: () => new Date(0) });
+    for (const window of stats) {
+      for (const s of window) {
+        if (s.asBytes) worker.onTrackStatBytes(s.trackId, s.direction, s.bytes);
+        else worker.onTrackStat(s.trackId, s.direction, s.stat);
+      }
+      worker.update();
+    }
+    return reporter.batches.map((b) => [...b].sort((x, y) => x.kind - y.kind || x.trackId.localeCompare(y.trackId)));
+  }
+
+  test("StatsWorker agrees on 30 000 random stats from objects and bytes over 50 windows", async () => {
+    const [ts, wasm] = [await engine("ts"), await engine("wasm")];
+    const gen = new StatGen(new Random(SEED ^ 0x9e3779b9), 0.03);
+    const windows = [];
+    for (let w = 0; w < 50; w++) {
+      const window = [];
+      for (let i = 0; i < 600; i++) {
+        const stat = gen.stat();
+        const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM, 2 as StreamType]);
+        window.push({ trackId: `T${gen.r.int(0, 40)}`, direction, stat, bytes: toBinary(AnalyticsStatSchema, stat), asBytes: gen.r.chance(0.5) });
+      }
+      windows.push(window);
+    }
+    assert.deepStrictEqual(await runWorkers(wasm, windows), await runWorkers(ts, windows), `worker batches differ (seed ${SEED})`);
+  });
+
+  test("TelemetryService.ingestBatch agrees on 20 000 random routed stats", async () => {
+    const gen = new StatGen(new Random(SEED ^ 0x85ebca6b), 0.03);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const stat = gen.stat();
+      stat.roomId = `RM_${gen.r.int(0, 3)}`;
+      stat.participantId = `PA_${gen.r.int(0, 30)}`;
+      stat.trackId = `TR_${gen.r.int(0, 3)}`;
+      stat.kind = gen.r.pick([0, 1, 5]);
+      parts.push(sizeDelimitedEncode(AnalyticsStatSchema, stat));
+    }
+    const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((o, p) => (batch.set(p, o), o + p.length), 0);
+    const run = async (kind: "ts" | "wasm") => {
+      const reporter = new CapturingReporter();
+      const service = new TelemetryService({ engine: await engine(kind), reporter, now: () => new Date(0) });
+      for (let r = 0; r < 4; r++) for (let p = 0; p < 25; p++) service.participantJoined({ sid: `RM_${r}`, name: "n" }, { sid: `PA_${p}`, identity: "i" });
+      service.ingestBatch(batch);
+      service.flush();
+      return { out: reporter.all.sort((x, y) => (x.roomId + x.participantId + x.trackId + x.kind).localeCompare(y.roomId + y.participantId + y.trackId + y.kind)), counters: { ...service.counters } };
+    };
+    const [a, b] = [await run("wasm"), await run("ts")];
+    assert.deepStrictEqual(a, b, `service output differs (seed ${SEED})`);
+    assert.ok(a.counters.dropped > 0 && a.counters.statsOut > 0);
+  });
+});
