@@ -1,0 +1,8 @@
+// The export surface of the engine module; the contract is src/engine/wasm-abi.ts.
+
+export { abiVersion } from "./layout";
+export { scratchPtr, infoPtr, inputPtr } from "./input";
+export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
+export { validateScratch } from "./validate";
+export { foldScratch } from "./fold";
+export { decodeFold } from "./decode";
