@@ -9,13 +9,13 @@
 
 /** Why a protobuf message could not be decoded. */
 export type DecodeErrorCode =
-  /** a read went past the end of the input (a truncated field, or a length past the end) */
+  /** a read went past the end of the input (a truncated field, a length past the end, or a group never closed) */
   | "truncated"
   /** a varint longer than 10 bytes, or a tag that overflows uint32 */
   | "bad_varint"
   /** a tag with field number 0, or wire type 6 or 7, or an end-group tag with nothing to end */
   | "bad_tag"
-  /** a group that is never closed, or closed with another field number */
+  /** a group closed with another field number than it was opened with */
   | "bad_group"
   /** a string field that is not valid UTF-8 */
   | "bad_utf8"

@@ -41,3 +41,17 @@ export {
   type ArgumentErrorCode,
   type WasmErrorCode,
 } from "./errors.ts";
+export {
+  callbackReporter,
+  NdjsonReporter,
+  HttpReporter,
+  newStatId,
+  DEFAULT_CLOSE_DEADLINE_MS,
+  type CallbackReporter,
+  type NdjsonSink,
+  type NdjsonReporterOptions,
+  type HttpReporterOptions,
+  type HttpReporterFormat,
+  type FetchFunction,
+  type ReporterCounters,
+} from "./reporters/index.ts";

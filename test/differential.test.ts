@@ -115,7 +115,7 @@ suite("differential: wasm engine vs ts engine", () => {
       stat.roomId = `RM_${gen.r.int(0, 3)}`;
       stat.participantId = `PA_${gen.r.int(0, 30)}`;
       stat.trackId = `TR_${gen.r.int(0, 3)}`;
-      stat.kind = gen.r.pick([0, 1, 5]);
+      stat.kind = gen.r.pick([0, 1, 5]) as StreamType;
       parts.push(sizeDelimitedEncode(AnalyticsStatSchema, stat));
     }
     const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

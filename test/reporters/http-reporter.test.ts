@@ -1,0 +1,680 @@
+import { equals, fromBinary, fromJsonString, toBinary, create } from "@bufbuild/protobuf";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, suite, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { isArgumentError } from "../../src/errors.ts";
+import {
+  type AnalyticsStat,
+  AnalyticsStatSchema,
+  AnalyticsStatsSchema,
+} from "../../src/gen/livekit/livekit_analytics_pb.ts";
+import {
+  HttpReporter,
+  type HttpReporterOptions,
+  newStatId,
+  parseRetryAfter,
+} from "../../src/reporters/http-reporter.ts";
+import type { ReporterCounters } from "../../src/reporters/counters.ts";
+import {
+  freePort,
+  makeBatch,
+  ok,
+  recordingLogger,
+  seededRandom,
+  sleep,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers.ts";
+
+const ID = /^AS_[0-9A-Za-z]{12}$/;
+
+// Every server and reporter a test starts is closed here as well, so a failing assertion cannot
+// leave a listening socket or a retry loop behind.
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const c of cleanups.splice(0)) await c().catch(() => {});
+});
+
+async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
+  const s = await startServer(...args);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function reporter(options: HttpReporterOptions): HttpReporter {
+  const r = new HttpReporter({ initialRetryDelayMs: 5, maxRetryDelayMs: 50, requestTimeoutMs: 2000, ...options });
+  cleanups.push(() => r.close(0));
+  return r;
+}
+
+function decode(body: Buffer): AnalyticsStat[] {
+  return fromBinary(AnalyticsStatsSchema, body).stats;
+}
+
+/** `TR_<batch>_<index>` track ids of every stat in the accepted bodies, in arrival order. */
+function trackIds(bodies: readonly Buffer[]): string[] {
+  return bodies.flatMap((b) => decode(b).map((s) => s.trackId));
+}
+
+/** The batch numbers of the accepted bodies, in arrival order. */
+function batchNumbers(bodies: readonly Buffer[]): number[] {
+  return bodies.map((b) => Number(decode(b)[0]!.trackId.split("_")[1]));
+}
+
+/** Checks a received stat against the one reported, field by field, plus the stamped fields. */
+function assertStamped(got: AnalyticsStat, sent: AnalyticsStat, node: string): void {
+  assert.match(got.id, ID);
+  assert.equal(got.node, node);
+  assert.equal(got.analyticsKey, sent.analyticsKey);
+  assert.equal(got.kind, sent.kind);
+  assert.equal(got.timeStamp?.seconds, sent.timeStamp?.seconds);
+  assert.equal(got.timeStamp?.nanos, sent.timeStamp?.nanos);
+  assert.equal(got.roomId, sent.roomId);
+  assert.equal(got.roomName, sent.roomName);
+  assert.equal(got.participantId, sent.participantId);
+  assert.equal(got.trackId, sent.trackId);
+  assert.equal(got.score, sent.score);
+  assert.equal(got.mime, sent.mime);
+  assert.equal(got.streams.length, sent.streams.length);
+  const [gs, ss] = [got.streams[0]!, sent.streams[0]!];
+  assert.equal(gs.primaryPackets, ss.primaryPackets);
+  assert.equal(gs.primaryBytes, ss.primaryBytes);
+  assert.equal(gs.retransmitBytes, ss.retransmitBytes);
+  assert.equal(gs.packetsLost, ss.packetsLost);
+  assert.equal(gs.rtt, ss.rtt);
+  assert.equal(gs.jitter, ss.jitter);
+  assert.deepEqual(
+    gs.videoLayers.map((l) => [l.layer, l.packets, l.bytes, l.frames]),
+    ss.videoLayers.map((l) => [l.layer, l.packets, l.bytes, l.frames]),
+  );
+  // And nothing else differs: the whole message equals the original with the stamps applied.
+  assert.ok(equals(AnalyticsStatSchema, got, { ...sent, id: got.id, node }));
+}
+
+function assertBalanced(c: ReporterCounters): void {
+  assert.equal(c.batches, c.sent + c.dropped + c.queued, `counters out of balance: ${JSON.stringify(c)}`);
+}
+
+suite("HttpReporter", () => {
+  test("posts each batch as one protobuf AnalyticsStats message with node and a fresh id on every stat", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url, node: "ND_sfu1" });
+    const batches = [makeBatch(0, 3), makeBatch(1, 1)];
+    for (const b of batches) r.report(b);
+    await r.flush();
+
+    assert.equal(s.received.length, 2);
+    for (const [i, req] of s.received.entries()) {
+      assert.equal(req.method, "POST");
+      assert.equal(req.headers["content-type"], "application/x-protobuf");
+      const got = decode(req.body);
+      assert.equal(got.length, batches[i]!.length);
+      got.forEach((stat, j) => assertStamped(stat, batches[i]![j]!, "ND_sfu1"));
+    }
+    const ids = s.received.flatMap((req) => decode(req.body).map((st) => st.id));
+    assert.equal(new Set(ids).size, 4);
+    assert.deepEqual(r.counters, {
+      batches: 2,
+      stats: 4,
+      sent: 2,
+      sentStats: 4,
+      bytesSent: s.received[0]!.body.length + s.received[1]!.body.length,
+      retries: 0,
+      dropped: 0,
+      droppedStats: 0,
+      failures: 0,
+      queued: 0,
+    });
+  });
+
+  test("sends proto3 JSON with content-type application/json when format is json", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url, format: "json", node: "ND_json" });
+    const batch = makeBatch(7, 2);
+    r.report(batch);
+    await r.flush();
+
+    const req = s.received[0]!;
+    assert.equal(req.headers["content-type"], "application/json");
+    const text = req.body.toString("utf8");
+    assert.match(text, /^\{"stats":\[/);
+    assert.match(text, /"participantId":"PA_alice"/);
+    const got = fromJsonString(AnalyticsStatsSchema, text).stats;
+    got.forEach((stat, j) => assertStamped(stat, batch[j]!, "ND_json"));
+  });
+
+  test("sends a reportBytes batch decoded, stamped and re-encoded, having copied it before returning", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url, node: "ND_bytes" });
+    const batch = makeBatch(3, 2);
+    const bytes = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: batch }));
+    r.reportBytes(bytes);
+    // The buffer is only valid during the call (it may be engine memory): scribble over it.
+    bytes.fill(0xff);
+    await r.flush();
+
+    const got = decode(s.received[0]!.body);
+    assert.equal(got.length, 2);
+    got.forEach((stat, j) => assertStamped(stat, batch[j]!, "ND_bytes"));
+    assert.equal(r.counters.stats, 2);
+    assert.equal(r.counters.sentStats, 2);
+  });
+
+  test("leaves the caller's stats unchanged, keeps an id a stat already has and keeps node without the option", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url });
+    const batch = makeBatch(0, 2);
+    batch[0]!.id = "AS_existing000";
+    batch[1]!.node = "ND_upstream";
+    const before = batch.map((st) => create(AnalyticsStatSchema, st));
+    r.report(batch);
+    await r.flush();
+
+    batch.forEach((st, i) => assert.ok(equals(AnalyticsStatSchema, st, before[i]!)));
+    const got = decode(s.received[0]!.body);
+    assert.equal(got[0]!.id, "AS_existing000");
+    assert.equal(got[0]!.node, "");
+    assert.match(got[1]!.id, ID);
+    assert.equal(got[1]!.node, "ND_upstream");
+  });
+
+  test("sends the headers option on every request, calling a headers function per attempt", async () => {
+    const s = await server((_req, res, _body, n) => {
+      if (n === 0) {
+        res.writeHead(503).end();
+        return "503";
+      }
+      return ok(_req, res, _body, n);
+    });
+    let calls = 0;
+    const r = reporter({ url: s.url, headers: () => ({ authorization: `Bearer token-${++calls}` }) });
+    r.report(makeBatch(0));
+    await r.flush();
+
+    assert.deepEqual(
+      s.received.map((req) => req.headers.authorization),
+      ["Bearer token-1", "Bearer token-2"],
+    );
+    assert.equal(s.received[1]!.headers["content-type"], "application/x-protobuf");
+  });
+
+  test("lets a Content-Type header of any case replace its own", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url, headers: { "Content-Type": "application/vnd.livekit.stats" } });
+    r.report(makeBatch(0));
+    await r.flush();
+    assert.equal(s.received[0]!.headers["content-type"], "application/vnd.livekit.stats");
+  });
+
+  test("retries 500 responses with backoff and delivers the batch once", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n < 3) {
+        res.writeHead(500).end("boom");
+        return "500";
+      }
+      return ok(req, res, body, n);
+    });
+    const log = recordingLogger();
+    const r = reporter({ url: s.url, logger: log });
+    r.report(makeBatch(0));
+    r.report(makeBatch(1));
+    await r.flush();
+
+    assert.deepEqual(s.received.map((q) => q.action), ["500", "500", "500", "ok", "ok"]);
+    assert.deepEqual(batchNumbers(s.accepted), [0, 1]);
+    // The same ids on every attempt: a receiver can drop duplicates.
+    const first = decode(s.received[0]!.body).map((st) => st.id);
+    assert.deepEqual(decode(s.received[3]!.body).map((st) => st.id), first);
+    const c = r.counters;
+    assert.equal(c.retries, 3);
+    assert.equal(c.sent, 2);
+    assert.equal(c.failures, 0);
+    assert.ok(log.entries.some((e) => e.level === "warn" && e.message === "http endpoint failing, retrying"));
+    assert.ok(log.entries.some((e) => e.level === "info" && e.message === "http endpoint recovered"));
+  });
+
+  test("waits the Retry-After seconds of a 429 response, capped by maxRetryDelayMs", async () => {
+    const times: number[] = [];
+    const s = await server((req, res, body, n) => {
+      times.push(Date.now());
+      if (n === 0) {
+        res.writeHead(429, { "retry-after": "3600" }).end();
+        return "429";
+      }
+      return ok(req, res, body, n);
+    });
+    // initialRetryDelayMs 0: without Retry-After the retry would be immediate.
+    const r = reporter({ url: s.url, initialRetryDelayMs: 0, maxRetryDelayMs: 300 });
+    r.report(makeBatch(0));
+    await r.flush();
+
+    assert.deepEqual(s.received.map((q) => q.action), ["429", "ok"]);
+    const gap = times[1]! - times[0]!;
+    assert.ok(gap >= 280 && gap < 2000, `retry came after ${gap} ms, expected about 300`);
+  });
+
+  test("honours a Retry-After HTTP-date on a 503 response", async () => {
+    const times: number[] = [];
+    const s = await server((req, res, body, n) => {
+      times.push(Date.now());
+      if (n === 0) {
+        // HTTP-dates have whole seconds: 2 s ahead is at least 1 s ahead.
+        res.writeHead(503, { "retry-after": new Date(Date.now() + 2000).toUTCString() }).end();
+        return "503";
+      }
+      return ok(req, res, body, n);
+    });
+    const r = reporter({ url: s.url, initialRetryDelayMs: 0, maxRetryDelayMs: 5000 });
+    r.report(makeBatch(0));
+    await r.flush();
+
+    const gap = times[1]! - times[0]!;
+    assert.ok(gap >= 900 && gap < 3000, `retry came after ${gap} ms, expected 1-2 s`);
+  });
+
+  test("aborts a response slower than requestTimeoutMs and retries it with the same ids", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n === 0) {
+        // Answer long after the client gave up; the socket is gone by then.
+        setTimeout(() => res.writeHead(204).end(), 1000).unref();
+        return "slow";
+      }
+      return ok(req, res, body, n);
+    });
+    const log = recordingLogger();
+    const r = reporter({ url: s.url, requestTimeoutMs: 100, logger: log });
+    const started = Date.now();
+    r.report(makeBatch(0));
+    r.report(makeBatch(1));
+    await r.flush();
+
+    assert.ok(Date.now() - started < 900, "the slow response was waited for");
+    assert.deepEqual(s.received.map((q) => q.action), ["slow", "ok", "ok"]);
+    assert.deepEqual(batchNumbers(s.accepted), [0, 1]);
+    assert.deepEqual(
+      decode(s.received[1]!.body).map((st) => st.id),
+      decode(s.received[0]!.body).map((st) => st.id),
+    );
+    assert.equal(r.counters.retries, 1);
+    assert.match(String(log.entries.find((e) => e.level === "warn")?.fields?.["reason"]), /timed out after 100 ms/);
+  });
+
+  test("retries after the server resets the connection", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n < 2) {
+        req.socket.destroy();
+        return "reset";
+      }
+      return ok(req, res, body, n);
+    });
+    const r = reporter({ url: s.url });
+    for (let i = 0; i < 3; i++) r.report(makeBatch(i));
+    await r.flush();
+
+    assert.deepEqual(s.received.map((q) => q.action), ["reset", "reset", "ok", "ok", "ok"]);
+    assert.deepEqual(batchNumbers(s.accepted), [0, 1, 2]);
+    assert.equal(r.counters.retries, 2);
+    assertBalanced(r.counters);
+  });
+
+  test("delivers everything in order once a server that was down comes up on its port", async () => {
+    const port = await freePort();
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxRetryDelayMs: 20 });
+    for (let i = 0; i < 10; i++) r.report(makeBatch(i));
+    await waitFor(() => r.counters.retries >= 3, "a few refused attempts");
+    assert.equal(r.counters.sent, 0);
+    assert.equal(r.counters.queued, 10);
+
+    const s = await server(ok, port);
+    await r.flush();
+    assert.deepEqual(batchNumbers(s.accepted), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(r.counters.dropped, 0);
+    assertBalanced(r.counters);
+  });
+
+  test("loses and reorders nothing within the bound under random 500s, 429s and resets", async () => {
+    const seed = Number(process.env["SEED"] ?? Date.now() % 100_000);
+    const random = seededRandom(seed);
+    const s = await server((req, res, body, n) => {
+      const x = random();
+      if (x < 0.2) {
+        res.writeHead(500).end();
+        return "500";
+      }
+      if (x < 0.3) {
+        res.writeHead(429, { "retry-after": "0" }).end();
+        return "429";
+      }
+      if (x < 0.4) {
+        req.socket.destroy();
+        return "reset";
+      }
+      return ok(req, res, body, n);
+    });
+    const r = reporter({ url: s.url, maxQueuedBatches: 1000 });
+    // Batches arrive while earlier ones are being retried, in bursts.
+    for (let i = 0; i < 200; i++) {
+      r.report(makeBatch(i, 1 + (i % 3)));
+      if (i % 20 === 19) await sleep(2);
+    }
+    await r.flush();
+
+    const expected = Array.from({ length: 200 }, (_, i) => i);
+    assert.deepEqual(batchNumbers(s.accepted), expected, `seed ${seed}`);
+    assert.deepEqual(
+      trackIds(s.accepted),
+      expected.flatMap((i) => Array.from({ length: 1 + (i % 3) }, (_, j) => `TR_${i}_${j}`)),
+      `seed ${seed}`,
+    );
+    const c = r.counters;
+    assert.equal(c.sent, 200, `seed ${seed}`);
+    assert.equal(c.dropped, 0, `seed ${seed}`);
+    assert.equal(c.retries, s.received.length - 200, `seed ${seed}`);
+  });
+
+  test("drops the oldest batches when the queue is full, never the one in flight, and counts them", async () => {
+    const port = await freePort();
+    const log = recordingLogger();
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBatches: 5, maxRetryDelayMs: 20, logger: log });
+    // All in one turn: batch 0's request is in flight while 1..19 arrive.
+    for (let i = 0; i < 20; i++) {
+      r.report(makeBatch(i));
+      assert.ok(r.counters.queued <= 5);
+    }
+    assert.equal(r.counters.dropped, 15);
+    assert.equal(r.counters.droppedStats, 30);
+    assert.equal(r.counters.failures, 0);
+    assert.equal(r.counters.queued, 5);
+    assertBalanced(r.counters);
+    assert.equal(log.entries.filter((e) => e.message === "http queue full, dropping oldest batches").length, 1);
+
+    await waitFor(() => r.counters.retries >= 2, "retries against the closed port");
+    const s = await server(ok, port);
+    await r.flush();
+    assert.deepEqual(batchNumbers(s.accepted), [0, 16, 17, 18, 19]);
+    assertBalanced(r.counters);
+    assert.ok(log.entries.some((e) => e.message === "http queue drained" && e.fields?.["droppedWhileFull"] === 15));
+  });
+
+  test("evicts a batch waiting out its backoff when newer batches overflow the queue", async () => {
+    const port = await freePort();
+    const log = recordingLogger();
+    const r = reporter({
+      url: `http://127.0.0.1:${port}/stats`,
+      maxQueuedBatches: 2,
+      initialRetryDelayMs: 10_000,
+      maxRetryDelayMs: 10_000,
+      logger: log,
+    });
+    r.report(makeBatch(0));
+    await waitFor(() => log.entries.some((e) => e.level === "warn"), "the first refusal");
+    const s = await server(ok, port);
+    r.report(makeBatch(1));
+    r.report(makeBatch(2));
+    // Batch 0 sleeps in a 10 s backoff; evicting it must wake the sender for batch 1 at once.
+    await r.flush();
+    assert.deepEqual(batchNumbers(s.accepted), [1, 2]);
+    assert.equal(r.counters.dropped, 1);
+  });
+
+  test("bounds the queued bytes with maxQueuedBytes", async () => {
+    const port = await freePort();
+    const one = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(0) })).length;
+    // Each stamped id adds 17 bytes (tag, length, "AS_" + 12): room for three batches, not four.
+    const stamped = one + 2 * 17;
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBytes: stamped * 3 + 10 });
+    for (let i = 0; i < 10; i++) r.report(makeBatch(i));
+    assert.equal(r.counters.queued, 3);
+    assert.equal(r.counters.dropped, 7);
+    const s = await server(ok, port);
+    await r.flush();
+    assert.deepEqual(batchNumbers(s.accepted), [0, 8, 9]);
+    assert.ok(s.accepted.every((b) => b.length === stamped));
+  });
+
+  test("drops a batch larger than maxQueuedBytes on arrival", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url, maxQueuedBytes: 100 });
+    r.report(makeBatch(0, 10));
+    r.report([]);
+    await r.flush();
+    assert.equal(r.counters.dropped, 1);
+    assert.equal(r.counters.droppedStats, 10);
+    assert.equal(r.counters.sent, 1);
+  });
+
+  test("drops a batch rejected with 400 without retrying, counts a failure and moves on", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n === 0) {
+        res.writeHead(400).end("bad stats");
+        return "400";
+      }
+      return ok(req, res, body, n);
+    });
+    const log = recordingLogger();
+    const r = reporter({ url: s.url, logger: log });
+    r.report(makeBatch(0));
+    r.report(makeBatch(1));
+    await r.flush();
+
+    assert.deepEqual(s.received.map((q) => q.action), ["400", "ok"]);
+    const c = r.counters;
+    assert.equal(c.retries, 0);
+    assert.equal(c.failures, 1);
+    assert.equal(c.dropped, 1);
+    assert.equal(c.sent, 1);
+    assertBalanced(c);
+    const entry = log.entries.find((e) => e.level === "error");
+    assert.match(String(entry?.fields?.["reason"]), /status 400: bad stats/);
+  });
+
+  test("drops a batch after maxAttempts and moves on to the next", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n < 3) {
+        res.writeHead(502).end();
+        return "502";
+      }
+      return ok(req, res, body, n);
+    });
+    const r = reporter({ url: s.url, maxAttempts: 3 });
+    r.report(makeBatch(0));
+    r.report(makeBatch(1));
+    await r.flush();
+
+    assert.deepEqual(batchNumbers(s.accepted), [1]);
+    const c = r.counters;
+    assert.equal(c.retries, 2);
+    assert.equal(c.failures, 1);
+    assert.equal(c.dropped, 1);
+    assertBalanced(c);
+  });
+
+  test("never throws from report() or reportBytes(), counting garbage bytes as a failure", async () => {
+    const s = await server();
+    const r = reporter({ url: s.url });
+    r.reportBytes(new Uint8Array([0x0a, 0xff, 0xff])); // a length past the end
+    r.reportBytes(new Uint8Array([0x0f])); // wire type 7
+    r.report(undefined as unknown as AnalyticsStat[]);
+    r.report(makeBatch(0));
+    await r.flush();
+    const c = r.counters;
+    assert.equal(c.batches, 4);
+    assert.equal(c.failures, 3);
+    assert.equal(c.dropped, 3);
+    assert.equal(c.sent, 1);
+    assertBalanced(c);
+  });
+
+  test("never throws when the injected fetch throws synchronously", async () => {
+    let calls = 0;
+    const r = reporter({
+      url: "http://example.invalid/",
+      maxAttempts: 2,
+      fetch: () => {
+        calls++;
+        throw new TypeError("no network");
+      },
+    });
+    r.report(makeBatch(0));
+    await r.flush();
+    assert.equal(calls, 2);
+    assert.equal(r.counters.failures, 1);
+  });
+
+  test("flush() resolves at once when nothing is queued", async () => {
+    const r = reporter({ url: "http://127.0.0.1:9/" });
+    await r.flush();
+    assert.deepEqual(r.counters.queued, 0);
+  });
+
+  test("close() delivers what is queued, then drops and counts later batches", async () => {
+    const s = await server();
+    const log = recordingLogger();
+    const r = reporter({ url: s.url, logger: log });
+    for (let i = 0; i < 3; i++) r.report(makeBatch(i));
+    await r.close();
+    assert.deepEqual(batchNumbers(s.accepted), [0, 1, 2]);
+    r.report(makeBatch(3));
+    r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(4) })));
+    await r.flush();
+    const c = r.counters;
+    assert.equal(c.sent, 3);
+    assert.equal(c.dropped, 2);
+    assert.equal(c.failures, 0);
+    assertBalanced(c);
+    assert.equal(s.received.length, 3);
+    assert.deepEqual(
+      log.entries.filter((e) => e.message === "http reporter is closed, batch dropped").map((e) => e.level),
+      ["warn", "debug"],
+    );
+  });
+
+  test("close(deadline) gives up on an endpoint that stays down at the deadline and counts the rest", async () => {
+    const port = await freePort();
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxRetryDelayMs: 10 });
+    for (let i = 0; i < 4; i++) r.report(makeBatch(i, 3));
+    const started = Date.now();
+    const closing = r.close(150);
+    assert.equal(r.close(5), closing, "a second close() returns the first promise");
+    await closing;
+    const took = Date.now() - started;
+    assert.ok(took >= 140 && took < 1000, `close took ${took} ms`);
+    const c = r.counters;
+    assert.equal(c.dropped, 4);
+    assert.equal(c.droppedStats, 12);
+    assert.equal(c.failures, 0);
+    assert.equal(c.queued, 0);
+    assert.ok(c.retries > 0);
+    assertBalanced(c);
+  });
+
+  test("close(deadline) aborts a request still in flight at the deadline", async () => {
+    const s = await server((_req, res) => {
+      setTimeout(() => res.writeHead(204).end(), 2000).unref();
+      return "slow";
+    });
+    const r = reporter({ url: s.url, requestTimeoutMs: 10_000 });
+    r.report(makeBatch(0));
+    await waitFor(() => s.received.length === 1, "the request to arrive");
+    const started = Date.now();
+    await r.close(50);
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(r.counters.dropped, 1);
+    assert.equal(r.counters.sent, 0);
+    await sleep(20);
+    assert.equal(s.received.length, 1, "no retry after close gave up");
+  });
+
+  test("does not keep the Node process alive while retrying in the background", async () => {
+    const port = await freePort();
+    const module = fileURLToPath(new URL("../../src/reporters/http-reporter.ts", import.meta.url));
+    const script = `
+      const { HttpReporter } = await import(${JSON.stringify(module)});
+      const r = new HttpReporter({ url: "http://127.0.0.1:${port}/", initialRetryDelayMs: 60000, maxRetryDelayMs: 60000 });
+      r.report([]);
+      setTimeout(() => console.log(JSON.stringify(r.counters)), 200);
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const killer = setTimeout(() => {
+        child.kill();
+        reject(new Error("the process stayed alive"));
+      }, 10_000);
+      child.on("exit", (c) => {
+        clearTimeout(killer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0);
+    const counters = JSON.parse(out) as ReporterCounters;
+    assert.equal(counters.queued, 1, "the batch was still waiting when the process exited");
+  });
+
+  test("waits without a deadline or a request timeout when both are Infinity", async () => {
+    const s = await server((req, res, body, n) => {
+      if (n === 0) {
+        setTimeout(() => res.writeHead(503).end(), 30).unref();
+        return "slow 503";
+      }
+      return ok(req, res, body, n);
+    });
+    const r = reporter({ url: s.url, requestTimeoutMs: Infinity, maxRetryDelayMs: Infinity });
+    r.report(makeBatch(0));
+    await r.close(Infinity);
+    assert.deepEqual(s.received.map((q) => q.action), ["slow 503", "ok"]);
+    assert.equal(r.counters.sent, 1);
+  });
+
+  test("rejects bad options with an ArgumentError", () => {
+    const bad: Array<Partial<HttpReporterOptions>> = [
+      {},
+      { url: "http://x/", format: "xml" as "json" },
+      { url: "http://x/", maxQueuedBatches: 0 },
+      { url: "http://x/", maxAttempts: 0 },
+      { url: "http://x/", requestTimeoutMs: Number.NaN },
+      { url: "http://x/", initialRetryDelayMs: -1 },
+    ];
+    for (const options of bad) {
+      assert.throws(() => new HttpReporter(options as HttpReporterOptions), isArgumentError, JSON.stringify(options));
+    }
+  });
+});
+
+suite("newStatId()", () => {
+  test("returns AS_ and 12 base62 characters, unique across many calls", () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      const id = newStatId();
+      assert.match(id, ID);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 10_000);
+  });
+});
+
+suite("parseRetryAfter()", () => {
+  const now = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
+
+  test("reads delay-seconds as milliseconds", () => {
+    assert.equal(parseRetryAfter("120", now), 120_000);
+    assert.equal(parseRetryAfter(" 0 ", now), 0);
+  });
+
+  test("reads an HTTP-date as the time left until it, and a past date as 0", () => {
+    assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), 30_000);
+    assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", now), 0);
+  });
+
+  test("returns undefined for a missing or unparsable value", () => {
+    assert.equal(parseRetryAfter(null, now), undefined);
+    assert.equal(parseRetryAfter(undefined, now), undefined);
+    assert.equal(parseRetryAfter("soon", now), undefined);
+    assert.equal(parseRetryAfter("-5", now), undefined);
+  });
+});
