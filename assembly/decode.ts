@@ -502,10 +502,16 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
     return bound;
   }
   store<u32>(DELTA + SLOT_COUNT, 1);
-  if (isLiveSlot(slot)) {
-    const dst = liveSlotAddress(slot);
-    if (invalid) countInvalid(dst);
-    else mergeValid(dst, DELTA);
-  }
+  if (isLiveSlot(slot)) foldDecodedInto(slot);
   return invalid ? 0 : 1;
+}
+
+/**
+ * Folds the stat that the last successful decodeFold decoded into live slot `slot` (once): what
+ * a batch does after it has routed the message by its decoded ids.
+ */
+export function foldDecodedInto(slot: i32): void {
+  const dst = liveSlotAddress(slot);
+  if (invalid) countInvalid(dst);
+  else mergeValid(dst, DELTA);
 }

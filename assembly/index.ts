@@ -6,3 +6,8 @@ export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
 export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
 export { decodeFold } from "./decode";
+export {
+  routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
+} from "./registry";
+export { drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots } from "./encode";
+export { ingestBatch, batchResultPtr } from "./batch";

@@ -15,19 +15,44 @@ import { rawAlloc } from "./memory";
 // @ts-ignore: decorator
 @inline const BITMAP_BYTES: usize = SLOTS_PER_BLOCK >> 3;
 
-// ╒════════════════ Slot block (98 432 bytes, 16-aligned) ═════════════════╕
+// ╒════════════════ Slot block (123 008 bytes, 16-aligned) ════════════════╕
 // ┌───────────────────────────────────────────────────────────┐
 // │ slot 0 (SLOT_SIZE bytes)                                  │ 0
 // │ ...                                                       │
 // │ slot 1023                                                 │ 1023 * SLOT_SIZE
 // ├───────────────────────────────────────────────────────────┤
 // │ in-use bitmap, bit i of byte j = slot 8j + i              │ BLOCK_BITMAP
+// ├───────────────────────────────────────────────────────────┤
+// │ meta 0 .. meta 1023 (META_SIZE bytes each)                │ BLOCK_META
 // └───────────────────────────────────────────────────────────┘ BLOCK_BYTES
+//
+// ╒═══════════ Slot meta (24 bytes): who owns the slot ═══════════╕
+// ┌────────────┬────────────┬─────────────┬──────────────┬─────────┬─────────┐
+// │ worker i32 │ bucket u32 │ trackPtr u32│ trackBytes   │ next i32│ prev i32│
+// └────────────┴────────────┴─────────────┴──────────────┴─────────┴─────────┘
+// 0            4            8             12             16        20        24
+// worker -1: a slot the host manages by index alone (coalesce(), the first ABI).
 
 // @ts-ignore: decorator
 @inline const BLOCK_BITMAP: usize = <usize>SLOTS_PER_BLOCK * SLOT_SIZE;
 // @ts-ignore: decorator
-@inline const BLOCK_BYTES: usize = BLOCK_BITMAP + BITMAP_BYTES;
+@inline const BLOCK_META: usize = BLOCK_BITMAP + BITMAP_BYTES;
+// @ts-ignore: decorator
+@inline export const META_WORKER: usize = 0;
+// @ts-ignore: decorator
+@inline export const META_BUCKET: usize = META_WORKER + 4;
+// @ts-ignore: decorator
+@inline export const META_TRACK_PTR: usize = META_BUCKET + 4;
+// @ts-ignore: decorator
+@inline export const META_TRACK_BYTES: usize = META_TRACK_PTR + 4;
+// @ts-ignore: decorator
+@inline export const META_NEXT: usize = META_TRACK_BYTES + 4;
+// @ts-ignore: decorator
+@inline export const META_PREV: usize = META_NEXT + 4;
+// @ts-ignore: decorator
+@inline export const META_SIZE: usize = META_PREV + 4;
+// @ts-ignore: decorator
+@inline const BLOCK_BYTES: usize = BLOCK_META + <usize>SLOTS_PER_BLOCK * META_SIZE;
 
 // Enough blocks to fill 1 GiB of memory (maximumMemory in asconfig.json); beyond it allocSlot
 // reports exhaustion like a failed memory.grow.
@@ -53,6 +78,12 @@ let liveCount: u32 = 0;
 @inline function bitmapByte(slot: u32): usize {
   const block = load<usize>(DIRECTORY + (<usize>(slot >> SLOTS_PER_BLOCK_LOG2) << 2));
   return block + BLOCK_BITMAP + <usize>((slot & (SLOTS_PER_BLOCK - 1)) >> 3);
+}
+
+/** Address of a slot's meta record (ownership); call only for an index below slotHigh. */
+export function metaAddress(slot: u32): usize {
+  const block = load<usize>(DIRECTORY + (<usize>(slot >> SLOTS_PER_BLOCK_LOG2) << 2));
+  return block + BLOCK_META + <usize>(slot & (SLOTS_PER_BLOCK - 1)) * META_SIZE;
 }
 
 /** Reports whether `slot` is allocated (in use). */
@@ -87,6 +118,11 @@ export function allocSlot(): i32 {
     slot = slotHigh++;
   }
   memory.fill(addressOf(slot), 0, SLOT_SIZE);
+  const meta = metaAddress(slot);
+  memory.fill(meta, 0, META_SIZE);
+  store<i32>(meta + META_WORKER, -1);
+  store<i32>(meta + META_NEXT, -1);
+  store<i32>(meta + META_PREV, -1);
   const bits = bitmapByte(slot);
   store<u8>(bits, <u8>(<u32>load<u8>(bits) | (1 << (slot & 7))));
   liveCount++;

@@ -4,10 +4,8 @@
  *
  * @module
  */
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { newCounters, type TelemetryCounters } from "./counters.ts";
-import { engineImpl, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
-import type { Patch } from "./engine/output.ts";
+import { engineImpl, type BatchRouter, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
 import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -33,9 +31,9 @@ export interface StatsWorkerOptions {
   logger?: Logger;
   /** counters to add into (a TelemetryService shares one set); default: a new set */
   counters?: TelemetryCounters;
+  /** @internal the batch router of the TelemetryService that owns the worker */
+  router?: BatchRouter | undefined;
 }
-
-const systemClock = (): Date => new Date();
 
 /**
  * Buffers one participant's stats per track and direction, and on `update()` reports one
@@ -60,6 +58,8 @@ export class StatsWorker {
   private readonly table: TrackTable;
   private readonly reporter: TelemetryReporter;
   private readonly now: () => Date;
+  // update() reads the clock on every window; Date.now() spares the default clock a Date object
+  private readonly nowMs: () => number;
   private readonly logger: Logger;
   private closed: Date | undefined = undefined;
 
@@ -72,15 +72,19 @@ export class StatsWorker {
     for (const key of ["roomId", "roomName", "participantId", "participantIdentity"] as const) {
       if (typeof options[key] !== "string") throw new ArgumentError(`invalid ${key}: ${String(options[key])}`);
     }
-    this.table = engineImpl(options.engine).createTrackTable();
+    const engine = engineImpl(options.engine);
+    if (options.now !== undefined && typeof options.now !== "function") throw new ArgumentError("invalid now: expected a function returning a Date");
     this.reporter = reporter;
     this.roomId = options.roomId;
     this.roomName = options.roomName;
     this.participantId = options.participantId;
     this.participantIdentity = options.participantIdentity;
-    this.now = options.now ?? systemClock;
+    const now = options.now;
+    this.now = now ?? (() => new Date());
+    this.nowMs = now === undefined ? Date.now : () => now().getTime();
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
+    this.table = engine.createTrackTable(this, options.router);
   }
 
   /** When `close()` last ran; undefined while the worker is open (R4). */
@@ -147,38 +151,38 @@ export class StatsWorker {
    * counted; the error does not propagate.
    */
   update(): void {
-    const started = this.now();
+    const startedMs = this.nowMs();
     if (this.closed !== undefined || !this.table.pending) return;
-    const patch: Patch = {
-      // Go parity (R3): one Timestamp object shared by every stat of the batch
-      timeStamp: timestampFromDate(started),
-      roomId: this.roomId,
-      roomName: this.roomName,
-      participantId: this.participantId,
-    };
     const reporter = this.reporter;
-    // the window is taken before the reporter runs (R2); only the reporter call is guarded
+    // the window is taken before the reporter runs (R2); only the reporter call is guarded.
+    // No closure or patch object is made here: a steady bytes-out window allocates nothing.
     if (typeof reporter.reportBytes === "function") {
-      const batch = this.table.drainBytes(patch);
+      const batch = this.table.drainBytes(startedMs);
       if (batch === undefined) return;
-      this.deliver(this.table.drainedCount, () => reporter.reportBytes!(batch));
+      this.counters.reports++;
+      this.counters.statsOut += this.table.drainedCount;
+      try {
+        reporter.reportBytes(batch);
+      } catch (err) {
+        this.reporterFailed(err);
+      }
     } else {
       const stats: AnalyticsStat[] = [];
-      this.table.drain(patch, stats);
+      this.table.drain(startedMs, stats);
       if (stats.length === 0) return;
-      this.deliver(stats.length, () => reporter.report(stats));
+      this.counters.reports++;
+      this.counters.statsOut += stats.length;
+      try {
+        reporter.report(stats);
+      } catch (err) {
+        this.reporterFailed(err);
+      }
     }
   }
 
-  private deliver(count: number, call: () => void): void {
-    this.counters.reports++;
-    this.counters.statsOut += count;
-    try {
-      call();
-    } catch (err) {
-      this.counters.reporterErrors++;
-      this.logger.error("telemetry reporter failed", { participantId: this.participantId, error: err });
-    }
+  private reporterFailed(err: unknown): void {
+    this.counters.reporterErrors++;
+    this.logger.error("telemetry reporter failed", { participantId: this.participantId, error: err });
   }
 
   /**
@@ -188,6 +192,11 @@ export class StatsWorker {
   close(): void {
     this.update();
     this.closed = this.now();
+    this.table.close();
+  }
+
+  /** @internal Gives the worker's engine memory back for good (the service reaps it). */
+  dispose(): void {
     this.table.dispose();
   }
 }

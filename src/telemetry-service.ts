@@ -5,7 +5,7 @@
  * @module
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
-import type { Engine } from "./engine/engine.ts";
+import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
 import { ArgumentError, DecodeError, isDecodeError, isLimitError } from "./errors.ts";
 import { decodeStat } from "./engine/decode-stat.ts";
 import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
@@ -59,11 +59,14 @@ export class TelemetryService {
   readonly counters: TelemetryCounters = newCounters();
 
   private readonly engine: Engine;
+  // the engine's own batch routing (wasm), or undefined: batches are decoded and routed here
+  private readonly router: BatchRouter | undefined;
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
   private readonly closeWaitMs: number;
   private readonly now: () => Date;
+  private readonly userNow: (() => Date) | undefined;
   private readonly logger: Logger;
   // Q2: keyed by (roomId, participantId); nested maps avoid building a key string per stat
   private readonly rooms = new Map<string, Map<string, StatsWorker>>();
@@ -77,14 +80,16 @@ export class TelemetryService {
   constructor(options: TelemetryServiceOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     this.engine = options.engine;
+    this.router = engineImpl(options.engine).createRouter?.();
     this.reporter = options.reporter;
     this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
     this.closeWaitMs = positiveMs("closeWaitMs", options.closeWaitMs, 180_000);
     this.now = options.now ?? systemClock;
+    this.userNow = options.now;
     this.logger = options.logger ?? silentLogger;
-    // fail at construction, not at the first join, on a bad engine or reporter
-    new StatsWorker(this.workerOptions("", "", "", ""));
+    // fail at construction, not at the first join, on a bad reporter
+    new StatsWorker({ ...this.workerOptions("", "", "", ""), router: undefined }).dispose();
   }
 
   /** Number of registered workers, closed ones awaiting reaping included. */
@@ -100,9 +105,11 @@ export class TelemetryService {
       roomName,
       participantId,
       participantIdentity: identity,
-      now: this.now,
+      // without a user clock, workers read Date.now() and make no Date per window
+      ...(this.userNow === undefined ? {} : { now: this.userNow }),
       logger: this.logger,
       counters: this.counters,
+      router: this.router,
     };
   }
 
@@ -136,6 +143,8 @@ export class TelemetryService {
       this.rooms.set(room.sid, participants);
     }
     if (existing === undefined) this.count++;
+    // Q2: the closed worker it replaces is reaped now; its room details move to the new one
+    else existing.dispose();
     participants.set(participant.sid, worker);
     this.byParticipant.set(participant.sid, worker);
   }
@@ -181,6 +190,20 @@ export class TelemetryService {
    */
   ingestBatch(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
+    if (this.router !== undefined) {
+      // the engine decodes and routes every message itself: one call for the whole batch
+      const r = this.router.ingest(bytes, this.stopped);
+      const c = this.counters;
+      c.statsIn += r.statsIn;
+      c.invalid += r.invalid;
+      c.dropped += r.dropped;
+      c.malformed += r.malformed;
+      for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
+      if (r.invalid > r.invalidTracks.length) {
+        this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
+      }
+      return this.endBatch(r.error);
+    }
     let first: unknown = undefined;
     let pos = 0;
     let index = 0;
@@ -199,7 +222,7 @@ export class TelemetryService {
         shift += 7;
       } while (b & 0x80);
       if (pos + length > bytes.length) {
-        first ??= new DecodeError("truncated", start, `message length ${length} past the end of the batch`, index);
+        first ??= new DecodeError("truncated", start, "bad length prefix", index);
         return this.endBatch(first);
       }
       const message = bytes.subarray(pos, pos + length);
@@ -243,6 +266,7 @@ export class TelemetryService {
         if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
         // Q2: the registry is walked directly, so only this very worker is removed
         participants.delete(participantId);
+        worker.dispose();
         this.count--;
         if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
         this.logger.debug("reaping analytics worker", { roomId, participantId });

@@ -8,7 +8,7 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
 import { toBinary, create } from "@bufbuild/protobuf";
-import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
+import { BinaryReader, sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
 import {
   AnalyticsStatSchema,
   StatsWorker,
@@ -19,6 +19,17 @@ import {
 } from "../src/index.ts";
 import { Random } from "../src/sim/random.ts";
 import { CapturingReporter, engine } from "./helpers.ts";
+
+/** The raw bytes of each stat of an encoded AnalyticsStats (field 1, length-delimited). */
+function splitStats(batch: Uint8Array): Uint8Array[] {
+  const r = new BinaryReader(batch);
+  const out: Uint8Array[] = [];
+  while (r.pos < r.len) {
+    r.tag();
+    out.push(r.bytes());
+  }
+  return out;
+}
 
 const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 console.log(`differential seed: ${SEED} (re-run with SEED=${SEED})`);
@@ -105,6 +116,31 @@ suite("differential: wasm engine vs ts engine", () => {
       windows.push(window);
     }
     assert.deepStrictEqual(await runWorkers(wasm, windows), await runWorkers(ts, windows), `worker batches differ (seed ${SEED})`);
+  });
+
+  test("bytes out from wasm equal protobuf-es bytes of the ts results on 20 000 random stats", async () => {
+    const [ts, wasm] = [await engine("ts"), await engine("wasm")];
+    const gen = new StatGen(new Random(SEED ^ 0x27d4eb2f), 0.03);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    const objects: string[][] = [];
+    const bytes: string[][] = [];
+    const wObjects = new StatsWorker({ engine: ts, reporter: { report: (s) => void objects.push(s.map((x) => hex(toBinary(AnalyticsStatSchema, x))).sort()) },
+      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+    const wBytes = new StatsWorker({ engine: wasm, reporter: { report: () => assert.fail("report()"), reportBytes: (b) => void bytes.push(splitStats(b).map(hex).sort()) },
+      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+    for (let w = 0; w < 40; w++) {
+      for (let i = 0; i < 500; i++) {
+        const stat = gen.stat();
+        const trackId = `T${gen.r.int(0, 30)}`;
+        const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM]);
+        wObjects.onTrackStat(trackId, direction, stat);
+        if (gen.r.chance(0.5)) wBytes.onTrackStat(trackId, direction, stat);
+        else wBytes.onTrackStatBytes(trackId, direction, toBinary(AnalyticsStatSchema, stat));
+      }
+      wObjects.update();
+      wBytes.update();
+    }
+    assert.deepStrictEqual(bytes, objects, `bytes differ (seed ${SEED})`);
   });
 
   test("TelemetryService.ingestBatch agrees on 20 000 random routed stats", async () => {

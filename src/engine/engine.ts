@@ -6,7 +6,7 @@
  */
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
-import type { Patch } from "./output.ts";
+import { ArgumentError } from "../errors.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
 export type EngineKind = "wasm" | "ts";
@@ -36,6 +36,13 @@ export interface EngineOptions {
 /** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */
 export type Bucket = 0 | 1;
 
+/** The worker a track table belongs to: what R3 patches into every result. */
+export interface TrackIdentity {
+  readonly roomId: string;
+  readonly roomName: string;
+  readonly participantId: string;
+}
+
 /**
  * One worker's window: for each (bucket, track), the stats received since the last drain.
  * @internal
@@ -48,35 +55,60 @@ export interface TrackTable {
    * `LimitError` and keeps nothing of the message when it is malformed or over a bound.
    */
   addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean;
-  /** Whether any stat arrived since the last drain. */
+  /** Whether any stat arrived since the last drain (batches included). */
   readonly pending: boolean;
   /**
-   * Ends the window: appends one patched result per track to `out`, every UPSTREAM result before
-   * every DOWNSTREAM one (R2, R3), and starts an empty window before returning.
+   * Ends the window: appends one patched result per track to `out` (R3, time stamp `timeMs`),
+   * every UPSTREAM result before every DOWNSTREAM one (R2), and starts an empty window before
+   * returning.
    */
-  drain(patch: Patch, out: AnalyticsStat[]): void;
+  drain(timeMs: number, out: AnalyticsStat[]): void;
   /**
    * Like `drain`, but returns the results encoded as one `AnalyticsStats` message, or undefined
    * when there are none. The bytes may be a view into engine memory, valid until the next call.
    */
-  drainBytes(patch: Patch): Uint8Array | undefined;
+  drainBytes(timeMs: number): Uint8Array | undefined;
   /** How many results the last `drain` or `drainBytes` produced. */
   readonly drainedCount: number;
-  /** Drops everything and gives the table's memory back; the table is unusable after. */
+  /** The worker closed: drops the window; routed batch stats for it now count as dropped (R5). */
+  close(): void;
+  /** The worker is gone (reaped): gives everything back; the table is unusable after. */
   dispose(): void;
+}
+
+/** What one `ingestBatch` did. @internal */
+export interface BatchResult {
+  statsIn: number;
+  invalid: number;
+  dropped: number;
+  malformed: number;
+  /** the first bad message's error (DecodeError with index and batch offset, or LimitError) */
+  error: Error | undefined;
+  /** up to 64 of the invalid stats, for logging */
+  invalidTracks: { participantId: string; trackId: string; direction: number }[];
+}
+
+/**
+ * Routes size-delimited batches to the workers of one TelemetryService inside the engine.
+ * @internal
+ */
+export interface BatchRouter {
+  ingest(bytes: Uint8Array, dropAll: boolean): BatchResult;
 }
 
 /** @internal What loadEngine returns: the public Engine plus what StatsWorker needs. */
 export interface EngineImpl extends Engine {
-  /** A new, empty track table for one worker. */
-  createTrackTable(): TrackTable;
+  /** A new, empty track table for one worker; with `router`, batches can reach it. */
+  createTrackTable(identity: TrackIdentity, router?: BatchRouter): TrackTable;
+  /** A batch router for one service, when the engine routes batches itself. */
+  createRouter?(): BatchRouter;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */
 export function engineImpl(engine: Engine): EngineImpl {
-  const impl = engine as Partial<EngineImpl>;
-  if (typeof impl.createTrackTable !== "function") {
-    throw new TypeError(`engine ${String(engine?.kind)} was not made by loadEngine()`);
+  const impl = engine as Partial<EngineImpl> | null | undefined;
+  if (impl === null || typeof impl !== "object" || typeof impl.createTrackTable !== "function") {
+    throw new ArgumentError(`invalid engine: ${String((engine as Engine | undefined)?.kind ?? engine)} was not made by loadEngine()`);
   }
   return engine as EngineImpl;
 }

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   StreamType,
   type AnalyticsStat,
@@ -96,4 +96,15 @@ export function patchStat(stat: AnalyticsStat, patch: Patch, trackId: string, ki
   stat.roomId = patch.roomId;
   stat.participantId = patch.participantId;
   stat.roomName = patch.roomName;
+}
+
+/** The patch for one drain at `timeMs` (ms since the epoch) of a worker with `identity`. */
+export function makePatch(timeMs: number, identity: { roomId: string; roomName: string; participantId: string }): Patch {
+  return {
+    // Go parity (R3): one Timestamp object shared by every stat of the batch
+    timeStamp: timestampFromMs(timeMs),
+    roomId: identity.roomId,
+    roomName: identity.roomName,
+    participantId: identity.participantId,
+  };
 }

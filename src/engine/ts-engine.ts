@@ -12,8 +12,8 @@ import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen
 import { checkLimits } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
-import type { Bucket, EngineImpl, EngineOptions, TrackTable } from "./engine.ts";
-import { makeLayer, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
+import type { Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
+import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
 
 const U32_SIGN = 0x8000_0000;
@@ -147,6 +147,8 @@ class TsTrackTable implements TrackTable {
   pending = false;
   drainedCount = 0;
 
+  constructor(private readonly identity: TrackIdentity) {}
+
   add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
     const tracks = this.buckets[bucket];
     let coalescer = tracks.get(trackId);
@@ -167,9 +169,10 @@ class TsTrackTable implements TrackTable {
     return this.add(trackId, bucket, decodeStat(bytes));
   }
 
-  drain(patch: Patch, out: AnalyticsStat[]): void {
+  drain(timeMs: number, out: AnalyticsStat[]): void {
     // R2: take the window and start an empty one before anything else can run
     const [up, down] = this.buckets;
+    const patch = makePatch(timeMs, this.identity);
     this.buckets = [new Map(), new Map()];
     this.pending = false;
     const before = out.length;
@@ -178,15 +181,19 @@ class TsTrackTable implements TrackTable {
     this.drainedCount = out.length - before;
   }
 
-  drainBytes(patch: Patch): Uint8Array | undefined {
+  drainBytes(timeMs: number): Uint8Array | undefined {
     const out: AnalyticsStat[] = [];
-    this.drain(patch, out);
+    this.drain(timeMs, out);
     return out.length === 0 ? undefined : encodeBatch(out);
   }
 
-  dispose(): void {
+  close(): void {
     this.buckets = [new Map(), new Map()];
     this.pending = false;
+  }
+
+  dispose(): void {
+    this.close();
   }
 }
 
@@ -215,6 +222,6 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
       checkLimits(stat);
       return isValid(stat);
     },
-    createTrackTable: () => new TsTrackTable(),
+    createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity),
   };
 }

@@ -9,7 +9,7 @@
  */
 
 /** ABI version the host was written for; compared with the module's `abiVersion()` on load. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -45,7 +45,79 @@ export interface WasmExports {
    * (`slot` -1: decode and validate only). 1 folded, 0 invalid (count only), < 0 a STATUS code.
    */
   decodeFold(ptr: number, bytes: number, slot: number): number;
+
+  /** a new router (one per TelemetryService) for batch routing */
+  routerCreate(): number;
+  /**
+   * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
+   * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its
+   * (room, participant), replacing an earlier one. -1 when memory is exhausted.
+   */
+  workerCreate(ptr: number, roomBytes: number, pidBytes: number, patchBytes: number, router: number): number;
+  /** frees the worker's slots and marks it closed (batch stats for it are dropped) */
+  workerClose(worker: number): void;
+  /** frees the worker whole; its route goes too if it still is the route of its key */
+  workerFree(worker: number): void;
+  /** stats folded into the worker by batches since its last drain */
+  workerPending(worker: number): number;
+  /** the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 if none */
+  trackSlot(worker: number, bucket: number, ptr: number, bytes: number): number;
+  /** address of a live slot's {@link META} record; 0 for a slot not in use */
+  slotMetaPtr(slot: number): number;
+  /** releases a slot of the worker (a track whose first stat was malformed) */
+  workerSlotRelease(worker: number, slot: number): void;
+  /** lists the worker's live results ({@link DRAIN_ENTRY}) at outputPtr(), UPSTREAM first; releases quiet slots */
+  drainList(worker: number): number;
+  /** encodes the worker's window as one AnalyticsStats at outputPtr() and resets it; returns its length */
+  drainEncode(worker: number, seconds: number, nanos: number): number;
+  /** results of the last drain */
+  drainCount(): number;
+  /** address of the last drain's output */
+  outputPtr(): number;
+  /** address of the slots (i32) the last drain released */
+  freedPtr(): number;
+  /** number of slots the last drain released */
+  freedSlots(): number;
+  /** ingests size-delimited stats for `router`; fills the {@link BATCH} record; returns its status */
+  ingestBatch(ptr: number, bytes: number, router: number, dropAll: number): number;
+  /** address of the batch result record */
+  batchResultPtr(): number;
 }
+
+/** Slot meta record: which worker, bucket and track id a slot belongs to. */
+export const META = { WORKER: 0, BUCKET: 4, TRACK_PTR: 8, TRACK_BYTES: 12, SIZE: 24 } as const;
+
+/** One entry of `drainList`'s output. */
+export const DRAIN_ENTRY = { SLOT: 0, BUCKET: 4, TRACK_PTR: 8, TRACK_BYTES: 12, SIZE: 16 } as const;
+
+/**
+ * Result record of `ingestBatch`.
+ *
+ * ```
+ *  0 ┌────────────┬──────────────┬─────────────┬──────────┐
+ *    │ status i32 │ errorIndex   │ errorOffset │ statsIn  │
+ * 16 ├────────────┼──────────────┼─────────────┼──────────┤
+ *    │ invalid    │ dropped      │ malformed   │ messages │
+ * 32 ├────────────┼──────────────┼─────────────┴──────────┤
+ *    │ framing    │ listed       │ reserved               │
+ * 48 ├────────────┴──────────────┴────────────────────────┤
+ *    │ invalid slots i32 x 64 (the first `listed`)        │
+ *    └────────────────────────────────────────────────────┘
+ * ```
+ */
+export const BATCH = {
+  STATUS: 0,
+  ERROR_INDEX: 4,
+  ERROR_OFFSET: 8,
+  STATS_IN: 12,
+  INVALID: 16,
+  DROPPED: 20,
+  MALFORMED: 24,
+  MESSAGES: 28,
+  FRAMING: 32,
+  LISTED: 36,
+  INVALID_SLOTS: 48,
+} as const;
 
 /** Return codes of `decodeFold` below zero. */
 export const STATUS = {
@@ -57,6 +129,8 @@ export const STATUS = {
   TOO_DEEP: -6,
   TOO_MANY_STREAMS: -10,
   TOO_MANY_LAYERS: -11,
+  MESSAGE_TOO_LARGE: -12,
+  OUT_OF_MEMORY: -20,
 } as const;
 
 /**

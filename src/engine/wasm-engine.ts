@@ -9,14 +9,13 @@
  *
  * @module
  */
-import { DecodeError, LimitError, WasmError, type DecodeErrorCode } from "../errors.ts";
+import { DecodeError, LimitError, WasmError, isDecodeError, type DecodeErrorCode } from "../errors.ts";
 import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import type { Bucket, EngineImpl, EngineOptions, TrackTable } from "./engine.ts";
-import { encodeBatch } from "./encode-batch.ts";
-import { makeLayer, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
-import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
+import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
+import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
+import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
 import { instantiateEngine } from "./wasm-instance.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
@@ -66,11 +65,70 @@ class WasmCore {
   readonly views: Views;
   readonly scratch: number;
   readonly info: number;
+  /** the track id of each slot a track table knows, by slot index */
+  readonly slotTrack: (string | undefined)[] = [];
+  /** the track table of each worker, by worker index */
+  readonly tables: (WasmTrackTable | undefined)[] = [];
+  // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
+  // protobuf-es does
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  private readonly encoder = new TextEncoder();
+  private outputViews = new Map<number, Uint8Array>();
+  private outputViewsAt = -1;
+  private outputViewsBuffer: ArrayBuffer | undefined = undefined;
 
   constructor(readonly wasm: WasmExports) {
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
+  }
+
+  /** Writes `text` as UTF-8 at the input buffer, after `offset` bytes; returns its byte length. */
+  writeUtf8(text: string, offset: number): number {
+    // ids are short and almost always ASCII: a charCode loop allocates nothing
+    let ascii = true;
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    const bytes = ascii ? undefined : this.encoder.encode(text);
+    const length = bytes === undefined ? text.length : bytes.length;
+    const ptr = this.wasm.inputPtr(offset + length);
+    if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot take an id");
+    const u8 = this.views.refresh().u8;
+    if (bytes === undefined) {
+      for (let i = 0; i < length; i++) u8[ptr + offset + i] = text.charCodeAt(i);
+    } else {
+      u8.set(bytes, ptr + offset);
+    }
+    return length;
+  }
+
+  readUtf8(ptr: number, bytes: number): string {
+    return bytes === 0 ? "" : this.decoder.decode(this.views.refresh().u8.subarray(ptr, ptr + bytes));
+  }
+
+  /**
+   * A view of `[outputPtr, outputPtr + bytes)`. Views are cached by length while the output
+   * buffer stays put, so a steady window hands its reporter bytes without allocating; a view is
+   * only valid until the next drain (the reporter contract says so).
+   */
+  outputView(bytes: number): Uint8Array {
+    const at = this.wasm.outputPtr();
+    const buffer = this.wasm.memory.buffer;
+    if (at !== this.outputViewsAt || buffer !== this.outputViewsBuffer) {
+      this.outputViews = new Map();
+      this.outputViewsAt = at;
+      this.outputViewsBuffer = buffer;
+    }
+    let view = this.outputViews.get(bytes);
+    if (view === undefined) {
+      view = new Uint8Array(buffer, at, bytes);
+      this.outputViews.set(bytes, view);
+    }
+    return view;
   }
 
   /**
@@ -146,6 +204,12 @@ class WasmCore {
     if (status === STATUS.TOO_MANY_LAYERS) {
       return new LimitError("too_many_layers", LIMITS.maxLayersPerStream, `a stream has more video layers than the limit of ${LIMITS.maxLayersPerStream}`);
     }
+    if (status === STATUS.MESSAGE_TOO_LARGE) {
+      return new LimitError("message_too_large", LIMITS.maxMessageBytes, `message is larger than the limit of ${LIMITS.maxMessageBytes} bytes`);
+    }
+    if (status === STATUS.OUT_OF_MEMORY) {
+      return new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add another track slot");
+    }
     return new WasmError("trap", `engine returned unknown status ${status}`);
   }
 
@@ -181,20 +245,68 @@ class WasmCore {
   }
 }
 
+/** Pre-encoded AnalyticsStat fields 5-7 (room_id, room_name, participant_id): R3's patch. */
+function encodePatchFields(encoder: TextEncoder, identity: TrackIdentity): Uint8Array {
+  const parts: number[] = [];
+  const field = (tag: number, text: string) => {
+    if (text === "") return; // proto3: an empty string is not written
+    const bytes = encoder.encode(text);
+    parts.push(tag);
+    let n = bytes.length;
+    while (n > 0x7f) {
+      parts.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    parts.push(n);
+    for (const b of bytes) parts.push(b);
+  };
+  field(0x2a, identity.roomId);
+  field(0x32, identity.roomName);
+  field(0x3a, identity.participantId);
+  return Uint8Array.from(parts);
+}
+
 class WasmTrackTable implements TrackTable {
   private readonly buckets: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
-  pending = false;
+  private jsPending = false;
   drainedCount = 0;
-  private disposed = false;
+  private freed = false;
+  readonly worker: number;
 
-  constructor(private readonly core: WasmCore) {}
+  constructor(
+    private readonly core: WasmCore,
+    readonly identity: TrackIdentity,
+    private readonly router: WasmRouter | undefined,
+  ) {
+    const encoder = new TextEncoder();
+    const room = encoder.encode(identity.roomId);
+    const pid = encoder.encode(identity.participantId);
+    const patch = encodePatchFields(encoder, identity);
+    const ptr = core.wasm.inputPtr(room.length + pid.length + patch.length);
+    if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add a worker");
+    const u8 = core.views.refresh().u8;
+    u8.set(room, ptr);
+    u8.set(pid, ptr + room.length);
+    u8.set(patch, ptr + room.length + pid.length);
+    this.worker = core.wasm.workerCreate(ptr, room.length, pid.length, patch.length, router?.id ?? -1);
+    if (this.worker < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add a worker");
+    core.tables[this.worker] = this;
+  }
+
+  get pending(): boolean {
+    return this.jsPending || (!this.freed && this.core.wasm.workerPending(this.worker) > 0);
+  }
 
   private slotFor(trackId: string, bucket: Bucket): number {
     const tracks = this.buckets[bucket];
     let slot = tracks.get(trackId);
     if (slot === undefined) {
-      slot = this.core.allocSlot();
+      const core = this.core;
+      const bytes = core.writeUtf8(trackId, 0);
+      slot = core.wasm.trackSlot(this.worker, bucket, core.wasm.inputPtr(0), bytes);
+      if (slot < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add another track slot");
       tracks.set(trackId, slot);
+      core.slotTrack[slot] = trackId;
     }
     return slot;
   }
@@ -204,7 +316,7 @@ class WasmTrackTable implements TrackTable {
     // pack first: a stat that throws while being read leaves no slot behind
     this.core.pack(stat);
     const valid = this.core.wasm.foldScratch(this.slotFor(trackId, bucket));
-    this.pending = true;
+    this.jsPending = true;
     return valid === 1;
   }
 
@@ -217,59 +329,156 @@ class WasmTrackTable implements TrackTable {
     try {
       valid = this.core.decodeFold(bytes, slot);
     } catch (err) {
-      if (fresh) {
-        tracks.delete(trackId);
-        this.core.wasm.freeSlot(slot);
-      }
+      // a track whose first stat was malformed leaves no slot behind
+      if (fresh && this.core.views.refresh().u32[this.core.wasm.slotPtr(slot) >>> 2] === 0) this.forget(slot, true);
       throw err;
     }
-    this.pending = true;
+    this.jsPending = true;
     return valid === 1;
   }
 
-  drain(patch: Patch, out: AnalyticsStat[]): void {
-    const before = out.length;
-    this.collect(this.buckets[0], StreamType.UPSTREAM, patch, out);
-    this.collect(this.buckets[1], StreamType.DOWNSTREAM, patch, out);
-    this.pending = false;
-    this.drainedCount = out.length - before;
-  }
-
-  drainBytes(patch: Patch): Uint8Array | undefined {
-    const out: AnalyticsStat[] = [];
-    this.drain(patch, out);
-    return out.length === 0 ? undefined : encodeBatch(out);
-  }
-
-  // Reads and resets every slot of a bucket; a slot that saw no stat this window (a quiet track)
-  // goes back to the free list, so tracks that stop sending cost nothing after one window.
-  private collect(tracks: Map<string, number>, kind: StreamType, patch: Patch, out: AnalyticsStat[]): void {
-    const wasm = this.core.wasm;
-    for (const [trackId, slot] of tracks) {
-      if (this.core.views.refresh().u32[wasm.slotPtr(slot) >>> 2] === 0) {
-        tracks.delete(trackId);
-        wasm.freeSlot(slot);
-        continue;
-      }
-      const stat = this.core.result(slot);
+  drain(timeMs: number, out: AnalyticsStat[]): void {
+    const core = this.core;
+    const wasm = core.wasm;
+    this.jsPending = false;
+    const n = wasm.drainList(this.worker);
+    this.forgetFreed();
+    if (n < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted while draining");
+    this.drainedCount = n;
+    if (n === 0) return;
+    const patch: Patch = makePatch(timeMs, this.identity);
+    const base = wasm.outputPtr();
+    for (let i = 0; i < n; i++) {
+      const { u32, i32 } = core.views.refresh();
+      const entry = (base + i * DRAIN_ENTRY.SIZE) >>> 2;
+      const slot = i32[entry]!;
+      const bucket = u32[entry + 1] as Bucket;
+      const trackId = core.slotTrack[slot] ?? this.learn(slot, bucket, u32[entry + 2]!, u32[entry + 3]!);
+      const stat = core.result(slot);
       wasm.resetSlot(slot);
-      patchStat(stat, patch, trackId, kind);
+      patchStat(stat, patch, trackId, bucket === 1 ? StreamType.DOWNSTREAM : StreamType.UPSTREAM);
       out.push(stat);
     }
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  drainBytes(timeMs: number): Uint8Array | undefined {
+    this.jsPending = false;
+    // exactly protobuf-es timestampFromMs: floored seconds, non-negative nanos
+    const seconds = Math.floor(timeMs / 1000);
+    const bytes = this.core.wasm.drainEncode(this.worker, seconds, (timeMs - seconds * 1000) * 1_000_000);
+    this.forgetFreed();
+    if (bytes < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted while encoding");
+    this.drainedCount = this.core.wasm.drainCount();
+    return bytes === 0 ? undefined : this.core.outputView(bytes);
+  }
+
+  /** The track id of a slot a batch created, decoded once and cached like a host-made one. */
+  private learn(slot: number, bucket: Bucket, ptr: number, bytes: number): string {
+    const trackId = this.core.readUtf8(ptr, bytes);
+    this.core.slotTrack[slot] = trackId;
+    this.buckets[bucket].set(trackId, slot);
+    return trackId;
+  }
+
+  private forgetFreed(): void {
+    const wasm = this.core.wasm;
+    const count = wasm.freedSlots();
+    if (count === 0) return;
+    const base = wasm.freedPtr() >>> 2;
+    for (let i = 0; i < count; i++) this.forget(this.core.views.refresh().i32[base + i]!, false);
+  }
+
+  /** Drops the host's knowledge of `slot` (and, with `release`, the slot itself). */
+  private forget(slot: number, release: boolean): void {
+    const trackId = this.core.slotTrack[slot];
+    if (trackId !== undefined) {
+      for (const tracks of this.buckets) if (tracks.get(trackId) === slot) tracks.delete(trackId);
+      this.core.slotTrack[slot] = undefined;
+    }
+    if (release) this.core.wasm.workerSlotRelease(this.worker, slot);
+  }
+
+  private forgetAll(): void {
     for (const tracks of this.buckets) {
-      for (const slot of tracks.values()) this.core.wasm.freeSlot(slot);
+      for (const slot of tracks.values()) this.core.slotTrack[slot] = undefined;
       tracks.clear();
     }
-    this.pending = false;
+    this.jsPending = false;
+  }
+
+  close(): void {
+    if (this.freed) return;
+    this.forgetAll();
+    // a routed worker stays known to its router so that late batch stats count as dropped (R5)
+    if (this.router !== undefined) {
+      this.core.wasm.workerClose(this.worker);
+    } else {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.forgetAll();
+    this.core.wasm.workerFree(this.worker);
+    this.core.tables[this.worker] = undefined;
   }
 
   private checkOpen(): void {
-    if (this.disposed) throw new WasmError("trap", "track table used after dispose");
+    if (this.freed) throw new WasmError("trap", "track table used after dispose");
+  }
+}
+
+/** Routes batches of one TelemetryService inside the engine. */
+class WasmRouter implements BatchRouter {
+  readonly id: number;
+
+  constructor(private readonly core: WasmCore) {
+    this.id = core.wasm.routerCreate();
+  }
+
+  ingest(bytes: Uint8Array, dropAll: boolean): BatchResult {
+    const core = this.core;
+    const wasm = core.wasm;
+    const ptr = wasm.inputPtr(bytes.length);
+    if (ptr === 0) throw new LimitError("out_of_memory", 0, `engine memory exhausted: cannot take a batch of ${bytes.length} bytes`);
+    core.views.refresh().u8.set(bytes, ptr);
+    const status = wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0);
+    const { u32, i32 } = core.views.refresh();
+    const r = wasm.batchResultPtr() >>> 2;
+    const result: BatchResult = {
+      statsIn: u32[r + BATCH.STATS_IN / 4]!,
+      invalid: u32[r + BATCH.INVALID / 4]!,
+      dropped: u32[r + BATCH.DROPPED / 4]!,
+      malformed: u32[r + BATCH.MALFORMED / 4]!,
+      error: undefined,
+      invalidTracks: [],
+    };
+    const listed = u32[r + BATCH.LISTED / 4]!;
+    for (let i = 0; i < listed; i++) {
+      const meta = wasm.slotMetaPtr(i32[r + BATCH.INVALID_SLOTS / 4 + i]!) >>> 2;
+      if (meta === 0) continue;
+      const table = core.tables[core.views.refresh().i32[meta + META.WORKER / 4]!];
+      const m = core.views.u32;
+      result.invalidTracks.push({
+        participantId: table?.identity.participantId ?? "",
+        trackId: core.readUtf8(m[meta + META.TRACK_PTR / 4]!, m[meta + META.TRACK_BYTES / 4]!),
+        direction: m[meta + META.BUCKET / 4]!,
+      });
+    }
+    if (status !== 0) {
+      const index = u32[r + BATCH.ERROR_INDEX / 4]!;
+      const offset = u32[r + BATCH.ERROR_OFFSET / 4]!;
+      const err = core.statusError(status);
+      result.error = isDecodeError(err)
+        ? new DecodeError(err.code, offset, `${err.message.replace(/^cannot decode AnalyticsStat: /, "")} (message offset ${err.offset})`, index)
+        : err;
+      if (u32[r + BATCH.FRAMING / 4]! !== 0 && isDecodeError(err)) {
+        result.error = new DecodeError(err.code, offset, "bad length prefix", index);
+      }
+    }
+    return result;
   }
 }
 
@@ -294,6 +503,8 @@ export async function createWasmEngine(options: EngineOptions = {}): Promise<Eng
       core.pack(stat);
       return core.wasm.validateScratch() === 1;
     },
-    createTrackTable: () => new WasmTrackTable(core),
+    createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
+      new WasmTrackTable(core, identity, router instanceof WasmRouter ? router : undefined),
+    createRouter: () => new WasmRouter(core),
   };
 }

@@ -1,0 +1,166 @@
+// Batch ingest: one buffer of size-delimited AnalyticsStat messages, each routed by its own
+// room_id, participant_id, track_id and kind to its worker's track slot, with no host call per
+// message. A malformed message is skipped and counted (the first one is reported); a broken
+// length prefix ends the batch there.
+
+import { decodeFold, foldDecodedInto } from "./decode";
+import { infoPtr } from "./input";
+import {
+  INFO_ERROR_OFFSET, INFO_KIND, INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR,
+  INFO_ROOM_ID_BYTES, INFO_ROOM_ID_PTR, INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, STATUS_BAD_VARINT,
+  STATUS_TRUNCATED,
+} from "./layout";
+import { findRoute, isOpenWorker, notePending, trackSlot } from "./registry";
+
+/** LIMITS.maxMessageBytes: a larger message is rejected like the TS path rejects it */
+// @ts-ignore: decorator
+@inline const MAX_MESSAGE_BYTES: u64 = 1 << 20;
+/** status of a message over MAX_MESSAGE_BYTES */
+// @ts-ignore: decorator
+@inline export const STATUS_MESSAGE_TOO_LARGE: i32 = -12;
+/** status of a track slot that could not be allocated */
+// @ts-ignore: decorator
+@inline export const STATUS_OUT_OF_MEMORY: i32 = -20;
+/** most invalid stats listed per batch for the host to log */
+// @ts-ignore: decorator
+@inline const MAX_INVALID_LISTED: u32 = 64;
+
+// ╒═══════════ Batch result (48 + 4 * 64 bytes) ═══════════╕
+// ┌─────────────┬──────────────┬───────────────┬─────────────┐
+// │ status i32  │ errorIndex   │ errorOffset   │ statsIn     │  0
+// ├─────────────┼──────────────┼───────────────┼─────────────┤
+// │ invalid     │ dropped      │ malformed     │ messages    │ 16
+// ├─────────────┼──────────────┼───────────────┴─────────────┤
+// │ framing u32 │ listed u32   │ reserved (8)                │ 32
+// ├─────────────┴──────────────┴─────────────────────────────┤
+// │ invalid slots i32 × 64 (the first `listed`)              │ 48
+// └──────────────────────────────────────────────────────────┘
+// @ts-ignore: decorator
+@inline export const BATCH_STATUS: usize = 0;
+// @ts-ignore: decorator
+@inline export const BATCH_ERROR_INDEX: usize = BATCH_STATUS + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_ERROR_OFFSET: usize = BATCH_ERROR_INDEX + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_STATS_IN: usize = BATCH_ERROR_OFFSET + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID: usize = BATCH_STATS_IN + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_DROPPED: usize = BATCH_INVALID + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_MALFORMED: usize = BATCH_DROPPED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_MESSAGES: usize = BATCH_MALFORMED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_FRAMING: usize = BATCH_MESSAGES + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_LISTED: usize = BATCH_FRAMING + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID_SLOTS: usize = 48;
+// @ts-ignore: decorator
+@inline export const BATCH_SIZE: usize = BATCH_INVALID_SLOTS + (<usize>MAX_INVALID_LISTED << 2);
+
+const RESULT: usize = memory.data(<i32>BATCH_SIZE, 16);
+
+/** Address of the last ingestBatch's result record. */
+export function batchResultPtr(): usize {
+  return RESULT;
+}
+
+function failOnce(status: i32, index: u32, offset: u32): void {
+  if (load<i32>(RESULT + BATCH_STATUS) != 0) return;
+  store<i32>(RESULT + BATCH_STATUS, status);
+  store<u32>(RESULT + BATCH_ERROR_INDEX, index);
+  store<u32>(RESULT + BATCH_ERROR_OFFSET, offset);
+}
+
+// @ts-ignore: decorator
+@inline function bump(field: usize): void {
+  store<u32>(RESULT + field, load<u32>(RESULT + field) + 1);
+}
+
+/**
+ * Ingests `[ptr, ptr + bytes)` for `router`; with `dropAll` every well-formed message is counted
+ * as dropped (a stopped service). Fills the result record (batchResultPtr()); returns its status:
+ * 0, or the status of the first bad message (its index and batch offset are in the record).
+ */
+export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): i32 {
+  memory.fill(RESULT, 0, BATCH_SIZE);
+  if (<u64>ptr + <u64>bytes > (<u64>memory.size() << 16)) {
+    failOnce(STATUS_TRUNCATED, 0, 0);
+    store<u32>(RESULT + BATCH_FRAMING, 1);
+    return STATUS_TRUNCATED;
+  }
+  const info = infoPtr();
+  const end = ptr + <usize>bytes;
+  let pos = ptr;
+  let index: u32 = 0;
+  while (pos < end) {
+    const start = pos;
+    // the length prefix: a varint of at most 5 bytes (a message is at most 4 GiB)
+    let length: u64 = 0;
+    let shift: u32 = 0;
+    let ok = false;
+    while (pos < end && shift <= 28) {
+      const b = <u32>load<u8>(pos++);
+      length |= <u64>(b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) == 0) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) {
+      failOnce(pos >= end ? STATUS_TRUNCATED : STATUS_BAD_VARINT, index, <u32>(start - ptr));
+      store<u32>(RESULT + BATCH_FRAMING, 1);
+      break;
+    }
+    if (<u64>pos + length > <u64>end) {
+      failOnce(STATUS_TRUNCATED, index, <u32>(start - ptr));
+      store<u32>(RESULT + BATCH_FRAMING, 1);
+      break;
+    }
+    const message = pos;
+    pos += <usize>length;
+    bump(BATCH_MESSAGES);
+    const status = length > MAX_MESSAGE_BYTES ? STATUS_MESSAGE_TOO_LARGE : decodeFold(message, <u32>length, -1);
+    if (status < 0) {
+      bump(BATCH_MALFORMED);
+      failOnce(status, index, <u32>(start - ptr));
+      index++;
+      continue;
+    }
+    index++;
+    const worker = dropAll != 0
+      ? -1
+      : findRoute(
+          router,
+          load<u32>(info + INFO_ROOM_ID_PTR), load<u32>(info + INFO_ROOM_ID_BYTES),
+          load<u32>(info + INFO_PARTICIPANT_ID_PTR), load<u32>(info + INFO_PARTICIPANT_ID_BYTES),
+        );
+    // T3 (no worker) and R5 (a closed worker) both drop the stat and count it
+    if (worker < 0 || !isOpenWorker(worker)) {
+      bump(BATCH_DROPPED);
+      continue;
+    }
+    // R1: DOWNSTREAM when kind is 1, UPSTREAM for 0 and every other value
+    const bucket: u32 = load<i32>(info + INFO_KIND) == 1 ? 1 : 0;
+    const slot = trackSlot(worker, bucket, load<u32>(info + INFO_TRACK_ID_PTR), load<u32>(info + INFO_TRACK_ID_BYTES));
+    if (slot < 0) {
+      failOnce(STATUS_OUT_OF_MEMORY, index - 1, <u32>(start - ptr));
+      break;
+    }
+    foldDecodedInto(slot);
+    notePending(worker);
+    bump(BATCH_STATS_IN);
+    if (status == 0) {
+      const listed = load<u32>(RESULT + BATCH_LISTED);
+      if (listed < MAX_INVALID_LISTED) {
+        store<i32>(RESULT + BATCH_INVALID_SLOTS + (<usize>listed << 2), slot);
+        store<u32>(RESULT + BATCH_LISTED, listed + 1);
+      }
+      bump(BATCH_INVALID);
+    }
+  }
+  return load<i32>(RESULT + BATCH_STATUS);
+}
