@@ -93,7 +93,21 @@ let stringBytes: u32 = 0;
  * Up to 10 bytes; a 10th byte with the continuation bit is BAD_VARINT, the input ending first is
  * TRUNCATED.
  */
-function readVarint32(): u32 {
+// @ts-ignore: decorator
+@inline function readVarint32(): u32 {
+  // fast path: most varints (tags, small counters, lengths) are one byte
+  const p = pos;
+  if (p < limit) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) {
+      pos = p + 1;
+      return b;
+    }
+  }
+  return readVarint32Slow();
+}
+
+function readVarint32Slow(): u32 {
   const start = pos;
   let p = pos;
   let value: u32 = 0;
@@ -114,8 +128,22 @@ function readVarint32(): u32 {
   return 0;
 }
 
+/** Reads a varint, keeping its low 64 bits; one-byte fast path (see readVarint64Slow). */
+// @ts-ignore: decorator
+@inline function readVarint64(): u64 {
+  const p = pos;
+  if (p < limit) {
+    const b = <u32>load<u8>(p);
+    if (b < 0x80) {
+      pos = p + 1;
+      return <u64>b;
+    }
+  }
+  return readVarint64Slow();
+}
+
 /** Reads a varint, keeping its low 64 bits (protobuf-es varint64read); errors as readVarint32. */
-function readVarint64(): u64 {
+function readVarint64Slow(): u64 {
   const start = pos;
   let p = pos;
   let value: u64 = 0;
@@ -142,7 +170,21 @@ function readVarint64(): u64 {
  * A tag longer than 5 bytes, or of 5 bytes with a last byte over 0x0f, overflows uint32:
  * BAD_VARINT. Field number 0 or wire type 6/7: BAD_TAG.
  */
-function readTag(): u32 {
+// @ts-ignore: decorator
+@inline function readTag(): u32 {
+  // fast path: fields 1-15 have one-byte tags
+  const p = pos;
+  if (p < limit) {
+    const tag = <u32>load<u8>(p);
+    if (tag < 0x80 && tag >= 8 && (tag & 7) <= 5) {
+      pos = p + 1;
+      return tag;
+    }
+  }
+  return readTagSlow();
+}
+
+function readTagSlow(): u32 {
   const start = pos;
   const tag = readVarint32();
   if (failure != 0) return 0;
