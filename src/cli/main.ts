@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `statsworker` command line.
+ * The `statsworker` command line: `simulate` and `aggregate`.
+ *
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr).
  *
  * @module
  */
+import { aggregate } from "./aggregate.ts";
+import { CliError, isUsageError } from "./args.ts";
 import { simulate } from "./simulate.ts";
 
 const HELP = `usage: statsworker <command> [options]
@@ -11,7 +15,9 @@ const HELP = `usage: statsworker <command> [options]
 LiveKit-compatible telemetry aggregation (StatsWorker) with a WebAssembly hot path.
 
 commands:
-  simulate    drive a synthetic SFU through a TelemetryService and print a summary
+  simulate           drive a synthetic SFU through a TelemetryService and print a summary
+  aggregate FILE     replay a capture (size-delimited or NDJSON AnalyticsStat messages),
+                     windowed by time stamp, and write the coalesced stats
 
 Run 'statsworker <command> --help' for a command's options.
 `;
@@ -21,24 +27,31 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case "simulate":
-        await simulate(rest);
-        return 0;
-      case undefined:
+        return await simulate(rest);
+      case "aggregate":
+        return await aggregate(rest);
       case "-h":
       case "--help":
       case "help":
+        if (rest[0] === "simulate") return await simulate(["--help"]);
+        if (rest[0] === "aggregate") return await aggregate(["--help"]);
         process.stdout.write(HELP);
-        return command === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        process.stderr.write("statsworker: missing command (simulate or aggregate); see 'statsworker --help'\n");
+        return 2;
       default:
         process.stderr.write(`statsworker: unknown command ${JSON.stringify(command)}; see 'statsworker --help'\n`);
         return 2;
     }
   } catch (err) {
-    const e = err as { name?: string; code?: string; message?: string };
-    // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options
-    if (e?.name === "UsageError" || (typeof e?.code === "string" && e.code.startsWith("ERR_PARSE_ARGS"))) {
-      process.stderr.write(`statsworker ${command}: ${e.message}\n`);
+    if (isUsageError(err)) {
+      process.stderr.write(`statsworker ${command}: ${err.message}; see 'statsworker ${command} --help'\n`);
       return 2;
+    }
+    if (err instanceof CliError) {
+      if (err.message !== "") process.stderr.write(`statsworker ${command}: ${err.message}\n`);
+      return err.exitCode;
     }
     throw err;
   }

@@ -21,6 +21,11 @@ export interface SyntheticSfuOptions {
   seed?: number;
   /** probability that a stat carries a backwards (invalid, >= 2^31) counter; default 0.001 */
   invalidRate?: number;
+  /**
+   * most tracks per participant: when larger than `tracks`, each participant gets a uniformly
+   * drawn count in [`tracks`, `maxTracks`]; default `tracks` (every participant has `tracks`)
+   */
+  maxTracks?: number;
 }
 
 /** One track of a synthetic participant. */
@@ -45,26 +50,45 @@ export class SyntheticSfu {
   private readonly random: Random;
   private readonly invalidRate: number;
 
+  private readonly perRoom: number;
+  private readonly tracks: number;
+  private readonly maxTracks: number;
+  private nextParticipant = 0;
+
   constructor(options: SyntheticSfuOptions = {}) {
     const count = options.participants ?? 1000;
-    const perRoom = options.participantsPerRoom ?? 10;
-    const tracks = options.tracks ?? 4;
+    this.perRoom = options.participantsPerRoom ?? 10;
+    this.tracks = options.tracks ?? 4;
+    this.maxTracks = Math.max(this.tracks, options.maxTracks ?? this.tracks);
     this.random = new Random(options.seed ?? 1);
     this.invalidRate = options.invalidRate ?? 0.001;
     const list: SyntheticParticipant[] = [];
-    for (let p = 0; p < count; p++) {
-      const room = Math.floor(p / perRoom);
-      const t: SyntheticTrack[] = [];
-      for (let i = 0; i < tracks; i++) {
-        t.push({
-          trackId: `TR_${p.toString(36)}_${i}`,
-          direction: i < Math.ceil(tracks / 2) ? StreamType.UPSTREAM : StreamType.DOWNSTREAM,
-          video: i % 2 === 1,
-        });
-      }
-      list.push({ roomId: `RM_${room}`, roomName: `room-${room}`, participantId: `PA_${p.toString(36)}`, identity: `user-${p}`, tracks: t });
-    }
+    for (let p = 0; p < count; p++) list.push(this.addParticipant(Math.floor(p / this.perRoom)));
     this.participants = list;
+  }
+
+  /** Number of rooms the initial participants fill (`participantsPerRoom` each, the last one maybe fewer). */
+  get roomCount(): number {
+    return Math.ceil(this.participants.length / this.perRoom);
+  }
+
+  /**
+   * A new participant with fresh ids (never reused) in room number `room`: for simulations where
+   * participants join after the start. It is not added to {@link participants}.
+   */
+  addParticipant(room: number): SyntheticParticipant {
+    const p = this.nextParticipant++;
+    // the PRNG is only consulted for a varying track count, so fixed-count streams stay as they were
+    const tracks = this.maxTracks > this.tracks ? this.random.int(this.tracks, this.maxTracks) : this.tracks;
+    const t: SyntheticTrack[] = [];
+    for (let i = 0; i < tracks; i++) {
+      t.push({
+        trackId: `TR_${p.toString(36)}_${i}`,
+        direction: i < Math.ceil(tracks / 2) ? StreamType.UPSTREAM : StreamType.DOWNSTREAM,
+        video: i % 2 === 1,
+      });
+    }
+    return { roomId: `RM_${room}`, roomName: `room-${room}`, participantId: `PA_${p.toString(36)}`, identity: `user-${p}`, tracks: t };
   }
 
   /**
