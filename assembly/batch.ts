@@ -11,6 +11,7 @@ import {
   STATUS_TRUNCATED,
 } from "./layout";
 import { findRoute, isOpenWorker, notePending, trackSlot } from "./registry";
+import { zero8 } from "./bytes";
 
 /** LIMITS.maxMessageBytes: a larger message is rejected like the TS path rejects it */
 // @ts-ignore: decorator
@@ -85,7 +86,7 @@ function failOnce(status: i32, index: u32, offset: u32): void {
  * 0, or the status of the first bad message (its index and batch offset are in the record).
  */
 export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): i32 {
-  memory.fill(RESULT, 0, BATCH_SIZE);
+  zero8(RESULT, BATCH_SIZE);
   if (<u64>ptr + <u64>bytes > (<u64>memory.size() << 16)) {
     failOnce(STATUS_TRUNCATED, 0, 0);
     store<u32>(RESULT + BATCH_FRAMING, 1);

@@ -30,6 +30,7 @@ import { infoPtr } from "./input";
 import { countInvalid, foldLayer, foldStream, mergeValid } from "./fold";
 import { isLiveSlot, liveSlotAddress } from "./slots";
 import { isLayerValid, isStreamValid } from "./validate";
+import { zero8 } from "./bytes";
 
 // Wire types (protobuf encoding spec).
 // @ts-ignore: decorator
@@ -95,13 +96,45 @@ let stringBytes: u32 = 0;
  */
 // @ts-ignore: decorator
 @inline function readVarint32(): u32 {
-  // fast path: most varints (tags, small counters, lengths) are one byte
+  // fast path: one byte (tags, small counters, lengths) without a call
   const p = pos;
   if (p < limit) {
     const b = <u32>load<u8>(p);
     if (b < 0x80) {
       pos = p + 1;
       return b;
+    }
+  }
+  return readVarint32Fast();
+}
+
+/**
+ * Reads a varint of up to 4 bytes with no per-byte bounds check when 4 bytes are left, else
+ * falls back to readVarint32Slow (the exact protobuf-es rules). Counters are mostly 2-3 bytes.
+ */
+// @ts-ignore: decorator
+@inline function readVarint32Fast(): u32 {
+  const p = pos;
+  if (limit - p >= 4) {
+    let b = <u32>load<u8>(p);
+    let v = b & 0x7f;
+    b = <u32>load<u8>(p, 1);
+    v |= (b & 0x7f) << 7;
+    if (b < 0x80) {
+      pos = p + 2;
+      return v;
+    }
+    b = <u32>load<u8>(p, 2);
+    v |= (b & 0x7f) << 14;
+    if (b < 0x80) {
+      pos = p + 3;
+      return v;
+    }
+    b = <u32>load<u8>(p, 3);
+    v |= (b & 0x7f) << 21;
+    if (b < 0x80) {
+      pos = p + 4;
+      return v;
     }
   }
   return readVarint32Slow();
@@ -137,6 +170,35 @@ function readVarint32Slow(): u32 {
     if (b < 0x80) {
       pos = p + 1;
       return <u64>b;
+    }
+  }
+  return readVarint64Fast();
+}
+
+/** Like readVarint32Fast, for 64-bit fields (byte counters are mostly 3-4 bytes). */
+// @ts-ignore: decorator
+@inline function readVarint64Fast(): u64 {
+  const p = pos;
+  if (limit - p >= 4) {
+    let b = <u32>load<u8>(p);
+    let v = b & 0x7f;
+    b = <u32>load<u8>(p, 1);
+    v |= (b & 0x7f) << 7;
+    if (b < 0x80) {
+      pos = p + 2;
+      return <u64>v;
+    }
+    b = <u32>load<u8>(p, 2);
+    v |= (b & 0x7f) << 14;
+    if (b < 0x80) {
+      pos = p + 3;
+      return <u64>v;
+    }
+    b = <u32>load<u8>(p, 3);
+    v |= (b & 0x7f) << 21;
+    if (b < 0x80) {
+      pos = p + 4;
+      return <u64>v;
     }
   }
   return readVarint64Slow();
@@ -415,7 +477,7 @@ function parseStream(end: u64): void {
         }
         const childEnd = readChildEnd();
         if (failure != 0) return;
-        memory.fill(LAYER, 0, LAYER_SIZE);
+        zero8(LAYER, LAYER_SIZE);
         parseLayer(childEnd);
         if (failure != 0) return;
         if (!isLayerValid(LAYER)) invalid = true;
@@ -495,7 +557,7 @@ function parseStat(): void {
         }
         const childEnd = readChildEnd();
         if (failure != 0) return;
-        memory.fill(STREAM, 0, STREAM_SIZE);
+        zero8(STREAM, STREAM_SIZE);
         layerCount = 0;
         parseStream(childEnd);
         if (failure != 0) return;
@@ -520,8 +582,8 @@ function parseStat(): void {
  */
 export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
   const info = infoPtr();
-  memory.fill(info, 0, INFO_SIZE);
-  memory.fill(DELTA, 0, SLOT_SIZE);
+  zero8(info, INFO_SIZE);
+  zero8(DELTA, SLOT_SIZE);
   failure = 0;
   bound = 0;
   invalid = false;

@@ -16,6 +16,7 @@ import {
   clearPending, isWorker, releaseSlot, slotAddress, workerHead, workerPatch, workerPatchBytes,
 } from "./registry";
 import { metaAddress, META_BUCKET, META_NEXT, META_TRACK_BYTES, META_TRACK_PTR } from "./slots";
+import { copySmall, zero8 } from "./bytes";
 
 /** the output buffer (drainList entries or drainEncode bytes), grown on demand */
 let output: usize = 0;
@@ -177,7 +178,7 @@ function encodeStream(a: usize): u32 {
     const layerBytes = <u32>(q - LAYER_BUF);
     store<u8>(p, 0x7a);
     p = writeVarint(p + 1, layerBytes);
-    memory.copy(p, LAYER_BUF, layerBytes);
+    copySmall(p, LAYER_BUF, layerBytes);
     p += layerBytes;
   }
   return <u32>(p - STREAM_BUF);
@@ -236,14 +237,14 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
       }
       store<u8>(p, 0x1a);
       store<u8>(p + 1, <u8>timeBytes);
-      memory.copy(p + 2, TIME_BUF, timeBytes);
+      copySmall(p + 2, TIME_BUF, timeBytes);
       p += 2 + timeBytes;
-      memory.copy(p, patch, patchBytes);
+      copySmall(p, patch, patchBytes);
       p += patchBytes;
       if (trackBytes != 0) {
         store<u8>(p, 0x42);
         p = writeVarint(p + 1, trackBytes);
-        memory.copy(p, load<u32>(meta + META_TRACK_PTR), trackBytes);
+        copySmall(p, load<u32>(meta + META_TRACK_PTR), trackBytes);
         p += trackBytes;
       }
       if (reinterpret<u32>(score) != 0) {
@@ -253,10 +254,10 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
       }
       store<u8>(p, 0x52);
       p = writeVarint(p + 1, streamBytes);
-      memory.copy(p, STREAM_BUF, streamBytes);
+      copySmall(p, STREAM_BUF, streamBytes);
       p += streamBytes;
       length = p - output;
-      memory.fill(a, 0, SLOT_SIZE);
+      zero8(a, SLOT_SIZE);
       drained++;
       slot = next;
     }

@@ -7,6 +7,7 @@
 
 import { SLOT_SIZE } from "./layout";
 import { rawAlloc } from "./memory";
+import { zero8 } from "./bytes";
 
 // @ts-ignore: decorator
 @inline const SLOTS_PER_BLOCK_LOG2: u32 = 10;
@@ -117,9 +118,9 @@ export function allocSlot(): i32 {
     }
     slot = slotHigh++;
   }
-  memory.fill(addressOf(slot), 0, SLOT_SIZE);
+  zero8(addressOf(slot), SLOT_SIZE);
   const meta = metaAddress(slot);
-  memory.fill(meta, 0, META_SIZE);
+  zero8(meta, META_SIZE);
   store<i32>(meta + META_WORKER, -1);
   store<i32>(meta + META_NEXT, -1);
   store<i32>(meta + META_PREV, -1);
@@ -147,7 +148,7 @@ export function slotPtr(slot: i32): usize {
 
 /** Zeroes slot `slot` (the start of a new window); ignores an index that is not in use. */
 export function resetSlot(slot: i32): void {
-  if (isLiveSlot(slot)) memory.fill(addressOf(<u32>slot), 0, SLOT_SIZE);
+  if (isLiveSlot(slot)) zero8(addressOf(<u32>slot), SLOT_SIZE);
 }
 
 /** Number of slots currently allocated (in use). */
