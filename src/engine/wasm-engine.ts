@@ -43,10 +43,14 @@ class Views {
   u64!: BigUint64Array;
 
   constructor(private readonly memory: WebAssembly.Memory) {
+    this.u8 = new Uint8Array(0);
     this.refresh();
   }
 
   refresh(): this {
+    // a grown memory detaches the old buffer, and a detached view has length 0: checking that is
+    // much cheaper than the memory.buffer getter on every call
+    if (this.u8.length !== 0) return this;
     const buffer = this.memory.buffer;
     if (buffer !== this.buffer) {
       this.buffer = buffer;
