@@ -249,6 +249,14 @@ class WasmCore {
   }
 }
 
+/**
+ * A WebAssembly trap would be a bug in assembly/ (every input error is a status code); should one
+ * happen anyway it leaves as a WasmError naming it, never as a bare RuntimeError.
+ */
+function trapError(err: unknown): unknown {
+  return err instanceof WebAssembly.RuntimeError ? new WasmError("trap", `engine trapped: ${err.message}`, { cause: err }) : err;
+}
+
 /** Pre-encoded AnalyticsStat fields 5-7 (room_id, room_name, participant_id): R3's patch. */
 function encodePatchFields(encoder: TextEncoder, identity: TrackIdentity): Uint8Array {
   const parts: number[] = [];
@@ -317,11 +325,15 @@ class WasmTrackTable implements TrackTable {
 
   add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
     this.checkOpen();
-    // pack first: a stat that throws while being read leaves no slot behind
-    this.core.pack(stat);
-    const valid = this.core.wasm.foldScratch(this.slotFor(trackId, bucket));
-    this.jsPending = true;
-    return valid === 1;
+    try {
+      // pack first: a stat that throws while being read leaves no slot behind
+      this.core.pack(stat);
+      const valid = this.core.wasm.foldScratch(this.slotFor(trackId, bucket));
+      this.jsPending = true;
+      return valid === 1;
+    } catch (err) {
+      throw trapError(err);
+    }
   }
 
   addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean {
@@ -335,13 +347,21 @@ class WasmTrackTable implements TrackTable {
     } catch (err) {
       // a track whose first stat was malformed leaves no slot behind
       if (fresh && this.core.views.refresh().u32[this.core.wasm.slotPtr(slot) >>> 2] === 0) this.forget(slot, true);
-      throw err;
+      throw trapError(err);
     }
     this.jsPending = true;
     return valid === 1;
   }
 
   drain(timeMs: number, out: AnalyticsStat[]): void {
+    try {
+      this.drainInto(timeMs, out);
+    } catch (err) {
+      throw trapError(err);
+    }
+  }
+
+  private drainInto(timeMs: number, out: AnalyticsStat[]): void {
     const core = this.core;
     const wasm = core.wasm;
     this.jsPending = false;
@@ -369,7 +389,12 @@ class WasmTrackTable implements TrackTable {
     this.jsPending = false;
     // exactly protobuf-es timestampFromMs: floored seconds, non-negative nanos
     const seconds = Math.floor(timeMs / 1000);
-    const bytes = this.core.wasm.drainEncode(this.worker, seconds, (timeMs - seconds * 1000) * 1_000_000);
+    let bytes: number;
+    try {
+      bytes = this.core.wasm.drainEncode(this.worker, seconds, (timeMs - seconds * 1000) * 1_000_000);
+    } catch (err) {
+      throw trapError(err);
+    }
     this.forgetFreed();
     if (bytes < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted while encoding");
     this.drainedCount = this.core.wasm.drainCount();
@@ -448,7 +473,12 @@ class WasmRouter implements BatchRouter {
     const ptr = wasm.inputPtr(bytes.length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, `engine memory exhausted: cannot take a batch of ${bytes.length} bytes`);
     core.views.refresh().u8.set(bytes, ptr);
-    const status = wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0);
+    let status: number;
+    try {
+      status = wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0);
+    } catch (err) {
+      throw trapError(err);
+    }
     const { u32, i32 } = core.views.refresh();
     const r = wasm.batchResultPtr() >>> 2;
     const result: BatchResult = {
@@ -495,17 +525,25 @@ export async function createWasmEngine(options: EngineOptions = {}): Promise<Eng
     kind: "wasm",
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
       if (stats.length === 0) return undefined;
-      if (scratchSlot < 0) scratchSlot = core.allocSlot();
-      core.wasm.resetSlot(scratchSlot);
-      for (const stat of stats) {
-        core.pack(stat);
-        if (core.wasm.foldScratch(scratchSlot) !== 1) logger.warn("telemetry skipping invalid stat", { stat });
+      try {
+        if (scratchSlot < 0) scratchSlot = core.allocSlot();
+        core.wasm.resetSlot(scratchSlot);
+        for (const stat of stats) {
+          core.pack(stat);
+          if (core.wasm.foldScratch(scratchSlot) !== 1) logger.warn("telemetry skipping invalid stat", { stat });
+        }
+        return core.result(scratchSlot);
+      } catch (err) {
+        throw trapError(err);
       }
-      return core.result(scratchSlot);
     },
     isValid(stat: AnalyticsStat): boolean {
-      core.pack(stat);
-      return core.wasm.validateScratch() === 1;
+      try {
+        core.pack(stat);
+        return core.wasm.validateScratch() === 1;
+      } catch (err) {
+        throw trapError(err);
+      }
     },
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
       new WasmTrackTable(core, identity, router instanceof WasmRouter ? router : undefined),
