@@ -66,9 +66,7 @@ export class StatsWorker {
   constructor(options: StatsWorkerOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     const { reporter } = options;
-    if (reporter === null || typeof reporter !== "object" || typeof reporter.report !== "function") {
-      throw new ArgumentError("invalid reporter: expected an object with report()");
-    }
+    checkReporter(reporter);
     for (const key of ["roomId", "roomName", "participantId", "participantIdentity"] as const) {
       if (typeof options[key] !== "string") throw new ArgumentError(`invalid ${key}: ${String(options[key])}`);
     }
@@ -198,6 +196,13 @@ export class StatsWorker {
   /** @internal Gives the worker's engine memory back for good (the service reaps it). */
   dispose(): void {
     this.table.dispose();
+  }
+}
+
+/** @internal Throws an ArgumentError unless `reporter` is a TelemetryReporter. */
+export function checkReporter(reporter: TelemetryReporter): void {
+  if (reporter === null || typeof reporter !== "object" || typeof reporter.report !== "function") {
+    throw new ArgumentError("invalid reporter: expected an object with report()");
   }
 }
 

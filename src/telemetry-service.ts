@@ -11,7 +11,7 @@ import { decodeStat } from "./engine/decode-stat.ts";
 import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
-import { StatsWorker } from "./stats-worker.ts";
+import { StatsWorker, checkReporter } from "./stats-worker.ts";
 
 /** Options of {@link TelemetryService}. */
 export interface TelemetryServiceOptions {
@@ -88,8 +88,9 @@ export class TelemetryService {
     this.now = options.now ?? systemClock;
     this.userNow = options.now;
     this.logger = options.logger ?? silentLogger;
-    // fail at construction, not at the first join, on a bad reporter
-    new StatsWorker({ ...this.workerOptions("", "", "", ""), router: undefined }).dispose();
+    // fail at construction, not at the first join, on a bad reporter or clock
+    checkReporter(options.reporter);
+    if (options.now !== undefined && typeof options.now !== "function") throw new ArgumentError("invalid now: expected a function returning a Date");
   }
 
   /** Number of registered workers, closed ones awaiting reaping included. */
