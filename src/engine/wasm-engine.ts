@@ -87,6 +87,23 @@ class WasmCore {
     this.info = wasm.infoPtr();
   }
 
+  private inputAt = 0;
+  private inputBytes = -1;
+
+  /**
+   * Address of the input buffer, grown to at least `bytes`; 0 when memory is exhausted. The
+   * engine only moves the buffer when asked to grow it, so its address is cached here.
+   */
+  input(bytes: number): number {
+    if (bytes <= this.inputBytes) return this.inputAt;
+    const ptr = this.wasm.inputPtr(bytes);
+    if (ptr !== 0) {
+      this.inputAt = ptr;
+      this.inputBytes = bytes;
+    }
+    return ptr;
+  }
+
   /** Writes `text` as UTF-8 at the input buffer, after `offset` bytes; returns its byte length. */
   writeUtf8(text: string, offset: number): number {
     // ids are short and almost always ASCII: a charCode loop allocates nothing
@@ -99,7 +116,7 @@ class WasmCore {
     }
     const bytes = ascii ? undefined : this.encoder.encode(text);
     const length = bytes === undefined ? text.length : bytes.length;
-    const ptr = this.wasm.inputPtr(offset + length);
+    const ptr = this.input(offset + length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot take an id");
     const u8 = this.views.refresh().u8;
     if (bytes === undefined) {
@@ -191,7 +208,7 @@ class WasmCore {
     if (bytes.length > LIMITS.maxMessageBytes) {
       throw new LimitError("message_too_large", LIMITS.maxMessageBytes, `message of ${bytes.length} bytes is larger than the limit of ${LIMITS.maxMessageBytes}`);
     }
-    const ptr = this.wasm.inputPtr(bytes.length);
+    const ptr = this.input(bytes.length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot take the message");
     this.views.refresh().u8.set(bytes, ptr);
     const status = this.wasm.decodeFold(ptr, bytes.length, slot);
@@ -294,7 +311,7 @@ class WasmTrackTable implements TrackTable {
     const room = encoder.encode(identity.roomId);
     const pid = encoder.encode(identity.participantId);
     const patch = encodePatchFields(encoder, identity);
-    const ptr = core.wasm.inputPtr(room.length + pid.length + patch.length);
+    const ptr = core.input(room.length + pid.length + patch.length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add a worker");
     const u8 = core.views.refresh().u8;
     u8.set(room, ptr);
@@ -315,7 +332,7 @@ class WasmTrackTable implements TrackTable {
     if (slot === undefined) {
       const core = this.core;
       const bytes = core.writeUtf8(trackId, 0);
-      slot = core.wasm.trackSlot(this.worker, bucket, core.wasm.inputPtr(0), bytes);
+      slot = core.wasm.trackSlot(this.worker, bucket, core.input(0), bytes);
       if (slot < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add another track slot");
       tracks.set(trackId, slot);
       core.slotTrack[slot] = trackId;
@@ -338,9 +355,9 @@ class WasmTrackTable implements TrackTable {
 
   addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean {
     this.checkOpen();
-    const tracks = this.buckets[bucket];
-    const fresh = !tracks.has(trackId);
-    const slot = this.slotFor(trackId, bucket);
+    const known = this.buckets[bucket].get(trackId);
+    const fresh = known === undefined;
+    const slot = fresh ? this.slotFor(trackId, bucket) : known;
     let valid: number;
     try {
       valid = this.core.decodeFold(bytes, slot);
@@ -470,7 +487,7 @@ class WasmRouter implements BatchRouter {
   ingest(bytes: Uint8Array, dropAll: boolean): BatchResult {
     const core = this.core;
     const wasm = core.wasm;
-    const ptr = wasm.inputPtr(bytes.length);
+    const ptr = core.input(bytes.length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, `engine memory exhausted: cannot take a batch of ${bytes.length} bytes`);
     core.views.refresh().u8.set(bytes, ptr);
     let status: number;

@@ -88,6 +88,20 @@ suite("wasm engine", () => {
     assert.deepEqual(copies[0], copies[2]);
   });
 
+  test("empty room, participant and track ids work on a fresh engine, objects and bytes", async () => {
+    for (const bytesOut of [false, true]) {
+      const got: AnalyticsStat[] = [];
+      const reporter = bytesOut
+        ? { report: () => assert.fail("report()"), reportBytes: (b: Uint8Array) => void got.push(...fromBinary(AnalyticsStatsSchema, b).stats) }
+        : { report: (s: AnalyticsStat[]) => void got.push(...s) };
+      const w = new StatsWorker({ engine: await loadEngine("wasm"), reporter, roomId: "", roomName: "", participantId: "", participantIdentity: "" });
+      w.onTrackStat("", UPSTREAM, stat({ streams: [{ primaryPackets: 1 }] }));
+      w.onTrackStatBytes("", UPSTREAM, toBinary(AnalyticsStatSchema, stat({ streams: [{ primaryPackets: 2 }] })));
+      w.update();
+      assert.deepEqual(got.map((s) => [s.trackId, s.roomId, s.streams[0]!.primaryPackets]), [["", "", 3]]);
+    }
+  });
+
   test("a track that goes quiet gives its slot back and comes back fresh", async () => {
     const e = await loadEngine("wasm");
     const reporter = new CapturingReporter();

@@ -1,0 +1,208 @@
+/**
+ * The benchmarks' ts-flat engine must agree exactly with the ts engine (same numbers, same
+ * float32 bits, same layer; same accept/reject on bad bytes), like the wasm engine does.
+ *
+ * Re-run a failure with SEED=<printed seed>.
+ */
+import { suite, test } from "node:test";
+import assert from "node:assert/strict";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  AnalyticsStatSchema,
+  AnalyticsStatsSchema,
+  StatsWorker,
+  StreamType,
+  type AnalyticsStat,
+  type Engine,
+} from "../../src/index.ts";
+import { Random } from "../../src/sim/random.ts";
+import { createTsFlatEngine } from "../../bench/ts-flat/engine.ts";
+import { CapturingReporter, engine } from "../helpers.ts";
+
+const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+console.log(`ts-flat seed: ${SEED} (re-run with SEED=${SEED})`);
+
+const U32_EDGES = [0, 1, 2, 0x7f, 0x80, 0x3fff, 0x4000, 0x7fff_fffe, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
+const U64_EDGES = [0n, 1n, 127n, 128n, (1n << 32n) - 1n, 1n << 32n, (1n << 35n) - 1n, 1n << 35n, (1n << 63n) - 2n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
+const SCORE_EDGES = [0, -0, 1, 2 ** 24, NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 4.7, 4.9, 3.3];
+const LAYER_EDGES = [-2147483648, -5, -2, -1, 0, 1, 2, 3, 2147483647];
+
+/** Random stats where each field is an edge value now and then (test/differential.test.ts). */
+class StatGen {
+  constructor(readonly r: Random, readonly edgeBias: number) {}
+
+  u32(): number {
+    const r = this.r;
+    if (r.chance(this.edgeBias)) return r.pick(U32_EDGES);
+    return r.chance(0.5) ? r.int(0, 1000) : r.u32() & 0x7fff_ffff;
+  }
+  u64(): bigint {
+    const r = this.r;
+    if (r.chance(this.edgeBias)) return r.pick(U64_EDGES);
+    return r.chance(0.5) ? BigInt(r.int(0, 1_000_000)) : (BigInt(r.u32() & 0x7fff_ffff) << 32n) | BigInt(r.u32());
+  }
+  stat(): AnalyticsStat {
+    const r = this.r;
+    const streams = [];
+    for (let s = r.int(0, 4); s > 0; s--) {
+      const videoLayers = [];
+      for (let l = r.int(0, 4); l > 0; l--) {
+        videoLayers.push({ layer: r.chance(0.3) ? r.pick(LAYER_EDGES) : r.int(-2, 3), packets: this.u32(), bytes: this.u64(), frames: this.u32() });
+      }
+      streams.push({
+        ssrc: r.u32(), primaryPackets: this.u32(), primaryBytes: this.u64(), retransmitPackets: this.u32(),
+        retransmitBytes: this.u64(), paddingPackets: this.u32(), paddingBytes: this.u64(), packetsLost: this.u32(),
+        frames: this.u32(), rtt: r.u32(), jitter: r.u32(), nacks: this.u32(), plis: this.u32(), firs: this.u32(), videoLayers,
+        packetsOutOfOrder: r.chance(0.1) ? r.u32() : 0,
+      });
+    }
+    const score = r.chance(0.2) ? r.pick(SCORE_EDGES) : Math.fround(r.float() * 5);
+    return create(AnalyticsStatSchema, {
+      score, streams, trackId: "x", node: r.chance(0.2) ? "nœud-é" : "n", mime: r.chance(0.3) ? "video/VP8" : "",
+      minScore: r.chance(0.1) ? 1.5 : 0, kind: r.chance(0.3) ? StreamType.DOWNSTREAM : StreamType.UPSTREAM,
+    });
+  }
+}
+
+/** A random byte-level mutation of a valid encoding (test/assembly/fuzz.test.ts). */
+function mutate(r: Random, src: Uint8Array): Uint8Array {
+  const b = Array.from(src);
+  const int = (n: number) => Math.floor(r.float() * n);
+  const varint = (v: number) => {
+    const out = [];
+    while (v > 0x7f) {
+      out.push((v & 0x7f) | 0x80);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    return out;
+  };
+  for (let round = 1 + int(3); round > 0; round--) {
+    const at = int(b.length + 1);
+    switch (int(9)) {
+      case 0: if (b.length) b[int(b.length)] = int(256); break;
+      case 1: if (b.length) b[int(b.length)]! ^= 1 << int(8); break;
+      case 2: b.length = at; break;
+      case 3: b.splice(at, 0, ...Array.from({ length: 1 + int(4) }, () => int(256))); break;
+      case 4: b.splice(at, 1 + int(8)); break;
+      case 5: return Uint8Array.from({ length: int(48) }, () => int(256));
+      case 6: {
+        // a random field: any field number, any wire type, a plausible value
+        const wt = int(8);
+        const field = varint(((1 + int(24)) << 3) | wt);
+        if (wt === 0) field.push(...(r.chance(0.2) ? Array(11).fill(0x80) : varint(int(2 ** 30))));
+        else if (wt === 1) field.push(...Array.from({ length: 8 }, () => int(256)));
+        else if (wt === 2) { const n = int(6); field.push(n, ...Array.from({ length: n }, () => int(256))); }
+        else if (wt === 3) field.push(...(r.chance(0.5) ? [0x08, 0x01] : []), ...varint(((1 + int(24)) << 3) | 4));
+        else if (wt === 5) field.push(1, 2, 3, 4);
+        b.splice(at, 0, ...field);
+        break;
+      }
+      case 7: { const from = int(b.length + 1); b.splice(at, 0, ...b.slice(from, from + 1 + int(12))); break; }
+      case 8: b.splice(at, 0, 0xc3, 0x28, 0xed, 0xa0, 0x80); break; // invalid UTF-8 bytes
+    }
+  }
+  return Uint8Array.from(b);
+}
+
+const flat = createTsFlatEngine() as unknown as Engine;
+const byKey = (x: AnalyticsStat, y: AnalyticsStat) => x.kind - y.kind || x.trackId.localeCompare(y.trackId);
+
+class BytesReporter extends CapturingReporter {
+  reportBytes(batch: Uint8Array): void {
+    this.report(fromBinary(AnalyticsStatsSchema, batch.slice()).stats);
+  }
+}
+
+suite("ts-flat engine vs ts engine", () => {
+  test("coalesce() and isValid() agree on 40 000 random stats in groups of 1-16", async () => {
+    const ts = await engine("ts");
+    const gen = new StatGen(new Random(SEED), 0.05);
+    let total = 0;
+    for (let g = 0; total < 40_000; g++) {
+      const group = Array.from({ length: gen.r.int(1, 16) }, () => gen.stat());
+      total += group.length;
+      assert.deepStrictEqual(flat.coalesce(group), ts.coalesce(group), `group ${g} (seed ${SEED})`);
+      for (const s of group) assert.equal(flat.isValid(s), ts.isValid(s), `isValid, group ${g} (seed ${SEED})`);
+    }
+    assert.equal(flat.coalesce([]), undefined);
+  });
+
+  async function runWorker(e: Engine, windows: { trackId: string; direction: StreamType; stat: AnalyticsStat; bytes: Uint8Array; asBytes: boolean }[][], bytesOut: boolean) {
+    const reporter = bytesOut ? new BytesReporter() : new CapturingReporter();
+    const worker = new StatsWorker({ engine: e, reporter, roomId: "R", roomName: "salle é 🍽", participantId: "P", participantIdentity: "p", now: () => new Date(1_700_000_000_123) });
+    for (const window of windows) {
+      for (const s of window) {
+        if (s.asBytes) worker.onTrackStatBytes(s.trackId, s.direction, s.bytes);
+        else worker.onTrackStat(s.trackId, s.direction, s.stat);
+      }
+      worker.update();
+    }
+    return reporter.batches.map((b) => [...b].sort(byKey));
+  }
+
+  for (const bytesOut of [false, true]) {
+    test(`StatsWorker agrees on 20 000 random stats from objects and bytes over 40 windows (${bytesOut ? "reportBytes" : "report"})`, async () => {
+      const ts = await engine("ts");
+      const gen = new StatGen(new Random(SEED ^ 0x9e3779b9), 0.03);
+      const windows = [];
+      for (let w = 0; w < 40; w++) {
+        const window = [];
+        for (let i = 0; i < 500; i++) {
+          const stat = gen.stat();
+          const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM, 2 as StreamType]);
+          window.push({ trackId: gen.r.chance(0.05) ? `T-é${gen.r.int(0, 3)}` : `T${gen.r.int(0, 40 - w)}`, direction, stat, bytes: toBinary(AnalyticsStatSchema, stat), asBytes: gen.r.chance(0.5) });
+        }
+        windows.push(window);
+      }
+      const expected = await runWorker(ts, windows, bytesOut);
+      assert.deepStrictEqual(await runWorker(flat, windows, bytesOut), expected, `worker batches differ (seed ${SEED})`);
+      if (bytesOut) assert.deepStrictEqual(expected, await runWorker(ts, windows, false), "bytes-out equals the object path");
+    });
+  }
+
+  test("malformed and mutated bytes: same accept/reject (DecodeError or LimitError) and same fold", async () => {
+    const ts = await engine("ts");
+    const gen = new StatGen(new Random(SEED ^ 0x85ebca6b), 0.05);
+    const r = new Random(SEED ^ 0xc2b2ae35);
+    const seeds = Array.from({ length: 64 }, () => toBinary(AnalyticsStatSchema, gen.stat()));
+    // bounds: 65 streams; 33 layers
+    seeds.push(toBinary(AnalyticsStatSchema, create(AnalyticsStatSchema, { streams: Array.from({ length: 65 }, () => ({ rtt: 1 })) })));
+    seeds.push(toBinary(AnalyticsStatSchema, create(AnalyticsStatSchema, { streams: [{ videoLayers: Array.from({ length: 33 }, (_, i) => ({ layer: i })) }] })));
+    const makeWorker = (e: Engine, reporter: CapturingReporter) =>
+      new StatsWorker({ engine: e, reporter, roomId: "R", roomName: "r", participantId: "P", participantIdentity: "p", now: () => new Date(0) });
+    const tsOut = new CapturingReporter();
+    const flatOut = new CapturingReporter();
+    const tsWorker = makeWorker(ts, tsOut);
+    const flatWorker = makeWorker(flat, flatOut);
+    let rejected = 0;
+    let accepted = 0;
+    for (let i = 0; i < 6000; i++) {
+      const input = i < seeds.length ? seeds[i]! : mutate(r, seeds[r.int(0, seeds.length - 1)]!);
+      const outcome = (worker: StatsWorker) => {
+        try {
+          worker.onTrackStatBytes(`T${i % 7}`, StreamType.UPSTREAM, input);
+          return "ok";
+        } catch (err) {
+          const name = (err as Error).name;
+          assert.ok(name === "DecodeError" || name === "LimitError", `unexpected ${String(err)} for input ${i}`);
+          return name;
+        }
+      };
+      const a = outcome(tsWorker);
+      const b = outcome(flatWorker);
+      assert.equal(b === "ok", a === "ok", `accept/reject differs on input ${i}: ts ${a}, ts-flat ${b} [${Array.from(input).join(",")}] (seed ${SEED})`);
+      if (a === "ok") accepted++;
+      else rejected++;
+      if (i % 10 === 9) {
+        tsWorker.update();
+        flatWorker.update();
+      }
+    }
+    tsWorker.update();
+    flatWorker.update();
+    assert.deepStrictEqual(flatOut.batches.map((x) => x.sort(byKey)), tsOut.batches.map((x) => x.sort(byKey)), `folds differ (seed ${SEED})`);
+    assert.ok(accepted > 500 && rejected > 500, `accepted ${accepted}, rejected ${rejected}`);
+    assert.equal(tsWorker.counters.malformed, flatWorker.counters.malformed);
+  });
+});
