@@ -1,0 +1,282 @@
+/**
+ * Benchmark cases, named `op/impl/shape`:
+ *
+ * - `coalesce/<impl>/w1-k<k>`: one `engine.coalesce(group)` of k stats (W1).
+ * - `flush/<impl>/<w>-<mode>`: one flush window through the public API of a real
+ *   TelemetryService: every stat of the window ingested, then `service.flush()`.
+ *   Modes: `objects` (trackStats with message objects, objects out), `bytes` (trackStats with one
+ *   encoded AnalyticsStat each, objects out), `bytes-out` (bytes in, a reporter with
+ *   `reportBytes`, so no output objects), `batch-bytes-out` (one `ingestBatch` per window,
+ *   `reportBytes`).
+ *
+ * Implementations: `ts` (the baseline: protobuf-es `fromBinary` + the faithful port), `ts-flat`
+ * (bench/ts-flat: hand-optimised TS over the wasm engine's flat records) and `wasm`.
+ *
+ * Every case checks, before it is timed, that its output equals the ts engine's objects-path
+ * output on the same input, and throws a {@link CaseMismatchError} if not. The baseline output is
+ * computed once ({@link computeBaseline}) and handed to `prepare()`, so a process that times a
+ * wasm or ts-flat case never runs the ts engine (which would make the worker's call sites
+ * polymorphic and slow down whichever engine runs second).
+ *
+ * @module
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  AnalyticsStatSchema,
+  AnalyticsStatsSchema,
+  TelemetryService,
+  loadEngine,
+  type AnalyticsStat,
+  type Engine,
+  type TelemetryReporter,
+} from "../src/index.ts";
+import { createTsFlatEngine } from "./ts-flat/engine.ts";
+import { coalesceCorpus, w2, w3, type FlushCorpus } from "./corpus.ts";
+
+/** An implementation under test. */
+export type Impl = "ts" | "ts-flat" | "wasm";
+
+/** How a flush case feeds and drains the service. */
+export type FlushMode = "objects" | "bytes" | "bytes-out" | "batch-bytes-out";
+
+/** A prepared case: `run()` does one operation; `sink` keeps its results observable. */
+export interface Runner {
+  /** one operation: a coalesce, or one whole flush window */
+  run(): void;
+  /** accumulated result sizes: read it so no work can be optimised away */
+  readonly sink: number;
+}
+
+/** One benchmark case. */
+export interface BenchCase {
+  /** `op/impl/shape` */
+  readonly name: string;
+  readonly op: "coalesce" | "flush";
+  readonly impl: Impl;
+  readonly shape: string;
+  /** stats ingested by one operation (k for coalesce, the window's stats for flush) */
+  readonly statsPerOp: number | (() => number);
+  /** operations over which GC events are counted (SPEC: 200 W2 windows) */
+  readonly gcOps: number;
+  /** operations over which heap allocation is measured (kept below one young generation) */
+  readonly allocOps: number;
+  /** minimum timed samples (slow W3 cases need fewer to stay within the time budget) */
+  readonly minSamples: number;
+  /** which baseline output the case is checked against (a key of {@link Expected}) */
+  readonly baselineKey: string;
+  /** builds the case and checks its output against `expected`; throws on a mismatch */
+  prepare(expected: Expected): Promise<Runner>;
+}
+
+/**
+ * Baseline outputs by baseline key: for each checked window (or coalesce group) the ts engine's
+ * results, each encoded with `toBinary` as base64, sorted (order within a direction is
+ * unspecified, R2).
+ */
+export type Expected = Record<string, string[][]>;
+
+/** A case's output differs from the baseline's: its timing would be meaningless. */
+export class CaseMismatchError extends Error {
+  override readonly name = "CaseMismatchError";
+}
+
+/** A fixed clock: every run of every implementation stamps the same time (R3). */
+const FIXED_TIME = new Date(Date.UTC(2026, 10, 25, 12, 0, 0));
+const fixedClock = (): Date => FIXED_TIME;
+
+/** A new engine of `impl` (a new wasm instance per case, so cases do not share memory). */
+export async function makeEngine(impl: Impl): Promise<Engine> {
+  if (impl === "ts-flat") return createTsFlatEngine() as unknown as Engine;
+  return loadEngine(impl);
+}
+
+// ---- output comparison ------------------------------------------------------------------------
+
+/** A canonical form of a batch of stats: each encoded, sorted (order in a direction is unspecified). */
+function canonical(stats: readonly AnalyticsStat[]): string[] {
+  return stats.map((s) => Buffer.from(toBinary(AnalyticsStatSchema, s)).toString("base64")).sort();
+}
+
+function sameOutput(name: string, what: string, actual: readonly AnalyticsStat[], e: readonly string[] | undefined): void {
+  if (e === undefined) throw new CaseMismatchError(`${name}: ${what}: no baseline output to compare with`);
+  const a = canonical(actual);
+  if (a.length !== e.length) {
+    throw new CaseMismatchError(`${name}: ${what}: ${a.length} stats out, the baseline has ${e.length}`);
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== e[i]) {
+      throw new CaseMismatchError(`${name}: ${what}: output differs from the ts baseline (first difference at sorted stat ${i})`);
+    }
+  }
+}
+
+/** Captures everything reported, decoding encoded batches (bytes-out) back into stats. */
+class CaptureReporter implements TelemetryReporter {
+  readonly stats: AnalyticsStat[] = [];
+  report(stats: AnalyticsStat[]): void {
+    this.stats.push(...stats);
+  }
+}
+
+class CaptureBytesReporter extends CaptureReporter {
+  reportBytes(batch: Uint8Array): void {
+    this.stats.push(...fromBinary(AnalyticsStatsSchema, batch).stats);
+  }
+}
+
+/** Keeps only a count of what it is given: the timed runs' reporter. */
+class SinkReporter implements TelemetryReporter {
+  sink = 0;
+  report(stats: AnalyticsStat[]): void {
+    this.sink += stats.length;
+  }
+}
+
+class SinkBytesReporter extends SinkReporter {
+  reportBytes(batch: Uint8Array): void {
+    this.sink += batch.length;
+  }
+}
+
+// ---- flush cases ------------------------------------------------------------------------------
+
+/** Windows checked against the baseline: two, so a second window after a drain is covered too. */
+const CHECKED_WINDOWS = 2;
+
+function newService(engine: Engine, corpus: FlushCorpus, reporter: TelemetryReporter): TelemetryService {
+  const service = new TelemetryService({ engine, reporter, now: fixedClock });
+  for (const p of corpus.participants) {
+    service.participantJoined({ sid: p.roomId, name: p.roomName }, { sid: p.participantId, identity: p.identity });
+  }
+  return service;
+}
+
+function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: number, mode: FlushMode): void {
+  const w = corpus.windows[index]!;
+  if (mode === "batch-bytes-out") {
+    service.ingestBatch(w.batch);
+  } else {
+    const { roomIds, participantIds, trackIds, directions } = w;
+    const input = mode === "objects" ? w.stats : w.bytes;
+    for (let i = 0; i < input.length; i++) {
+      service.trackStats(roomIds[i]!, participantIds[i]!, trackIds[i]!, directions[i]!, input[i]!);
+    }
+  }
+  service.flush();
+}
+
+const W1_GROUPS = 64;
+
+/** The ts engine's objects-path output for baseline `key` ("w1-k2", "w1-k16", "w2", "w3"). */
+export async function computeBaseline(key: string): Promise<string[][]> {
+  const ts = await makeEngine("ts");
+  const k = /^w1-k(\d+)$/.exec(key);
+  if (k !== null) return coalesceCorpus(Number(k[1]), W1_GROUPS).map((group) => canonical([ts.coalesce(group)!]));
+  const corpus = key === "w2" ? w2() : key === "w3" ? w3() : undefined;
+  if (corpus === undefined) throw new Error(`unknown baseline: ${key}`);
+  const reporter = new CaptureReporter();
+  const service = newService(ts, corpus, reporter);
+  const out: string[][] = [];
+  for (let i = 0; i < CHECKED_WINDOWS; i++) {
+    ingestWindow(service, corpus, i % corpus.windows.length, "objects");
+    out.push(canonical(reporter.stats.splice(0)));
+  }
+  return out;
+}
+
+function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode: FlushMode, gcOps: number, allocOps: number, minSamples: number): BenchCase {
+  const name = `flush/${impl}/${shape}-${mode}`;
+  const bytesOut = mode === "bytes-out" || mode === "batch-bytes-out";
+  return {
+    name,
+    op: "flush",
+    impl,
+    shape: `${shape}-${mode}`,
+    statsPerOp: () => corpusOf().statsPerWindow,
+    gcOps,
+    allocOps,
+    minSamples,
+    baselineKey: shape,
+    async prepare(all: Expected): Promise<Runner> {
+      const corpus = corpusOf();
+      // check first, on a service of its own
+      const expected = all[shape] ?? [];
+      const capture = bytesOut ? new CaptureBytesReporter() : new CaptureReporter();
+      const checked = newService(await makeEngine(impl), corpus, capture);
+      for (let i = 0; i < CHECKED_WINDOWS; i++) {
+        ingestWindow(checked, corpus, i % corpus.windows.length, mode);
+        sameOutput(name, `window ${i}`, capture.stats.splice(0), expected[i]);
+      }
+      await checked.stop();
+
+      const reporter = bytesOut ? new SinkBytesReporter() : new SinkReporter();
+      const service = newService(await makeEngine(impl), corpus, reporter);
+      const windows = corpus.windows.length;
+      let next = 0;
+      return {
+        run(): void {
+          ingestWindow(service, corpus, next, mode);
+          next = (next + 1) % windows;
+        },
+        get sink(): number {
+          return reporter.sink;
+        },
+      };
+    },
+  };
+}
+
+// ---- coalesce cases ---------------------------------------------------------------------------
+
+function coalesceCase(impl: Impl, k: number): BenchCase {
+  const name = `coalesce/${impl}/w1-k${k}`;
+  return {
+    name,
+    op: "coalesce",
+    impl,
+    shape: `w1-k${k}`,
+    statsPerOp: k,
+    gcOps: 200_000,
+    allocOps: 20_000,
+    minSamples: 64,
+    baselineKey: `w1-k${k}`,
+    async prepare(all: Expected): Promise<Runner> {
+      const groups = coalesceCorpus(k, W1_GROUPS);
+      const engine = await makeEngine(impl);
+      const expected = all[`w1-k${k}`] ?? [];
+      for (let g = 0; g < groups.length; g++) {
+        sameOutput(name, `group ${g}`, [engine.coalesce(groups[g]!)!], expected[g]);
+      }
+      let sink = 0;
+      let next = 0;
+      return {
+        run(): void {
+          const out = engine.coalesce(groups[next]!)!;
+          sink += out.streams.length;
+          next = (next + 1) % W1_GROUPS;
+        },
+        get sink(): number {
+          return sink;
+        },
+      };
+    },
+  };
+}
+
+// ---- the list ---------------------------------------------------------------------------------
+
+const IMPLS: readonly Impl[] = ["ts", "ts-flat", "wasm"];
+
+/** Every case, in the order the table prints them. */
+export function allCases(): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const k of [2, 16]) for (const impl of IMPLS) cases.push(coalesceCase(impl, k));
+  for (const mode of ["objects", "bytes", "bytes-out"] as const) {
+    for (const impl of IMPLS) cases.push(flushCase(impl, w2, "w2", mode, 200, 8, 10));
+  }
+  // ts-flat has no batch router: TelemetryService would decode its batches with protobuf-es,
+  // which measures the ts path again, so only ts and wasm run batches
+  for (const impl of ["ts", "wasm"] as const) cases.push(flushCase(impl, w2, "w2", "batch-bytes-out", 200, 8, 10));
+  for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
+  return cases;
+}
