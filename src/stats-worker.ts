@@ -147,10 +147,16 @@ export class StatsWorker {
    * track's stats, patches them (R3) and calls the reporter once, UPSTREAM results first.
    * With nothing buffered the reporter is not called. A reporter that throws is logged and
    * counted; the error does not propagate.
+   *
+   * @throws ArgumentError when the clock gives an invalid date (the window is kept)
    */
   update(): void {
     const startedMs = this.nowMs();
     if (this.closed !== undefined || !this.table.pending) return;
+    if (!Number.isFinite(startedMs)) {
+      // checked before the window is taken, so a broken clock loses nothing
+      throw new ArgumentError(`invalid clock: now() returned ${String(startedMs)} ms`);
+    }
     const reporter = this.reporter;
     // the window is taken before the reporter runs (R2); only the reporter call is guarded.
     // No closure or patch object is made here: a steady bytes-out window allocates nothing.

@@ -38,8 +38,7 @@ export interface RoomDetails {
 }
 
 const systemClock = (): Date => new Date();
-const updateWorker = (worker: StatsWorker): void => worker.update();
-const updateRoom = (participants: Map<string, StatsWorker>): void => participants.forEach(updateWorker);
+
 
 function positiveMs(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -255,9 +254,20 @@ export class TelemetryService {
 
   /** Runs `update()` on every worker now: what the flush timer does (T4). */
   flush(): void {
-    // forEach with module-level callbacks: unlike for-of, no iterator object per room
-    this.rooms.forEach(updateRoom);
+    // forEach with callbacks made once: unlike for-of, no iterator object per room
+    this.rooms.forEach(this.updateRoom);
   }
+
+  // a worker that throws (a broken clock) must not stop the others or escape a timer
+  private readonly updateWorker = (worker: StatsWorker): void => {
+    try {
+      worker.update();
+    } catch (err) {
+      this.logger.error("telemetry flush failed", { participantId: worker.participantId, error: err });
+    }
+  };
+
+  private readonly updateRoom = (participants: Map<string, StatsWorker>): void => participants.forEach(this.updateWorker);
 
   /** Removes workers closed for more than `closeWaitMs` now: what the cleanup timer does (T4). */
   cleanupWorkers(): void {

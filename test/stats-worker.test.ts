@@ -247,6 +247,16 @@ for (const kind of ENGINE_KINDS) {
         assert.deepEqual(a, expected);
       });
 
+      test("a clock that returns an invalid date throws and keeps the window", async () => {
+        let broken = true;
+        const { worker, reporter } = await prepare({ now: () => (broken ? new Date(NaN) : new Date(5000)) });
+        worker.onTrackStat("TR_1", UPSTREAM, stat({ streams: [{ primaryPackets: 3 }] }));
+        assert.throws(() => worker.update(), isArgumentError);
+        broken = false;
+        worker.update();
+        assert.equal(reporter.all[0]!.streams[0]!.primaryPackets, 3);
+      });
+
       test("with nothing buffered the reporter is not called (R2)", async () => {
         const { worker, reporter } = await prepare();
         worker.update();

@@ -199,6 +199,22 @@ for (const kind of ENGINE_KINDS) {
       assert.equal(flushed, true);
     });
 
+    test("a worker whose update throws is logged and the others still flush", async () => {
+      let calls = 0;
+      // the first worker's update sees an invalid date, the second a valid one
+      const { service, reporter, logger } = await prepare({ now: () => (calls++ === 0 ? new Date(NaN) : new Date(0)) });
+      service.participantJoined(room, alice);
+      service.participantJoined(room, bob);
+      service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, stat());
+      service.trackStats("RM_1", "PA_B", "TR_1", UPSTREAM, stat());
+      calls = 0;
+      assert.doesNotThrow(() => service.flush());
+      assert.equal(reporter.batches.length, 1);
+      assert.equal(logger.count("error"), 1);
+      service.flush();
+      assert.equal(reporter.batches.length, 2);
+    });
+
     test("a throwing reporter is caught, logged and counted", async () => {
       const reporter = { report() { throw new Error("down"); } };
       const { service, logger } = await prepare({ reporter });
