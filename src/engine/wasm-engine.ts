@@ -14,6 +14,7 @@ import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics
 import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
+import { encodeBatch } from "./encode-batch.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
 import { instantiateEngine } from "./wasm-instance.ts";
@@ -76,7 +77,6 @@ class WasmCore {
   // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
   // protobuf-es does
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-  private readonly encoder = new TextEncoder();
   private outputViews = new Map<number, Uint8Array>();
   private outputViewsAt = -1;
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
@@ -104,8 +104,11 @@ class WasmCore {
     return ptr;
   }
 
-  /** Writes `text` as UTF-8 at the input buffer, after `offset` bytes; returns its byte length. */
-  writeUtf8(text: string, offset: number): number {
+  /**
+   * Writes the key bytes of id `text` ({@link encodeWtf8}) at the input buffer, after `offset`
+   * bytes; returns their length, negated when `text` has an unpaired surrogate.
+   */
+  writeKey(text: string, offset: number): number {
     // ids are short and almost always ASCII: a charCode loop allocates nothing
     let ascii = true;
     for (let i = 0; i < text.length; i++) {
@@ -114,17 +117,17 @@ class WasmCore {
         break;
       }
     }
-    const bytes = ascii ? undefined : this.encoder.encode(text);
-    const length = bytes === undefined ? text.length : bytes.length;
+    const key = ascii ? undefined : encodeWtf8(text);
+    const length = key === undefined ? text.length : key.bytes.length;
     const ptr = this.input(offset + length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot take an id");
     const u8 = this.views.refresh().u8;
-    if (bytes === undefined) {
+    if (key === undefined) {
       for (let i = 0; i < length; i++) u8[ptr + offset + i] = text.charCodeAt(i);
     } else {
-      u8.set(bytes, ptr + offset);
+      u8.set(key.bytes, ptr + offset);
     }
-    return length;
+    return key === undefined || key.wellFormed ? length : -length;
   }
 
   readUtf8(ptr: number, bytes: number): string {
@@ -267,6 +270,32 @@ class WasmCore {
 }
 
 /**
+ * The key bytes of an id: UTF-8, except that an unpaired surrogate is written as its own 3-byte
+ * sequence (WTF-8). Keys are then as distinct as JS strings are, the ts engine's map keys, and
+ * a well-formed id (the only kind a decoded batch can carry) has its plain UTF-8 bytes.
+ */
+export function encodeWtf8(text: string): { bytes: Uint8Array; wellFormed: boolean } {
+  const out: number[] = [];
+  let wellFormed = true;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) wellFormed = false;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+  }
+  return { bytes: Uint8Array.from(out), wellFormed };
+}
+
+/**
  * A WebAssembly trap would be a bug in assembly/ (every input error is a status code); should one
  * happen anyway it leaves as a WasmError naming it, never as a bare RuntimeError.
  */
@@ -300,6 +329,8 @@ class WasmTrackTable implements TrackTable {
   private jsPending = false;
   drainedCount = 0;
   private freed = false;
+  /** a track id with an unpaired surrogate was seen: bytes out go through protobuf-es */
+  private illFormed = false;
   readonly worker: number;
 
   constructor(
@@ -307,10 +338,10 @@ class WasmTrackTable implements TrackTable {
     readonly identity: TrackIdentity,
     private readonly router: WasmRouter | undefined,
   ) {
-    const encoder = new TextEncoder();
-    const room = encoder.encode(identity.roomId);
-    const pid = encoder.encode(identity.participantId);
-    const patch = encodePatchFields(encoder, identity);
+    const room = encodeWtf8(identity.roomId).bytes;
+    const pid = encodeWtf8(identity.participantId).bytes;
+    // the patch is what protobuf-es would write: unpaired surrogates become U+FFFD there
+    const patch = encodePatchFields(new TextEncoder(), identity);
     const ptr = core.input(room.length + pid.length + patch.length);
     if (ptr === 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add a worker");
     const u8 = core.views.refresh().u8;
@@ -331,7 +362,12 @@ class WasmTrackTable implements TrackTable {
     let slot = tracks.get(trackId);
     if (slot === undefined) {
       const core = this.core;
-      const bytes = core.writeUtf8(trackId, 0);
+      let bytes = core.writeKey(trackId, 0);
+      if (bytes < 0) {
+        // its key bytes are not what protobuf-es would write for it: see drainBytes
+        this.illFormed = true;
+        bytes = -bytes;
+      }
       slot = core.wasm.trackSlot(this.worker, bucket, core.input(0), bytes);
       if (slot < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted: cannot add another track slot");
       tracks.set(trackId, slot);
@@ -403,6 +439,12 @@ class WasmTrackTable implements TrackTable {
   }
 
   drainBytes(timeMs: number): Uint8Array | undefined {
+    if (this.illFormed) {
+      // the engine would write the WTF-8 key where protobuf-es writes U+FFFD
+      const out: AnalyticsStat[] = [];
+      this.drain(timeMs, out);
+      return out.length === 0 ? undefined : encodeBatch(out);
+    }
     this.jsPending = false;
     // exactly protobuf-es timestampFromMs: floored seconds, non-negative nanos
     const seconds = Math.floor(timeMs / 1000);

@@ -102,6 +102,28 @@ suite("wasm engine", () => {
     }
   });
 
+  test("ids that differ only in unpaired surrogates stay distinct, like JS strings (both engines)", async () => {
+    const ids = ["\uD800", "\uDBFF", "\uFFFD", "a\uDC00b", "a\uDC01b", "\uD83D\uDE00"];
+    const run = async (kind: "ts" | "wasm", bytesOut: boolean) => {
+      const got: AnalyticsStat[] = [];
+      const reporter = bytesOut
+        ? { report: () => assert.fail("report()"), reportBytes: (b: Uint8Array) => void got.push(...fromBinary(AnalyticsStatsSchema, b).stats) }
+        : { report: (s: AnalyticsStat[]) => void got.push(...s) };
+      const service = new TelemetryService({ engine: await loadEngine(kind), reporter, now: () => new Date(0) });
+      for (const pid of ["P\uD800", "P\uDBFF"]) {
+        service.participantJoined({ sid: "R\uDC00", name: "n\uD800" }, { sid: pid, identity: "i" });
+        ids.forEach((id, i) => service.trackStats("R\uDC00", pid, id, UPSTREAM, stat({ streams: [{ primaryPackets: i + 1 }] })));
+      }
+      service.flush();
+      return got.map((s) => [s.roomName, s.participantId, s.trackId, s.streams[0]!.primaryPackets]).sort();
+    };
+    for (const bytesOut of [false, true]) {
+      const ts = await run("ts", bytesOut);
+      assert.equal(ts.length, 12);
+      assert.deepEqual(await run("wasm", bytesOut), ts, `bytesOut ${bytesOut}`);
+    }
+  });
+
   test("a track that goes quiet gives its slot back and comes back fresh", async () => {
     const e = await loadEngine("wasm");
     const reporter = new CapturingReporter();
