@@ -9,7 +9,8 @@
 // - unknown fields are skipped, groups with a recursion budget of 100 - depth;
 // - strings must be valid UTF-8 (WHATWG decoder, fatal).
 // One deliberate difference: an unknown-field varint longer than 10 bytes is rejected
-// (SPEC section 6), where protobuf-es skips it.
+// (SPEC section 6), where protobuf-es skips it; it is reported only when nothing protobuf-es
+// rejects comes after it, and before a bound exceeded (the ts engine's order of checks).
 //
 // Nothing is written to the slot until the whole message decoded: the stat's own fold goes to
 // DELTA (slot layout, count 1) and is merged at the end, which equals folding its streams one by
@@ -71,9 +72,15 @@ let pos: usize = 0;
 /** first error (a negative STATUS), 0 while decoding goes well */
 let failure: i32 = 0;
 let failureAt: usize = 0;
-/** first bound exceeded (STATUS_TOO_MANY_*); decoding goes on to look for malformation */
+/**
+ * bound exceeded (STATUS_TOO_MANY_*); decoding goes on to look for malformation. Too many
+ * streams wins over too many layers wherever they appear, as the ts engine's checkLimits (which
+ * counts streams first) decides.
+ */
 let bound: i32 = 0;
 let boundAt: usize = 0;
+/** the first unknown-field varint longer than 10 bytes, 0 if none */
+let overlongAt: usize = 0;
 /** a stream or layer failed R7 */
 let invalid: bool = false;
 let streamCount: u32 = 0;
@@ -272,19 +279,20 @@ function readTagSlow(): u32 {
 function skipField(wireType: u32, fieldNo: u32, budget: i32, tagStart: usize): void {
   switch (wireType) {
     case WT_VARINT: {
-      // SPEC section 6: a varint longer than 10 bytes is malformed (protobuf-es has no limit here)
+      // protobuf-es skips a varint of any length; SPEC section 6 makes one longer than 10 bytes
+      // malformed. It is noted here and reported only if the rest of the message is well-formed,
+      // the order in which the ts engine (fromBinary, then its own check) finds the two.
       const start = pos;
       let p = pos;
       for (let i = 0; ; i++) {
-        if (i == 10) {
-          fail(STATUS_BAD_VARINT, start);
-          return;
-        }
         if (p >= limit) {
           fail(STATUS_TRUNCATED, start);
           return;
         }
-        if ((load<u8>(p++) & 0x80) == 0) break;
+        if ((load<u8>(p++) & 0x80) == 0) {
+          if (i >= 10 && overlongAt == 0) overlongAt = start;
+          break;
+        }
       }
       pos = p;
       return;
@@ -551,7 +559,7 @@ function parseStat(): void {
         readFloat();
         break;
       case 10: {
-        if (++streamCount > MAX_STREAMS_PER_STAT && bound == 0) {
+        if (++streamCount > MAX_STREAMS_PER_STAT && bound != STATUS_TOO_MANY_STREAMS) {
           bound = STATUS_TOO_MANY_STREAMS;
           boundAt = tagStart;
         }
@@ -586,6 +594,7 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
   zero8(DELTA, SLOT_SIZE);
   failure = 0;
   bound = 0;
+  overlongAt = 0;
   invalid = false;
   streamCount = 0;
   layerCount = 0;
@@ -600,6 +609,10 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
   if (failure != 0) {
     store<u32>(info + INFO_ERROR_OFFSET, <u32>(failureAt - base));
     return failure;
+  }
+  if (overlongAt != 0) {
+    store<u32>(info + INFO_ERROR_OFFSET, <u32>(overlongAt - base));
+    return STATUS_BAD_VARINT;
   }
   if (bound != 0) {
     store<u32>(info + INFO_ERROR_OFFSET, <u32>(boundAt - base));
