@@ -25,6 +25,38 @@ let drained: u32 = 0;
 let freed: usize = 0;
 let freedCount: u32 = 0;
 
+// A reporter handed a view of `output` may, inside reportBytes, make another worker drain
+// (participantLeft, flush): that drain must not overwrite the view. The host lends the buffer
+// for the duration of the call; drains meanwhile write to another buffer (the spare, reused
+// across calls, so a steady window allocates nothing).
+// @ts-ignore: decorator
+@inline const MAX_LENT: u32 = 256;
+const LENT: usize = memory.data(<i32>(MAX_LENT << 2), 16);
+let lentDepth: u32 = 0;
+let spare: usize = 0;
+
+/**
+ * Lends the current output buffer to the host (a reporter is reading it); later drains write
+ * elsewhere until returnOutput(). -1 when lends nest deeper than 256.
+ */
+export function lendOutput(): i32 {
+  if (lentDepth == MAX_LENT) return -1;
+  store<usize>(LENT + (<usize>lentDepth << 2), output);
+  lentDepth++;
+  output = spare;
+  spare = 0;
+  return 0;
+}
+
+/** Takes back the buffer lent last; the one used meanwhile becomes the spare. */
+export function returnOutput(): void {
+  if (lentDepth == 0) return;
+  if (spare == 0) spare = output;
+  else blockFree(output);
+  lentDepth--;
+  output = load<usize>(LENT + (<usize>lentDepth << 2));
+}
+
 /** Address of the last drain's output. */
 export function outputPtr(): usize {
   return output;

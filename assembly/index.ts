@@ -9,5 +9,7 @@ export { decodeFold } from "./decode";
 export {
   routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
-export { drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots } from "./encode";
+export {
+  drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,
+} from "./encode";
 export { ingestBatch, batchResultPtr } from "./batch";

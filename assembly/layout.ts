@@ -5,7 +5,7 @@
 
 /** ABI version of this module (src/engine/wasm-abi.ts `ABI_VERSION`). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 2;
+@inline export const ABI_VERSION: i32 = 3;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {

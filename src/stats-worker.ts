@@ -161,14 +161,20 @@ export class StatsWorker {
     // the window is taken before the reporter runs (R2); only the reporter call is guarded.
     // No closure or patch object is made here: a steady bytes-out window allocates nothing.
     if (typeof reporter.reportBytes === "function") {
-      const batch = this.table.drainBytes(startedMs);
+      let batch = this.table.drainBytes(startedMs);
       if (batch === undefined) return;
       this.counters.reports++;
       this.counters.statsOut += this.table.drainedCount;
+      // the batch may be engine memory: lent for the call, so that a drain the reporter causes
+      // (participantLeft, flush) cannot overwrite it; a copy if it cannot be lent
+      const lent = this.table.beginRead();
+      if (!lent) batch = batch.slice();
       try {
         reporter.reportBytes(batch);
       } catch (err) {
         this.reporterFailed(err);
+      } finally {
+        if (lent) this.table.endRead();
       }
     } else {
       const stats: AnalyticsStat[] = [];

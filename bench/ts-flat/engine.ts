@@ -176,6 +176,14 @@ class FlatTrackTable implements TrackTable {
     this.drainedCount = out.length - before;
   }
 
+  // drainBytes returns a view of the shared writer buffer: the worker hands over a copy, since
+  // a drain the reporter causes would overwrite it (the wasm engine lends its buffer instead)
+  beginRead(): boolean {
+    return false;
+  }
+
+  endRead(): void {}
+
   drainBytes(timeMs: number): Uint8Array | undefined {
     const core = this.core;
     const out = core.writer;

@@ -68,6 +68,14 @@ export interface TrackTable {
    * when there are none. The bytes may be a view into engine memory, valid until the next call.
    */
   drainBytes(timeMs: number): Uint8Array | undefined;
+  /**
+   * Marks the bytes of the last `drainBytes` as being read (by `reportBytes`) until
+   * `endRead()`: a drain of any table meanwhile must not overwrite them. Returns false when
+   * they cannot be protected (the caller then hands over a copy).
+   */
+  beginRead(): boolean;
+  /** Ends `beginRead()`. */
+  endRead(): void;
   /** How many results the last `drain` or `drainBytes` produced. */
   readonly drainedCount: number;
   /** The worker closed: drops the window; routed batch stats for it now count as dropped (R5). */

@@ -9,6 +9,7 @@
  * @module
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
+import { ArgumentError, isArgumentError } from "../errors.ts";
 import { checkLimits } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
@@ -52,6 +53,31 @@ export function isValid(stat: AnalyticsStat): boolean {
 }
 
 /**
+ * isValid, after reading every field the fold reads with the fold's own conversions, so that a
+ * field of the wrong JS type throws here, before the fold has changed anything.
+ */
+function readable(stat: AnalyticsStat): boolean {
+  try {
+    Math.fround(stat.score);
+    for (const s of stat.streams) {
+      u32(s.rtt);
+      u32(s.jitter);
+      for (const l of s.videoLayers) void (l.layer | 0);
+    }
+    return isValid(stat);
+  } catch (err) {
+    throw invalidStat(err);
+  }
+}
+
+/** The ArgumentError for a stat object whose fields cannot be read as their proto types. */
+export function invalidStat(err: unknown): unknown {
+  return err instanceof TypeError && !isArgumentError(err)
+    ? new ArgumentError(`invalid stat: a field has the wrong type (${err.message})`)
+    : err;
+}
+
+/**
  * The body of Go's `coalesce` loop, one stat at a time: `coalesce(stats)` is `add` for each
  * stat, then `result()`. Values are read when `add` is called, so a worker that keeps a
  * Coalescer per track holds a snapshot, never the caller's object.
@@ -75,11 +101,16 @@ export class Coalescer {
   private firs = 0;
   private readonly layers = new Map<number, AnalyticsVideoLayer>();
 
-  /** Folds one stat in; returns false when it is invalid and was only counted (R7). */
+  /**
+   * Folds one stat in; returns false when it is invalid and was only counted (R7). A stat whose
+   * fields have the wrong JS types (a number in a 64-bit field, a bigint in a 32-bit one) throws
+   * an ArgumentError before anything is counted or folded.
+   */
   add(stat: AnalyticsStat): boolean {
     checkLimits(stat);
+    const valid = readable(stat);
     this.count++;
-    if (!isValid(stat)) return false;
+    if (!valid) return false;
     // Go parity (R10): float32 sum, rounded after every addition.
     this.score = Math.fround(this.score + Math.fround(stat.score));
     for (const s of stat.streams) {
@@ -187,6 +218,13 @@ class TsTrackTable implements TrackTable {
     return out.length === 0 ? undefined : encodeBatch(out);
   }
 
+  // drainBytes returns a fresh array each time: nothing to protect
+  beginRead(): boolean {
+    return true;
+  }
+
+  endRead(): void {}
+
   close(): void {
     this.buckets = [new Map(), new Map()];
     this.pending = false;
@@ -220,7 +258,7 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
     },
     isValid(stat: AnalyticsStat): boolean {
       checkLimits(stat);
-      return isValid(stat);
+      return readable(stat);
     },
     createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity),
   };

@@ -9,7 +9,7 @@
  */
 
 /** ABI version the host was written for; compared with the module's `abiVersion()` on load. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -70,6 +70,10 @@ export interface WasmExports {
   drainList(worker: number): number;
   /** encodes the worker's window as one AnalyticsStats at outputPtr() and resets it; returns its length */
   drainEncode(worker: number, seconds: number, nanos: number): number;
+  /** lends the output buffer to a reporter: drains write elsewhere until returnOutput(); -1 when nested too deep */
+  lendOutput(): number;
+  /** takes back the buffer lent last */
+  returnOutput(): void;
   /** results of the last drain */
   drainCount(): number;
   /** address of the last drain's output */

@@ -15,6 +15,7 @@ import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
 import { encodeBatch } from "./encode-batch.ts";
+import { invalidStat } from "./ts-engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
 import { instantiateEngine } from "./wasm-instance.ts";
@@ -162,6 +163,16 @@ class WasmCore {
    */
   pack(stat: AnalyticsStat): void {
     checkLimits(stat);
+    try {
+      this.packFields(stat);
+    } catch (err) {
+      // a typed-array store throws a TypeError for a field of the wrong JS type, like the ts
+      // engine's conversions: both report it as the same ArgumentError
+      throw invalidStat(err);
+    }
+  }
+
+  private packFields(stat: AnalyticsStat): void {
     const { u32, i32, f32, u64 } = this.views.refresh();
     const base = this.scratch;
     const streams = stat.streams;
@@ -458,6 +469,15 @@ class WasmTrackTable implements TrackTable {
     if (bytes < 0) throw new LimitError("out_of_memory", 0, "engine memory exhausted while encoding");
     this.drainedCount = this.core.wasm.drainCount();
     return bytes === 0 ? undefined : this.core.outputView(bytes);
+  }
+
+  beginRead(): boolean {
+    // an ill-formed table's bytes came from protobuf-es: a fresh array, nothing to protect
+    return this.illFormed || this.core.wasm.lendOutput() === 0;
+  }
+
+  endRead(): void {
+    if (!this.illFormed) this.core.wasm.returnOutput();
   }
 
   /** The track id of a slot a batch created, decoded once and cached like a host-made one. */
