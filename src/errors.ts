@@ -95,6 +95,16 @@ export class WasmError extends Error {
   }
 }
 
+/**
+ * @internal The ArgumentError for a stat object whose fields cannot be read as their proto
+ * types (the TypeError a conversion threw); other errors pass through.
+ */
+export function invalidStat(err: unknown): unknown {
+  return err instanceof TypeError && !isArgumentError(err)
+    ? new ArgumentError(`invalid stat: a field has the wrong type (${err.message})`)
+    : err;
+}
+
 function hasName(err: unknown, name: string): boolean {
   return err instanceof Error && err.name === name;
 }

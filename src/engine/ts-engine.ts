@@ -9,7 +9,7 @@
  * @module
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
-import { ArgumentError, isArgumentError } from "../errors.ts";
+import { invalidStat } from "../errors.ts";
 import { checkLimits } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
@@ -68,13 +68,6 @@ function readable(stat: AnalyticsStat): boolean {
   } catch (err) {
     throw invalidStat(err);
   }
-}
-
-/** The ArgumentError for a stat object whose fields cannot be read as their proto types. */
-export function invalidStat(err: unknown): unknown {
-  return err instanceof TypeError && !isArgumentError(err)
-    ? new ArgumentError(`invalid stat: a field has the wrong type (${err.message})`)
-    : err;
 }
 
 /**

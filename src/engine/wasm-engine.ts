@@ -9,13 +9,12 @@
  *
  * @module
  */
-import { DecodeError, LimitError, WasmError, isDecodeError, type DecodeErrorCode } from "../errors.ts";
+import { DecodeError, LimitError, WasmError, invalidStat, isDecodeError, type DecodeErrorCode } from "../errors.ts";
 import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
 import { encodeBatch } from "./encode-batch.ts";
-import { invalidStat } from "./ts-engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
 import { instantiateEngine } from "./wasm-instance.ts";
