@@ -96,76 +96,13 @@ let stringBytes: u32 = 0;
 }
 
 /**
- * Reads a varint, keeping its low 32 bits (protobuf-es varint32read).
- *
- * Up to 10 bytes; a 10th byte with the continuation bit is BAD_VARINT, the input ending first is
- * TRUNCATED.
+ * Reads a varint, keeping its low 32 bits (protobuf-es varint32read): the same bytes, the same
+ * 10-byte limit and the same errors as readVarint64, and the low 32 bits of its value (bytes 1-4
+ * and the low 4 bits of byte 5), so it is one.
  */
 // @ts-ignore: decorator
 @inline function readVarint32(): u32 {
-  // fast path: one byte (tags, small counters, lengths) without a call
-  const p = pos;
-  if (p < limit) {
-    const b = <u32>load<u8>(p);
-    if (b < 0x80) {
-      pos = p + 1;
-      return b;
-    }
-  }
-  return readVarint32Fast();
-}
-
-/**
- * Reads a varint of up to 4 bytes with no per-byte bounds check when 4 bytes are left, else
- * falls back to readVarint32Slow (the exact protobuf-es rules). Counters are mostly 2-3 bytes.
- */
-// @ts-ignore: decorator
-@inline function readVarint32Fast(): u32 {
-  const p = pos;
-  if (limit - p >= 4) {
-    let b = <u32>load<u8>(p);
-    let v = b & 0x7f;
-    b = <u32>load<u8>(p, 1);
-    v |= (b & 0x7f) << 7;
-    if (b < 0x80) {
-      pos = p + 2;
-      return v;
-    }
-    b = <u32>load<u8>(p, 2);
-    v |= (b & 0x7f) << 14;
-    if (b < 0x80) {
-      pos = p + 3;
-      return v;
-    }
-    b = <u32>load<u8>(p, 3);
-    v |= (b & 0x7f) << 21;
-    if (b < 0x80) {
-      pos = p + 4;
-      return v;
-    }
-  }
-  return readVarint32Slow();
-}
-
-function readVarint32Slow(): u32 {
-  const start = pos;
-  let p = pos;
-  let value: u32 = 0;
-  for (let i: u32 = 0; i < 10; i++) {
-    if (p >= limit) {
-      fail(STATUS_TRUNCATED, start);
-      return 0;
-    }
-    const b = <u32>load<u8>(p++);
-    if (i < 4) value |= (b & 0x7f) << (7 * i);
-    else if (i == 4) value |= (b & 0x0f) << 28;
-    if ((b & 0x80) == 0) {
-      pos = p;
-      return value;
-    }
-  }
-  fail(STATUS_BAD_VARINT, start);
-  return 0;
+  return <u32>readVarint64();
 }
 
 /** Reads a varint, keeping its low 64 bits; one-byte fast path (see readVarint64Slow). */
@@ -182,7 +119,10 @@ function readVarint32Slow(): u32 {
   return readVarint64Fast();
 }
 
-/** Like readVarint32Fast, for 64-bit fields (byte counters are mostly 3-4 bytes). */
+/**
+ * Reads a varint of up to 4 bytes with no per-byte bounds check when 4 bytes are left, else falls
+ * back to readVarint64Slow (the exact protobuf-es rules). Counters are mostly 2-4 bytes.
+ */
 // @ts-ignore: decorator
 @inline function readVarint64Fast(): u64 {
   const p = pos;

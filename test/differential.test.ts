@@ -7,7 +7,7 @@
  */
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { toBinary, create } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
 import {
   AnalyticsStatSchema,
@@ -18,6 +18,7 @@ import {
   type Engine,
 } from "../src/index.ts";
 import { Random } from "../src/sim/random.ts";
+import { StatGen } from "./random-stats.ts";
 import { CapturingReporter, engine } from "./helpers.ts";
 
 /** The raw bytes of each stat of an encoded AnalyticsStats (field 1, length-delimited). */
@@ -34,43 +35,6 @@ function splitStats(batch: Uint8Array): Uint8Array[] {
 const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 console.log(`differential seed: ${SEED} (re-run with SEED=${SEED})`);
 
-const U32_EDGES = [0, 1, 2, 0x7fff_fffe, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
-const U64_EDGES = [0n, 1n, (1n << 32n) - 1n, 1n << 32n, (1n << 63n) - 2n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
-const SCORE_EDGES = [0, -0, 1, 2 ** 24, 1, NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 4.7, 4.9, 3.3];
-const LAYER_EDGES = [-2147483648, -5, -2, -1, 0, 1, 2, 3, 2147483647];
-
-/** Random stats where each field is an edge value a third of the time. */
-class StatGen {
-  constructor(readonly r: Random, readonly invalidBias: number) {}
-
-  u32(): number {
-    const r = this.r;
-    if (r.chance(this.invalidBias)) return r.pick(U32_EDGES);
-    return r.chance(0.5) ? r.int(0, 1000) : r.u32() & 0x7fff_ffff;
-  }
-  u64(): bigint {
-    const r = this.r;
-    if (r.chance(this.invalidBias)) return r.pick(U64_EDGES);
-    return r.chance(0.5) ? BigInt(r.int(0, 1_000_000)) : (BigInt(r.u32() & 0x7fff_ffff) << 32n) | BigInt(r.u32());
-  }
-  stat(): AnalyticsStat {
-    const r = this.r;
-    const streams = [];
-    for (let s = r.int(0, 4); s > 0; s--) {
-      const videoLayers = [];
-      for (let l = r.int(0, 4); l > 0; l--) {
-        videoLayers.push({ layer: r.chance(0.3) ? r.pick(LAYER_EDGES) : r.int(-2, 3), packets: this.u32(), bytes: this.u64(), frames: this.u32() });
-      }
-      streams.push({
-        ssrc: r.u32(), primaryPackets: this.u32(), primaryBytes: this.u64(), retransmitPackets: this.u32(),
-        retransmitBytes: this.u64(), paddingPackets: this.u32(), paddingBytes: this.u64(), packetsLost: this.u32(),
-        frames: this.u32(), rtt: r.u32(), jitter: r.u32(), nacks: this.u32(), plis: this.u32(), firs: this.u32(), videoLayers,
-      });
-    }
-    const score = r.chance(0.2) ? r.pick(SCORE_EDGES) : Math.fround(r.float() * 5);
-    return create(AnalyticsStatSchema, { score, streams, trackId: "x", node: "n" });
-  }
-}
 
 // deepStrictEqual compares numbers with Object.is: NaN equals NaN and 0 differs from -0
 const sameStat = (a: AnalyticsStat | undefined, b: AnalyticsStat | undefined, what: string) =>

@@ -21,53 +21,11 @@ import {
   type TelemetryReporter,
 } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
+import { StatGen } from "../random-stats.ts";
 import { DIFFERENTIAL_STATS, PAGE_CASES, PAGE_ENGINE_KINDS, scenarioName, type PageResult } from "./cases.ts";
 
 const { UPSTREAM, DOWNSTREAM } = StreamType;
 
-const U32_EDGES = [0, 1, 2, 0x7fff_fffe, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
-const U64_EDGES = [0n, 1n, (1n << 32n) - 1n, 1n << 32n, (1n << 63n) - 2n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
-const SCORE_EDGES = [0, -0, 1, 2 ** 24, NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 4.7, 4.9, 3.3];
-const LAYER_EDGES = [-2147483648, -5, -2, -1, 0, 1, 2, 3, 2147483647];
-
-/** Random stats where a field is an edge value (around 2^31, 2^63, NaN, negative layers) with probability `edgeBias`. */
-class StatGen {
-  constructor(readonly r: Random, readonly edgeBias: number) {}
-
-  u32(): number {
-    const r = this.r;
-    if (r.chance(this.edgeBias)) return r.pick(U32_EDGES);
-    return r.chance(0.5) ? r.int(0, 1000) : r.u32() & 0x7fff_ffff;
-  }
-
-  u64(): bigint {
-    const r = this.r;
-    if (r.chance(this.edgeBias)) return r.pick(U64_EDGES);
-    return r.chance(0.5) ? BigInt(r.int(0, 1_000_000)) : (BigInt(r.u32() & 0x7fff_ffff) << 32n) | BigInt(r.u32());
-  }
-
-  stat(): AnalyticsStat {
-    const r = this.r;
-    const streams = [];
-    for (let s = r.int(0, 4); s > 0; s--) {
-      const videoLayers = [];
-      for (let l = r.int(0, 4); l > 0; l--) {
-        videoLayers.push({ layer: r.chance(0.3) ? r.pick(LAYER_EDGES) : r.int(-2, 3), packets: this.u32(), bytes: this.u64(), frames: this.u32() });
-      }
-      streams.push({
-        ssrc: r.u32(), primaryPackets: this.u32(), primaryBytes: this.u64(), retransmitPackets: this.u32(),
-        retransmitBytes: this.u64(), paddingPackets: this.u32(), paddingBytes: this.u64(), packetsLost: this.u32(),
-        frames: this.u32(), rtt: r.u32(), jitter: r.u32(), nacks: this.u32(), plis: this.u32(), firs: this.u32(), videoLayers,
-      });
-    }
-    const score = r.chance(0.2) ? r.pick(SCORE_EDGES) : Math.fround(r.float() * 5);
-    return create(AnalyticsStatSchema, { score, streams, trackId: "x", node: "n", mime: "video/VP8" });
-  }
-
-  direction(): StreamType {
-    return this.r.pick([UPSTREAM, DOWNSTREAM, 2 as StreamType, -1 as StreamType]);
-  }
-}
 
 /**
  * A canonical text of a value that tells apart everything assert.deepStrictEqual does for these
