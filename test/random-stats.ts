@@ -4,7 +4,8 @@
  * in Node and in the browser page. Deterministic from its Random, so a printed seed replays it.
  */
 import { create } from "@bufbuild/protobuf";
-import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../src/gen/livekit/livekit_analytics_pb.ts";
+// through the public entry: the browser page bundles this file against the built package
+import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../src/index.ts";
 import type { Random } from "../src/sim/random.ts";
 
 const U32_EDGES = [0, 1, 2, 0x7f, 0x80, 0x3fff, 0x4000, 0x7fff_fffe, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
