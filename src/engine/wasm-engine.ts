@@ -32,8 +32,8 @@ const DECODE_CODES: Record<number, DecodeErrorCode> = {
  * Typed-array views over the instance's memory.
  *
  * `memory.grow` detaches every view of the old buffer without an error (reads give undefined,
- * writes vanish), so every access goes through `refresh()`, which rebuilds the views whenever
- * `memory.buffer` is a new object.
+ * writes vanish), so every access goes through `refresh()`, which rebuilds the views once the
+ * old ones are detached.
  */
 class Views {
   private buffer: ArrayBuffer | undefined = undefined;
