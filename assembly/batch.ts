@@ -94,6 +94,12 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
   }
   const info = infoPtr();
   const end = ptr + <usize>bytes;
+  // -2: no previous message (a route lookup may give -1, "no worker", which is cached too)
+  let lastWorker: i32 = -2;
+  let lastRoomPtr: usize = 0;
+  let lastRoomBytes: u32 = 0;
+  let lastPidPtr: usize = 0;
+  let lastPidBytes: u32 = 0;
   let pos = ptr;
   let index: u32 = 0;
   while (pos < end) {
@@ -132,13 +138,28 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
       continue;
     }
     index++;
-    const worker = dropAll != 0
-      ? -1
-      : findRoute(
-          router,
-          load<u32>(info + INFO_ROOM_ID_PTR), load<u32>(info + INFO_ROOM_ID_BYTES),
-          load<u32>(info + INFO_PARTICIPANT_ID_PTR), load<u32>(info + INFO_PARTICIPANT_ID_BYTES),
-        );
+    const roomPtr = <usize>load<u32>(info + INFO_ROOM_ID_PTR);
+    const roomBytes = load<u32>(info + INFO_ROOM_ID_BYTES);
+    const pidPtr = <usize>load<u32>(info + INFO_PARTICIPANT_ID_PTR);
+    const pidBytes = load<u32>(info + INFO_PARTICIPANT_ID_BYTES);
+    // a participant's stats usually come one after another: the previous message's route is
+    // checked byte for byte before the hash table (nothing can change routes during the call)
+    let worker: i32;
+    if (dropAll != 0) {
+      worker = -1;
+    } else if (
+      lastWorker >= -1 && roomBytes == lastRoomBytes && pidBytes == lastPidBytes &&
+      memory.compare(roomPtr, lastRoomPtr, roomBytes) == 0 && memory.compare(pidPtr, lastPidPtr, pidBytes) == 0
+    ) {
+      worker = lastWorker;
+    } else {
+      worker = findRoute(router, roomPtr, roomBytes, pidPtr, pidBytes);
+      lastWorker = worker;
+      lastRoomPtr = roomPtr;
+      lastRoomBytes = roomBytes;
+      lastPidPtr = pidPtr;
+      lastPidBytes = pidBytes;
+    }
     // T3 (no worker) and R5 (a closed worker) both drop the stat and count it
     if (worker < 0 || !isOpenWorker(worker)) {
       bump(BATCH_DROPPED);
