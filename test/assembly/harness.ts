@@ -230,18 +230,6 @@ export function bytesOf(...parts: ArrayLike<number>[]): Uint8Array {
   return Uint8Array.from(parts.flatMap((p) => Array.from(p)));
 }
 
-/** A deterministic PRNG (mulberry32) for reproducible random tests. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Folds `stats` into a fresh slot twice, through foldScratch() and through decodeFold(), asserts
  * that both slot records are byte-identical, and returns the record with the return codes.

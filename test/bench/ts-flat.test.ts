@@ -16,7 +16,7 @@ import {
   type Engine,
 } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
-import { StatGen } from "../random-stats.ts";
+import { StatGen, mutateEncoded } from "../random-stats.ts";
 import { createTsFlatEngine } from "../../bench/ts-flat/engine.ts";
 import { CapturingReporter, engine } from "../helpers.ts";
 
@@ -24,46 +24,6 @@ const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>>
 console.log(`ts-flat seed: ${SEED} (re-run with SEED=${SEED})`);
 
 
-/** A random byte-level mutation of a valid encoding (test/assembly/fuzz.test.ts). */
-function mutate(r: Random, src: Uint8Array): Uint8Array {
-  const b = Array.from(src);
-  const int = (n: number) => Math.floor(r.float() * n);
-  const varint = (v: number) => {
-    const out = [];
-    while (v > 0x7f) {
-      out.push((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    out.push(v);
-    return out;
-  };
-  for (let round = 1 + int(3); round > 0; round--) {
-    const at = int(b.length + 1);
-    switch (int(9)) {
-      case 0: if (b.length) b[int(b.length)] = int(256); break;
-      case 1: if (b.length) b[int(b.length)]! ^= 1 << int(8); break;
-      case 2: b.length = at; break;
-      case 3: b.splice(at, 0, ...Array.from({ length: 1 + int(4) }, () => int(256))); break;
-      case 4: b.splice(at, 1 + int(8)); break;
-      case 5: return Uint8Array.from({ length: int(48) }, () => int(256));
-      case 6: {
-        // a random field: any field number, any wire type, a plausible value
-        const wt = int(8);
-        const field = varint(((1 + int(24)) << 3) | wt);
-        if (wt === 0) field.push(...(r.chance(0.2) ? Array(11).fill(0x80) : varint(int(2 ** 30))));
-        else if (wt === 1) field.push(...Array.from({ length: 8 }, () => int(256)));
-        else if (wt === 2) { const n = int(6); field.push(n, ...Array.from({ length: n }, () => int(256))); }
-        else if (wt === 3) field.push(...(r.chance(0.5) ? [0x08, 0x01] : []), ...varint(((1 + int(24)) << 3) | 4));
-        else if (wt === 5) field.push(1, 2, 3, 4);
-        b.splice(at, 0, ...field);
-        break;
-      }
-      case 7: { const from = int(b.length + 1); b.splice(at, 0, ...b.slice(from, from + 1 + int(12))); break; }
-      case 8: b.splice(at, 0, 0xc3, 0x28, 0xed, 0xa0, 0x80); break; // invalid UTF-8 bytes
-    }
-  }
-  return Uint8Array.from(b);
-}
 
 const flat = createTsFlatEngine() as unknown as Engine;
 const byKey = (x: AnalyticsStat, y: AnalyticsStat) => x.kind - y.kind || x.trackId.localeCompare(y.trackId);
@@ -138,7 +98,7 @@ suite("ts-flat engine vs ts engine", () => {
     let rejected = 0;
     let accepted = 0;
     for (let i = 0; i < 6000; i++) {
-      const input = i < seeds.length ? seeds[i]! : mutate(r, seeds[r.int(0, seeds.length - 1)]!);
+      const input = i < seeds.length ? seeds[i]! : mutateEncoded(r, seeds[r.int(0, seeds.length - 1)]!);
       const outcome = (worker: StatsWorker) => {
         try {
           worker.onTrackStatBytes(`T${i % 7}`, StreamType.UPSTREAM, input);

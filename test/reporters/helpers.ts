@@ -8,6 +8,7 @@ import {
   AnalyticsStatSchema,
   StreamType,
 } from "../../src/gen/livekit/livekit_analytics_pb.ts";
+import { Random } from "../../src/sim/random.ts";
 
 /** A stat whose `trackId` (`TR_<batch>_<index>`) lets a receiver check order and completeness. */
 export function makeStat(batch: number, index = 0): AnalyticsStat {
@@ -122,16 +123,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** mulberry32: a small seeded PRNG so fault patterns can be replayed from the printed seed. */
+/** A seeded PRNG (src/sim/random.ts) so fault patterns can be replayed from the printed seed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.float();
 }
 
 /** A logger that records every call, for tests that check what was logged. */
