@@ -1,4 +1,4 @@
-// The export surface of the engine module; the contract is src/engine/wasm-abi.ts.
+// The export surface of the engine module; the contract is src/engine/wasm/abi.ts.
 
 export { abiVersion } from "./layout";
 export { scratchPtr, infoPtr, inputPtr } from "./input";

@@ -12,12 +12,12 @@ const INFO: usize = memory.data(<i32>INFO_SIZE, 16);
 let inputBase: usize = 0;
 let inputCapacity: u64 = 0;
 
-/** Address of the object-path scratch record (SCRATCH in wasm-abi.ts); fixed for the instance. */
+/** Address of the object-path scratch record (SCRATCH in src/engine/wasm/abi.ts); fixed for the instance. */
 export function scratchPtr(): usize {
   return SCRATCH;
 }
 
-/** Address of the decode info record (INFO in wasm-abi.ts); fixed for the instance. */
+/** Address of the decode info record (INFO in src/engine/wasm/abi.ts); fixed for the instance. */
 export function infoPtr(): usize {
   return INFO;
 }

@@ -1,9 +1,9 @@
 // Record layouts and status codes shared with the host.
 //
-// Mirrors src/engine/wasm-abi.ts field by field; bump ABI_VERSION whenever either side changes.
+// Mirrors src/engine/wasm/abi.ts field by field; bump ABI_VERSION whenever either side changes.
 // Offsets are built from the previous field so that a reordering cannot leave a gap or overlap.
 
-/** ABI version of this module (src/engine/wasm-abi.ts `ABI_VERSION`). */
+/** ABI version of this module (src/engine/wasm/abi.ts `ABI_VERSION`). */
 // @ts-ignore: decorator
 @inline export const ABI_VERSION: i32 = 3;
 

@@ -1,6 +1,6 @@
 /**
  * ts-flat slot pool: the running fold of each (worker, direction, track) in one 96-byte record
- * of a growable typed array, the same record as the wasm engine's slot (src/engine/wasm-abi.ts
+ * of a growable typed array, the same record as the wasm engine's slot (src/engine/wasm/abi.ts
  * `SLOT`), addressed here in 32-bit words.
  *
  * ```

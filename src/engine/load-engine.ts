@@ -1,7 +1,7 @@
 import { ArgumentError } from "../errors.ts";
 import type { Engine, EngineKind, EngineOptions } from "./engine.ts";
 import { createTsEngine } from "./ts-engine.ts";
-import { createWasmEngine } from "./wasm-engine.ts";
+import { createWasmEngine } from "./wasm/engine.ts";
 
 /**
  * Loads an engine: `"wasm"` (the default) or `"ts"`.

@@ -2,7 +2,7 @@ import { suite, test } from "node:test";
 import assert from "node:assert/strict";
 import { fromBinary } from "@bufbuild/protobuf";
 import { AnalyticsStatSchema } from "../../src/gen/livekit/livekit_analytics_pb.ts";
-import { STATUS } from "../../src/engine/wasm-abi.ts";
+import { STATUS } from "../../src/engine/wasm/abi.ts";
 import {
   BUILDS, bytesOf, checkAgainstProtobufEs, decodeFold, encode, errorOffset, instantiate, lengthDelimited,
   readInfo, readSlot, stat, tag, varint, view,

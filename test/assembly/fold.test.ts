@@ -1,8 +1,8 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { STATUS } from "../../src/engine/wasm-abi.ts";
+import { STATUS } from "../../src/engine/wasm/abi.ts";
 import { BUILDS, foldBoth, instantiate, stat, view, writeScratch } from "./harness.ts";
-import { SCRATCH } from "../../src/engine/wasm-abi.ts";
+import { SCRATCH } from "../../src/engine/wasm/abi.ts";
 
 const U31 = 2 ** 31;
 const U63 = 2n ** 63n;

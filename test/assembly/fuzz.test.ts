@@ -1,6 +1,6 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { STATUS } from "../../src/engine/wasm-abi.ts";
+import { STATUS } from "../../src/engine/wasm/abi.ts";
 import { BUILDS, checkAgainstProtobufEs, encode, instantiate } from "./harness.ts";
 import { Random } from "../../src/sim/random.ts";
 import { mutateEncoded } from "../random-stats.ts";

@@ -10,7 +10,7 @@ import {
   AnalyticsStatSchema,
   type AnalyticsStat,
 } from "../../src/gen/livekit/livekit_analytics_pb.ts";
-import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "../../src/engine/wasm-abi.ts";
+import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "../../src/engine/wasm/abi.ts";
 
 /** The two targets of asconfig.json; every suite runs against both. */
 export const BUILDS = ["debug", "release"] as const;

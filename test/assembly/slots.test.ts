@@ -1,6 +1,6 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { SLOT } from "../../src/engine/wasm-abi.ts";
+import { SLOT } from "../../src/engine/wasm/abi.ts";
 import { BUILDS, decodeFold, encode, instantiate, readSlot, stat, view, writeScratch } from "./harness.ts";
 
 for (const build of BUILDS) {
@@ -135,7 +135,7 @@ for (const build of BUILDS) {
     });
 
     test("abiVersion() is the host's ABI_VERSION", async () => {
-      const { ABI_VERSION } = await import("../../src/engine/wasm-abi.ts");
+      const { ABI_VERSION } = await import("../../src/engine/wasm/abi.ts");
       assert.equal(instantiate(build).abiVersion(), ABI_VERSION);
     });
   });

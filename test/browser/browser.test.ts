@@ -66,7 +66,7 @@ suite("browser bundle (esbuild, platform browser)", () => {
   test("the package entry src/index.ts bundles with no Node built-in", async (t) => {
     const b = await bundleForBrowser({ entry: { file: "src/index.ts" } });
     assert.deepEqual(b.nodeImports, []);
-    assert.ok("src/engine/wasm-instance.ts" in b.metafile.inputs, "the wasm engine is not in the bundle");
+    assert.ok("src/engine/wasm/instance.ts" in b.metafile.inputs, "the wasm engine is not in the bundle");
     t.diagnostic(`${(b.js.length / 1024).toFixed(0)} KiB with inline source map, ${Object.keys(b.metafile.inputs).length} inputs`);
   });
 

@@ -13,7 +13,7 @@ import {
   type AnalyticsStat,
   type Engine,
 } from "../../src/index.ts";
-import { WASM_BASE64 } from "../../src/engine/wasm-binary.gen.ts";
+import { WASM_BASE64 } from "../../src/engine/wasm/binary.gen.ts";
 import { CapturingReporter, ManualClock, engine, stat } from "../helpers.ts";
 
 const { UPSTREAM, DOWNSTREAM } = StreamType;

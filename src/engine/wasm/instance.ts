@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { WasmError } from "../errors.ts";
-import { ABI_VERSION, type WasmExports } from "./wasm-abi.ts";
-import { WASM_BASE64 } from "./wasm-binary.gen.ts";
+import { WasmError } from "../../errors.ts";
+import { ABI_VERSION, type WasmExports } from "./abi.ts";
+import { WASM_BASE64 } from "./binary.gen.ts";
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 

@@ -9,15 +9,15 @@
  *
  * @module
  */
-import { DecodeError, LimitError, WasmError, invalidStat, isDecodeError, type DecodeErrorCode } from "../errors.ts";
-import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits, LIMITS } from "../limits.ts";
-import { silentLogger, type Logger } from "../logger.ts";
-import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
-import { encodeBatch } from "./encode-batch.ts";
-import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
-import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./wasm-abi.ts";
-import { instantiateEngine } from "./wasm-instance.ts";
+import { DecodeError, LimitError, WasmError, invalidStat, isDecodeError, type DecodeErrorCode } from "../../errors.ts";
+import { StreamType, type AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
+import { checkLimits, LIMITS } from "../../limits.ts";
+import { silentLogger, type Logger } from "../../logger.ts";
+import type { BatchResult, BatchRouter, Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "../engine.ts";
+import { encodeBatch } from "../encode-batch.ts";
+import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "../output.ts";
+import { BATCH, DRAIN_ENTRY, INFO, META, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
+import { instantiateEngine } from "./instance.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
   [STATUS.TRUNCATED]: "truncated",
