@@ -10,6 +10,10 @@ import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
+
+/** The range of a JavaScript Date: +-100 000 000 days from the epoch, in milliseconds. */
+const MAX_DATE_MS = 8.64e15;
 
 /** Options of {@link StatsWorker}. */
 export interface StatsWorkerOptions {
@@ -102,14 +106,18 @@ export class StatsWorker {
   /**
    * Buffers `stat` for `trackId` (Go `OnTrackStat`, R1): in the DOWNSTREAM bucket when `direction`
    * is `StreamType.DOWNSTREAM`, otherwise (UPSTREAM or any other value) in the UPSTREAM bucket.
-   * The stat's values are read now; the object is never mutated or kept. An invalid stat (R7) is
-   * logged and counted here. After `close()` the stat is dropped and counted (R5).
+   * The stat's values are read now, each field once; the object is never mutated or kept. It may be
+   * a protobuf-es `AnalyticsStat`, a plain init-shape object (omitted fields are 0 or empty) or a
+   * `@livekit/protocol` `AnalyticsStat`. An invalid stat (R7) is logged and counted here. After
+   * `close()` the stat is dropped and counted (R5).
    *
+   * @throws ArgumentError naming the field when a value has the wrong type or is out of range
    * @throws LimitError when the stat has more streams or layers than `LIMITS`
    */
-  onTrackStat(trackId: string, direction: StreamType, stat: AnalyticsStat): void {
+  onTrackStat(trackId: string, direction: StreamType, stat: AnalyticsStatInput): void {
     checkTrackId(trackId);
-    if (stat === null || typeof stat !== "object" || !Array.isArray(stat.streams)) {
+    // the fields are checked as the engine reads them, once; here only what a closed worker needs
+    if (stat === null || typeof stat !== "object") {
       throw new ArgumentError(`invalid stat for track ${trackId}: expected an AnalyticsStat`);
     }
     if (this.closed !== undefined) {
@@ -162,8 +170,9 @@ export class StatsWorker {
   update(): void {
     const startedMs = this.nowMs();
     if (this.closed !== undefined || !this.table.pending) return;
-    if (!Number.isFinite(startedMs)) {
-      // checked before the window is taken, so a broken clock loses nothing
+    // checked before the window is taken, so a broken clock loses nothing; beyond a Date's range
+    // the engines' time stamps would no longer agree
+    if (!(Math.abs(startedMs) <= MAX_DATE_MS)) {
       throw new ArgumentError(`invalid clock: now() returned ${String(startedMs)} ms`);
     }
     const reporter = this.reporter;
@@ -177,7 +186,7 @@ export class StatsWorker {
       this.counters.reports++;
       this.counters.statsOut += lease.count;
       try {
-        reporter.reportBytes(lease.bytes);
+        this.settled(reporter.reportBytes(lease.bytes));
       } catch (err) {
         this.reporterFailed(err);
       } finally {
@@ -190,12 +199,22 @@ export class StatsWorker {
       this.counters.reports++;
       this.counters.statsOut += stats.length;
       try {
-        reporter.report(stats);
+        this.settled(reporter.report(stats));
       } catch (err) {
         this.reporterFailed(err);
       }
     }
   }
+
+  // an async reporter's rejection would otherwise be an unhandled rejection, which ends a Node
+  // process: it is caught, logged and counted like a throw
+  private settled(result: unknown): void {
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as PromiseLike<unknown>).then(undefined, this.onRejected);
+    }
+  }
+
+  private readonly onRejected = (err: unknown): void => this.reporterFailed(err);
 
   private reporterFailed(err: unknown): void {
     this.counters.reporterErrors++;

@@ -7,9 +7,10 @@
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
 import { ArgumentError } from "./errors.ts";
-import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
+import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
 import { ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
 
 /** Options of {@link TelemetryService}. */
@@ -169,7 +170,7 @@ export class TelemetryService {
     participantId: string,
     trackId: string,
     direction: StreamType,
-    stat: AnalyticsStat | Uint8Array,
+    stat: AnalyticsStatInput | Uint8Array,
   ): void {
     const worker = this.stopped ? undefined : this.worker(roomId, participantId);
     if (worker === undefined) {

@@ -6,6 +6,7 @@
  */
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
+import type { AnalyticsStatInput } from "./read-stat.ts";
 import { ArgumentError } from "../errors.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
@@ -22,9 +23,9 @@ export interface Engine {
    * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
    * skipped and logged. Throws a `LimitError` for a stat over `LIMITS`.
    */
-  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined;
+  coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined;
   /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
-  isValid(stat: AnalyticsStat): boolean;
+  isValid(stat: AnalyticsStatInput): boolean;
 }
 
 /** Options of {@link loadEngine}. */
@@ -70,7 +71,7 @@ function noop(): void {}
  */
 export interface TrackTable {
   /** Takes one stat object; returns false when it is invalid (R7) and was only counted. */
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean;
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean;
   /**
    * Takes one encoded `AnalyticsStat`; returns false when it is invalid. Throws `DecodeError` or
    * `LimitError` and keeps nothing of the message when it is malformed or over a bound.

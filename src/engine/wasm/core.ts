@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { DecodeError, WasmError, invalidStat, type DecodeErrorCode } from "../../errors.ts";
+import { DecodeError, WasmError, type DecodeErrorCode } from "../../errors.ts";
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits, limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
+import { limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
+import { StatReader, type AnalyticsStatInput } from "../read-stat.ts";
 import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
 import { encodeWtf8 } from "./keys.ts";
 import { Views, words } from "./views.ts";
@@ -42,6 +43,7 @@ export class WasmCore {
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
   private inputAt = 0;
   private inputBytes = -1;
+  private readonly reader = new StatReader();
 
   constructor(readonly wasm: WasmExports) {
     this.views = new Views(wasm.memory);
@@ -123,28 +125,17 @@ export class WasmCore {
   }
 
   /**
-   * Writes one stat object into the scratch record. Typed-array stores convert exactly as the TS
-   * engine does: ToUint32 like `>>> 0`, ToInt32 like `| 0`, ToBigUint64 like
-   * `BigInt.asUintN(64, ...)`, and `Math.fround` for the score.
+   * Reads one stat object (once, checked: {@link StatReader}) into the scratch record.
+   *
+   * @throws ArgumentError for a field of the wrong type or out of range, LimitError over `LIMITS`
    */
-  pack(stat: AnalyticsStat): void {
-    checkLimits(stat);
-    try {
-      this.packFields(stat);
-    } catch (err) {
-      // a typed-array store throws a TypeError for a field of the wrong JS type, like the ts
-      // engine's conversions: both report it as the same ArgumentError
-      throw invalidStat(err);
-    }
-  }
-
-  private packFields(stat: AnalyticsStat): void {
+  pack(input: AnalyticsStatInput): void {
+    const stat = this.reader.read(input);
     const { u32, i32, f32, u64 } = this.views.refresh();
     const base = this.scratch;
-    const streams = stat.streams;
     let layerCount = 0;
-    for (let i = 0; i < streams.length; i++) {
-      const s = streams[i]!;
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
       const p = base + SCRATCH.HEADER_SIZE + i * SCRATCH.STREAM_SIZE;
       const w = p >>> 2;
       u32[w + X.STREAM_PRIMARY_PACKETS] = s.primaryPackets;
@@ -161,9 +152,8 @@ export class WasmCore {
       u64[d + X8.STREAM_PRIMARY_BYTES] = s.primaryBytes;
       u64[d + X8.STREAM_RETRANSMIT_BYTES] = s.retransmitBytes;
       u64[d + X8.STREAM_PADDING_BYTES] = s.paddingBytes;
-      const layers = s.videoLayers;
-      for (let j = 0; j < layers.length; j++) {
-        const l = layers[j]!;
+      for (let j = 0; j < s.layerCount; j++) {
+        const l = s.layers[j]!;
         const q = base + SCRATCH.LAYERS + layerCount * SCRATCH.LAYER_SIZE;
         const v = q >>> 2;
         i32[v + X.LAYER_LAYER] = l.layer;
@@ -175,7 +165,7 @@ export class WasmCore {
     }
     const h = base >>> 2;
     f32[h + X.SCORE] = stat.score;
-    u32[h + X.STREAM_COUNT] = streams.length;
+    u32[h + X.STREAM_COUNT] = stat.streamCount;
     u32[h + X.LAYER_COUNT] = layerCount;
   }
 

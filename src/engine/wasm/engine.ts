@@ -17,6 +17,7 @@
  */
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
+import type { AnalyticsStatInput } from "../read-stat.ts";
 import type { BatchRouter, EngineImpl, EngineOptions, TrackIdentity } from "../engine.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
@@ -34,7 +35,7 @@ class WasmEngine implements EngineImpl {
     private readonly logger: Logger,
   ) {}
 
-  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
+  coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
     if (stats.length === 0) return undefined;
     const core = this.core;
     if (this.scratchSlot < 0) this.scratchSlot = core.allocSlot();
@@ -46,7 +47,7 @@ class WasmEngine implements EngineImpl {
     return core.result(this.scratchSlot);
   }
 
-  isValid(stat: AnalyticsStat): boolean {
+  isValid(stat: AnalyticsStatInput): boolean {
     this.core.pack(stat);
     return this.core.wasm.validateScratch() === 1;
   }

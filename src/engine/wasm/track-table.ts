@@ -15,6 +15,7 @@ import { encodePatchFields, encodeWtf8 } from "./keys.ts";
 import { OutputLease } from "./lease.ts";
 import type { WasmRouter } from "./router.ts";
 import { SlotCache } from "./slot-cache.ts";
+import type { AnalyticsStatInput } from "../read-stat.ts";
 import { words } from "./views.ts";
 
 const E = words(DRAIN_ENTRY, 4);
@@ -72,7 +73,7 @@ export class WasmTrackTable implements TrackTable {
     return slot;
   }
 
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean {
     this.checkOpen();
     // pack first: a stat that throws while being read leaves no slot behind
     this.core.pack(stat);
