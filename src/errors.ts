@@ -135,7 +135,7 @@ export class ArgumentError extends TypeError {
 }
 
 /** What went wrong with the WebAssembly engine. */
-export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap";
+export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap" | "disposed";
 
 /**
  * The WebAssembly engine could not load, or it stopped on an internal assertion.

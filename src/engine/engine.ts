@@ -26,6 +26,21 @@ export interface Engine {
   coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined;
   /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
   isValid(stat: AnalyticsStatInput): boolean;
+  /**
+   * Gives back everything the engine holds (the wasm engine: its instance and linear memory, which
+   * a JS object graph would otherwise keep until every worker and service of it is collected).
+   * Every later call on the engine, or on a worker or service made with it, throws a `WasmError`
+   * with code `"disposed"`. The ts engine holds nothing: for it this is a no-op.
+   */
+  dispose(): void;
+}
+
+/** @internal What an engine holds right now, for tests and the bounds suite. */
+export interface EngineUsage {
+  /** bytes of linear memory (wasm), 0 for the ts engine */
+  memoryBytes: number;
+  /** track slots in use (wasm), -1 where the engine does not count them */
+  slots: number;
 }
 
 /** Options of {@link loadEngine}. */
@@ -124,6 +139,8 @@ export interface EngineImpl extends Engine {
   createTrackTable(identity: TrackIdentity, router?: BatchRouter): TrackTable;
   /** A batch router for one TelemetryService. */
   createRouter(): BatchRouter;
+  /** What the engine holds right now. */
+  usage(): EngineUsage;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */

@@ -243,5 +243,8 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
       new TsTrackTable(identity, router instanceof DecodingRouter ? router : undefined),
     createRouter: () => new DecodingRouter(),
+    // nothing of the ts engine outlives its objects
+    dispose: () => undefined,
+    usage: () => ({ memoryBytes: 0, slots: -1 }),
   };
 }

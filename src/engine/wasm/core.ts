@@ -32,7 +32,9 @@ const X8 = words(SCRATCH, 8);
 
 /** The instance and what every track table of one engine shares. */
 export class WasmCore {
-  readonly views: Views;
+  /** the instance's exports; after `dispose()`, exports that all throw */
+  wasm: WasmExports;
+  views: Views;
   private readonly scratch: number;
   private readonly info: number;
   // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
@@ -45,7 +47,8 @@ export class WasmCore {
   private inputBytes = -1;
   private readonly reader = new StatReader();
 
-  constructor(readonly wasm: WasmExports) {
+  constructor(wasm: WasmExports) {
+    this.wasm = wasm;
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
@@ -237,10 +240,30 @@ export class WasmCore {
     return makeStat(Math.fround(f32[w + S.SCORE]! / Math.fround(u32[w + S.COUNT]!)), stream);
   }
 
+  /**
+   * Lets go of the instance: every later call throws a WasmError "disposed", and nothing here
+   * keeps the instance or its memory reachable.
+   */
+  dispose(): void {
+    this.wasm = disposedExports();
+    this.views = new Views(new WebAssembly.Memory({ initial: 0 }));
+    this.outputViews = new Map();
+    this.outputViewsBuffer = undefined;
+    this.inputBytes = -1;
+  }
+
   /** How many stats `slot` has folded in this window (invalid ones included). */
   slotCount(slot: number): number {
     return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
   }
+}
+
+// stands in for the exports of a disposed instance: whatever is called, it fails the same way
+function disposedExports(): WasmExports {
+  const fail = (): never => {
+    throw new WasmError("disposed", "engine is disposed");
+  };
+  return new Proxy({} as WasmExports, { get: () => fail });
 }
 
 /**

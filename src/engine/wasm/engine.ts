@@ -18,7 +18,7 @@
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import type { AnalyticsStatInput } from "../read-stat.ts";
-import type { BatchRouter, EngineImpl, EngineOptions, TrackIdentity } from "../engine.ts";
+import type { BatchRouter, EngineImpl, EngineOptions, EngineUsage, TrackIdentity } from "../engine.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
 import { WasmRouter } from "./router.ts";
@@ -58,6 +58,15 @@ class WasmEngine implements EngineImpl {
 
   createRouter(): WasmRouter {
     return new WasmRouter(this.core);
+  }
+
+  dispose(): void {
+    this.core.dispose();
+  }
+
+  usage(): EngineUsage {
+    const wasm = this.core.wasm;
+    return { memoryBytes: wasm.memory.buffer.byteLength, slots: wasm.slotCount() };
   }
 }
 
