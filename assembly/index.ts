@@ -7,7 +7,7 @@ export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
 export { decodeFold } from "./decode";
 export {
-  routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
+  hashKey, hashProbes, routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
 export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,

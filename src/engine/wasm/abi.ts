@@ -48,6 +48,13 @@ export interface WasmExports {
    */
   decodeFold(ptr: number, bytes: number, slot: number): number;
 
+  /**
+   * sets the key of the track and route hash tables (SipHash-1-3) from four random u32; call it
+   * once before the first worker. 0, or -1 once a table exists (the old key is kept)
+   */
+  hashKey(a: number, b: number, c: number, d: number): number;
+  /** probe steps taken by all hash lookups and inserts so far (a test measure, wrapping u32) */
+  hashProbes(): number;
   /** a new router (one per TelemetryService) for batch routing */
   routerCreate(): number;
   /**

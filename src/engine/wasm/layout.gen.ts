@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x2c227372;
+export const LAYOUT_HASH = 0x4db4616d;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
