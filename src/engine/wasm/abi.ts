@@ -28,6 +28,14 @@ export interface WasmExports {
   infoPtr(): number;
   /** grows the input buffer to at least `bytes` and returns its address; 0 when memory is exhausted */
   inputPtr(bytes: number): number;
+  /**
+   * gives the input buffer, the output buffers and the drain lists back to the heap when one big
+   * input or drain grew them past 64 KiB; the next inputPtr() returns a new address (forget the
+   * old one), and no view of the last drain's output may be held
+   */
+  trimBuffers(): void;
+  /** bytes in the engine heap's free blocks, ready for any size to reuse (a measure for tests) */
+  heapFreeBytes(): number;
   /** takes a zeroed slot and returns its index; -1 when memory is exhausted */
   allocSlot(): number;
   /** returns a slot to the free list */
