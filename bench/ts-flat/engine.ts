@@ -277,6 +277,6 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
     // batches are decoded with protobuf-es, as for the ts engine: ts-flat has no router of its own
     createRouter: () => new DecodingRouter(),
     dispose: () => undefined,
-    usage: () => ({ memoryBytes: 0, slots: -1 }),
+    usage: () => ({ memoryBytes: 0, slots: -1, heapFreeBytes: 0 }),
   };
 }
