@@ -1,0 +1,214 @@
+// StreamCollector against a real redis-server: group creation, ack-after-write, malformed
+// entries, reclaiming a dead consumer's entries, its own pending entries, a Redis restart.
+import assert from "node:assert/strict";
+import { after, before, suite, test } from "node:test";
+import { STATS_FIELD } from "../../src/redis/stream-entry.ts";
+import { StreamCollector, type StreamCollectorOptions } from "../../src/redis/stream-collector.ts";
+import { isArgumentError } from "../../src/errors.ts";
+import { RecordingLogger } from "../helpers.ts";
+import { encodedBatch, testClient, waitUntil } from "./helpers.ts";
+import { startRedis, type RedisServer } from "./redis-server.ts";
+
+let redis: RedisServer;
+let client: Awaited<ReturnType<typeof testClient>>;
+let streams = 0;
+
+before(async () => {
+  redis = await startRedis({ persistent: true });
+  client = await testClient(redis.url);
+});
+after(async () => {
+  client.destroy();
+  await redis.stop();
+});
+
+/** A fresh stream key per test, so tests never see each other's entries. */
+function newStream(): string {
+  return `stats:${++streams}`;
+}
+
+async function addBatches(stream: string, from: number, count: number, statsPerBatch = 3): Promise<void> {
+  for (let b = from; b < from + count; b++) await client.xAdd(stream, "*", { [STATS_FIELD]: Buffer.from(encodedBatch(b, statsPerBatch)) });
+}
+
+async function pendingCount(stream: string, group: string): Promise<number> {
+  const reply = (await client.xPending(stream, group)) as { pending: number };
+  return Number(reply.pending);
+}
+
+/** A collector whose sink records every line; `gate` (when set) holds each write until opened. */
+function collector(stream: string, options: Partial<StreamCollectorOptions> = {}) {
+  const lines: string[] = [];
+  const logger = new RecordingLogger();
+  const c = new StreamCollector({
+    url: redis.url,
+    stream,
+    group: "g",
+    consumer: "c1",
+    blockMs: 50,
+    logger,
+    sink: async (text) => {
+      lines.push(...text.split("\n").slice(0, -1));
+    },
+    ...options,
+  });
+  return { c, lines, logger, ids: () => lines.map((l) => (JSON.parse(l) as { id: string }).id) };
+}
+
+suite("StreamCollector", () => {
+  test("creates the missing group from the start of the stream and writes one line per stat", async () => {
+    const stream = newStream();
+    await addBatches(stream, 0, 4); // before any group exists
+    const { c, ids } = collector(stream);
+    const run = c.run();
+    await waitUntil(() => ids().length === 12, "12 lines");
+    await c.stop();
+    await run;
+    assert.deepEqual(new Set(ids()), new Set(Array.from({ length: 12 }, (_, i) => `AS_${Math.floor(i / 3)}_${i % 3}`)));
+    assert.equal(await pendingCount(stream, "g"), 0);
+    assert.equal(c.counters.acked, 4);
+    assert.equal(c.counters.stats, 12);
+  });
+
+  test("acknowledges an entry only after the sink has resolved for its lines", async () => {
+    const stream = newStream();
+    let open: () => void = () => {};
+    let writes = 0;
+    const { c } = collector(stream, {
+      sink: () => {
+        writes++;
+        return new Promise<void>((resolve) => (open = resolve));
+      },
+    });
+    const run = c.run();
+    await addBatches(stream, 0, 2);
+    await waitUntil(() => writes === 1, "the first write");
+    // read and handed to the sink, not yet written: still pending
+    assert.equal(await pendingCount(stream, "g"), 2);
+    assert.equal(c.counters.acked, 0);
+    open();
+    await waitUntil(async () => (await pendingCount(stream, "g")) === 0, "the acknowledgement");
+    await c.stop();
+    await run;
+  });
+
+  test("leaves the entries pending and rejects run() when the sink fails", async () => {
+    const stream = newStream();
+    const { c } = collector(stream, { sink: () => Promise.reject(new Error("disk full")) });
+    await addBatches(stream, 0, 2);
+    await assert.rejects(c.run(), /disk full/);
+    assert.equal(await pendingCount(stream, "g"), 2);
+    assert.equal(c.counters.acked, 0);
+  });
+
+  test("logs, counts and acknowledges a malformed entry and still writes the good ones", async () => {
+    const stream = newStream();
+    await addBatches(stream, 0, 1);
+    await client.xAdd(stream, "*", { [STATS_FIELD]: Buffer.from([0x0a, 0x05, 0x01]) }); // length past the end
+    await client.xAdd(stream, "*", { other: "x" });
+    await addBatches(stream, 1, 1);
+    const { c, ids, logger } = collector(stream);
+    const run = c.run();
+    await waitUntil(() => c.counters.acked === 4, "4 acknowledgements");
+    await c.stop();
+    await run;
+    assert.equal(ids().length, 6);
+    assert.equal(c.counters.malformed, 2);
+    assert.equal(logger.count("error"), 2);
+    assert.equal(await pendingCount(stream, "g"), 0);
+  });
+
+  test("takes over the entries a dead consumer left pending once they are idle for claimIdleMs", async () => {
+    const stream = newStream();
+    await client.xGroupCreate(stream, "g", "0", { MKSTREAM: true });
+    await addBatches(stream, 0, 5);
+    // "dead" reads everything and never acknowledges
+    await client.xReadGroup("g", "dead", { key: stream, id: ">" }, { COUNT: 100 });
+    assert.equal(await pendingCount(stream, "g"), 5);
+    const started = Date.now();
+    const { c, ids } = collector(stream, { consumer: "alive", claimIdleMs: 300 });
+    const run = c.run();
+    await waitUntil(() => ids().length === 15, "15 claimed lines");
+    // not before the entries were idle for claimIdleMs
+    assert.ok(Date.now() - started >= 250, `claimed after ${Date.now() - started} ms`);
+    await c.stop();
+    await run;
+    assert.equal(c.counters.claimed, 5);
+    assert.equal(await pendingCount(stream, "g"), 0);
+  });
+
+  test("finishes its own pending entries first when restarted under the same name", async () => {
+    const stream = newStream();
+    await client.xGroupCreate(stream, "g", "0", { MKSTREAM: true });
+    await addBatches(stream, 0, 3);
+    // an earlier run of c1 read these and died before writing them
+    await client.xReadGroup("g", "c1", { key: stream, id: ">" }, { COUNT: 100 });
+    const { c, ids } = collector(stream, { claimIdleMs: 3_600_000 });
+    const run = c.run();
+    await waitUntil(() => ids().length === 9, "9 lines from the own pending list");
+    await c.stop();
+    await run;
+    assert.equal(c.counters.claimed, 0);
+    assert.equal(await pendingCount(stream, "g"), 0);
+  });
+
+  test("carries on through a Redis restart and loses nothing that was added", async () => {
+    const stream = newStream();
+    const { c, ids } = collector(stream);
+    const run = c.run();
+    await addBatches(stream, 0, 3);
+    await waitUntil(() => ids().length === 9, "9 lines before the restart");
+    await redis.kill();
+    await redis.start();
+    await client.connect().catch(() => {}); // the test's own client reconnects by itself; this is a no-op then
+    await waitUntil(() => client.isReady, "the test client to reconnect");
+    await addBatches(stream, 3, 3);
+    await waitUntil(() => new Set(ids()).size === 18, "18 distinct lines after the restart");
+    await c.stop();
+    await run;
+    assert.ok(c.counters.outages >= 1);
+    assert.equal(await pendingCount(stream, "g"), 0);
+  });
+
+  test("stop() keeps its deadline when Redis is gone and reports what stayed unacknowledged", async () => {
+    const own = await startRedis();
+    try {
+      const c2 = await testClient(own.url);
+      await c2.xAdd("s", "*", { [STATS_FIELD]: Buffer.from(encodedBatch(0, 1)) });
+      c2.destroy();
+      let open: () => void = () => {};
+      let writes = 0;
+      const c = new StreamCollector({
+        url: own.url,
+        stream: "s",
+        group: "g",
+        consumer: "c1",
+        blockMs: 50,
+        sink: () => {
+          writes++;
+          return new Promise<void>((resolve) => (open = resolve));
+        },
+      });
+      const run = c.run();
+      await waitUntil(() => writes === 1, "the write");
+      await own.kill();
+      open();
+      const t0 = Date.now();
+      await c.stop(300);
+      await run;
+      assert.ok(Date.now() - t0 < 2_000, `stop took ${Date.now() - t0} ms`);
+      assert.equal(c.unacked, 1);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("rejects bad options with an ArgumentError naming them", () => {
+    const sink = async () => {};
+    const base = { url: redis.url, stream: "s", group: "g", consumer: "c", sink };
+    assert.throws(() => new StreamCollector({ ...base, url: "http://x" }), (e) => isArgumentError(e) && /redis:\/\//.test(e.message));
+    assert.throws(() => new StreamCollector({ ...base, group: "" }), (e) => isArgumentError(e) && /group/.test(e.message));
+    assert.throws(() => new StreamCollector({ ...base, claimIdleMs: 0 }), (e) => isArgumentError(e) && /claimIdleMs/.test(e.message));
+    assert.throws(() => new StreamCollector({ ...base, count: 1.5 }), (e) => isArgumentError(e) && /count/.test(e.message));
+  });
+});
