@@ -4,6 +4,8 @@ import { type AnalyticsStat, AnalyticsStatsSchema } from "../gen/livekit/livekit
 import { type Logger, silentLogger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { newReporterCounters, type ReporterCounters } from "./counters.ts";
+import { DEFAULT_CLOSE_DEADLINE_MS } from "./delivery.ts";
+import { newStatId } from "./stat-id.ts";
 
 /** The `fetch` the HTTP reporter calls: the platform's by default, or one injected for tests. */
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
@@ -73,8 +75,6 @@ export interface HttpReporterOptions {
   logger?: Logger;
 }
 
-/** Default `close()` deadline, in milliseconds. */
-export const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
 
 interface Batch {
   readonly body: Uint8Array<ArrayBuffer>;
@@ -343,6 +343,7 @@ export class HttpReporter implements TelemetryReporter {
         this.#remove(batch);
         this.#counters.sent++;
         this.#counters.sentStats += batch.stats;
+        this.#counters.requests++;
         this.#counters.bytesSent += batch.body.byteLength;
         if (this.#failedAttempts > 0) {
           this.#logger.info("http endpoint recovered", { failedAttempts: this.#failedAttempts });
@@ -517,31 +518,4 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
-}
-
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const randomPool = new Uint8Array(256);
-let randomPoolNext = randomPool.length;
-
-function randomByte(): number {
-  if (randomPoolNext === randomPool.length) {
-    // One getRandomValues call per 256 bytes: ids are made for every stat of every batch.
-    globalThis.crypto.getRandomValues(randomPool);
-    randomPoolNext = 0;
-  }
-  return randomPool[randomPoolNext++]!;
-}
-
-/**
- * Returns a new stat id: `"AS_"` followed by 12 random base62 characters (about 71 bits), the
- * shape of LiveKit's `guid.New(utils.AnalyticsStatPrefix)`. Uses `globalThis.crypto`.
- */
-export function newStatId(): string {
-  let id = "AS_";
-  while (id.length < 15) {
-    const b = randomByte();
-    // 248 = 4 * 62: rejecting the top 8 byte values keeps every character equally likely.
-    if (b < 248) id += BASE62[b % 62];
-  }
-  return id;
 }

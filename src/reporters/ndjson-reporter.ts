@@ -237,6 +237,7 @@ export class NdjsonReporter implements TelemetryReporter {
     }
     this.#counters.sent++;
     this.#counters.sentStats += chunk.stats;
+    this.#counters.requests++;
     this.#counters.bytesSent += utf8Length(chunk.text);
     if (!more) {
       this.#waitingForDrain = true;

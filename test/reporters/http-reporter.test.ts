@@ -12,9 +12,9 @@ import {
 import {
   HttpReporter,
   type HttpReporterOptions,
-  newStatId,
   parseRetryAfter,
 } from "../../src/reporters/http-reporter.ts";
+import { newStatId } from "../../src/reporters/stat-id.ts";
 import type { ReporterCounters } from "../../src/reporters/counters.ts";
 import {
   freePort,
@@ -121,6 +121,7 @@ suite("HttpReporter", () => {
       sent: 2,
       sentStats: 4,
       bytesSent: s.received[0]!.body.length + s.received[1]!.body.length,
+      requests: 2,
       retries: 0,
       dropped: 0,
       droppedStats: 0,
