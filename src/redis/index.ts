@@ -12,3 +12,4 @@ export {
   type CollectorSink,
 } from "./stream-collector.ts";
 export { STATS_FIELD } from "./stream-entry.ts";
+export { RedisStreamReporter, type RedisStreamReporterOptions } from "./redis-stream-reporter.ts";

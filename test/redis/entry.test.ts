@@ -23,9 +23,10 @@ suite("statsworker-wasm/redis entry", () => {
     assert.deepEqual(inputs.filter((i) => i.includes("src/redis/") || i.includes("@redis/")), []);
   });
 
-  test("the redis entry exports the collector", async () => {
+  test("the redis entry exports the reporter and the collector", async () => {
     const entry = await import("../../src/redis/index.ts");
     assert.equal(typeof entry.StreamCollector, "function");
+    assert.equal(typeof entry.RedisStreamReporter, "function");
     assert.equal(entry.STATS_FIELD, "stats");
   });
 });
