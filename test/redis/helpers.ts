@@ -78,8 +78,11 @@ export interface CliProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `statsworker <args>` from source (through tsx) in the repository root. */
-export function startCli(args: string[]): CliProcess {
+/**
+ * Starts `statsworker <args>` from source (through tsx) in the repository root. With
+ * `readStdout: false` nothing reads the child's stdout: once the pipe is full its writes block.
+ */
+export function startCli(args: string[], options: { readStdout?: boolean } = {}): CliProcess {
   const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -87,7 +90,7 @@ export function startCli(args: string[]): CliProcess {
   const err: Buffer[] = [];
   const out: Buffer[] = [];
   child.stderr!.on("data", (d: Buffer) => err.push(d));
-  child.stdout!.on("data", (d: Buffer) => out.push(d));
+  if (options.readStdout !== false) child.stdout!.on("data", (d: Buffer) => out.push(d));
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
