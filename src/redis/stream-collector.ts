@@ -63,6 +63,10 @@ export interface CollectorCounters {
   readonly outages: number;
 }
 
+// Lines are handed to the sink (and their entries acknowledged) in chunks of about this many
+// UTF-16 code units, so memory stays bounded however large the entries of one read are.
+const MAX_CHUNK_CHARS = 4 << 20;
+
 /** Default `stop()` deadline for the last acknowledgements, in milliseconds. */
 export const DEFAULT_STOP_DEADLINE_MS = 10_000;
 
@@ -272,7 +276,9 @@ export class StreamCollector {
   async #process(entries: readonly Entry[]): Promise<void> {
     let text = "";
     let stats = 0;
-    for (const entry of entries) {
+    let done = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       const bytes = entry.fields.get(STATS_FIELD);
       let lines: string[];
       try {
@@ -282,11 +288,21 @@ export class StreamCollector {
         // Acknowledged anyway: an entry that can never be read would otherwise be claimed forever.
         this.#counters.malformed++;
         this.#logger.error("stream entry is not an AnalyticsStats batch, skipped", { id: entry.id, error: String(err) });
-        continue;
+        lines = [];
       }
       for (const line of lines) text += line + "\n";
       stats += lines.length;
+      // Written in chunks: a read of many large entries must not become one huge string.
+      if (text.length >= MAX_CHUNK_CHARS || i === entries.length - 1) {
+        await this.#write(text, stats, entries.slice(done, i + 1));
+        done = i + 1;
+        text = "";
+        stats = 0;
+      }
     }
+  }
+
+  async #write(text: string, stats: number, entries: readonly Entry[]): Promise<void> {
     this.#counters.entries += entries.length;
     if (text !== "") {
       try {

@@ -92,6 +92,26 @@ suite("StreamCollector", () => {
     await run;
   });
 
+  test("hands a read of large entries to the sink in chunks, acknowledging each chunk's entries after it", async () => {
+    const stream = newStream();
+    await addBatches(stream, 0, 4, 6000); // about 2 MB of JSON each
+    const calls: Array<{ chars: number; pendingBefore: number }> = [];
+    const { c } = collector(stream, {
+      sink: async (text) => {
+        calls.push({ chars: text.length, pendingBefore: await pendingCount(stream, "g") });
+      },
+    });
+    const run = c.run();
+    await waitUntil(() => c.counters.acked === 4, "4 acknowledgements");
+    await c.stop();
+    await run;
+    assert.ok(calls.length >= 2, `${calls.length} sink calls`);
+    assert.ok(calls.every((call) => call.chars < 8 << 20), JSON.stringify(calls));
+    // the first chunk's entries were acknowledged before the next chunk was written
+    assert.ok(calls[1]!.pendingBefore < 4, JSON.stringify(calls));
+    assert.equal(c.counters.stats, 24_000);
+  });
+
   test("leaves the entries pending and rejects run() when the sink fails", async () => {
     const stream = newStream();
     const { c } = collector(stream, { sink: () => Promise.reject(new Error("disk full")) });
