@@ -59,7 +59,7 @@ export interface CollectorCounters {
   readonly malformed: number;
   /** pending entries that were trimmed from the stream before anyone processed them */
   readonly trimmed: number;
-  /** times a Redis command failed for want of a connection */
+  /** times the connection to Redis was lost after it had been up */
   readonly outages: number;
 }
 
@@ -72,7 +72,8 @@ export const DEFAULT_STOP_DEADLINE_MS = 10_000;
 
 interface Entry {
   readonly id: string;
-  readonly fields: Map<string, Buffer>;
+  /** `null` for a pending entry that was trimmed from the stream before it was processed */
+  readonly fields: Map<string, Buffer> | null;
 }
 
 /**
@@ -179,9 +180,19 @@ export class StreamCollector {
       // Only a destroy() before the first connection rejects this; the loop sees !isReady.
     });
     let failures = 0;
+    let connected = false;
     while (!this.#stopping) {
+      if (!this.#client.isReady) {
+        // The client logs the loss and reconnects by itself; wait for it (or for stop()).
+        if (connected) this.#counters.outages++;
+        connected = false;
+        // Whatever was delivered to us before the outage is in our pending list: read it again.
+        this.#pendingFrom = "0";
+        await this.#untilReadyOrError();
+        continue;
+      }
+      connected = true;
       try {
-        if (!this.#client.isReady) throw new Error("the client is offline");
         await this.#step();
         failures = 0;
       } catch (err) {
@@ -193,14 +204,34 @@ export class StreamCollector {
           this.#pendingFrom = "0";
           continue;
         }
-        if (failures++ === 0) this.#counters.outages++;
-        if (failures === 1) this.#logger.warn("stream collector redis command failed, retrying", { error: String(err) });
-        // Whatever was delivered to us before the outage is in our pending list: read it again.
+        // A connection lost mid-command shows as !isReady on the next turn; anything else
+        // (LOADING after a restart, an error reply) is retried after a pause, logged once.
+        if (failures++ === 0 && this.#client.isReady) {
+          this.#logger.warn("stream collector redis command failed, retrying", { error: String(err) });
+        }
         this.#pendingFrom = "0";
         await this.#pause(Math.min(1_000, 20 * 2 ** Math.min(failures, 6)));
       }
     }
     await this.#finalAcks();
+  }
+
+  // Resolves on the client's next "ready" or "error" (a failed reconnection attempt), or on stop().
+  #untilReadyOrError(): Promise<void> {
+    const client = this.#client;
+    const signal = this.#wake.signal;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        client.off("ready", done);
+        client.off("error", done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      if (signal.aborted || client.isReady) return resolve();
+      client.on("ready", done);
+      client.on("error", done);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   async #step(): Promise<void> {
@@ -237,16 +268,26 @@ export class StreamCollector {
   }
 
   async #read(from: string, blockMs: number | undefined): Promise<Entry[]> {
-    const reply: unknown = await this.#client.xReadGroup(
-      this.#group,
-      this.#consumer,
-      { key: this.#stream, id: from },
-      blockMs === undefined ? { COUNT: this.#count } : { COUNT: this.#count, BLOCK: blockMs },
-    );
-    if (reply === null || !Array.isArray(reply)) return [];
+    // Sent raw: node-redis's own XREADGROUP reply parser throws on the [id, nil] pairs that Redis
+    // returns for pending entries trimmed from the stream, which would wedge this consumer.
+    const args = ["XREADGROUP", "GROUP", this.#group, this.#consumer, "COUNT", String(this.#count)];
+    if (blockMs !== undefined) args.push("BLOCK", String(blockMs));
+    args.push("STREAMS", this.#stream, from);
+    const reply: unknown = await this.#client.sendCommand(args);
     const entries: Entry[] = [];
-    for (const stream of reply as Array<{ messages?: unknown }>) {
-      if (Array.isArray(stream?.messages)) for (const m of stream.messages) pushEntry(entries, m);
+    // RESP3 answers a map of stream name -> entries, RESP2 an array of [name, entries] pairs.
+    const perStream: unknown[] =
+      reply instanceof Map ? [...reply.values()]
+      : Array.isArray(reply) ? reply.map((pair: unknown) => (Array.isArray(pair) ? pair[1] : undefined))
+      : reply !== null && typeof reply === "object" ? Object.values(reply)
+      : [];
+    for (const list of perStream) {
+      if (!Array.isArray(list)) continue;
+      for (const raw of list) {
+        if (!Array.isArray(raw) || raw[0] === undefined) continue;
+        const [id, flat] = raw as [unknown, unknown];
+        entries.push({ id: String(id), fields: Array.isArray(flat) ? pairs(flat) : null });
+      }
     }
     return entries;
   }
@@ -279,17 +320,7 @@ export class StreamCollector {
     let done = 0;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
-      const bytes = entry.fields.get(STATS_FIELD);
-      let lines: string[];
-      try {
-        if (bytes === undefined) throw new Error(`no ${STATS_FIELD} field`);
-        lines = fromBinary(AnalyticsStatsSchema, bytes).stats.map((stat) => toJsonString(AnalyticsStatSchema, stat));
-      } catch (err) {
-        // Acknowledged anyway: an entry that can never be read would otherwise be claimed forever.
-        this.#counters.malformed++;
-        this.#logger.error("stream entry is not an AnalyticsStats batch, skipped", { id: entry.id, error: String(err) });
-        lines = [];
-      }
+      const lines = this.#lines(entry);
       for (const line of lines) text += line + "\n";
       stats += lines.length;
       // Written in chunks: a read of many large entries must not become one huge string.
@@ -299,6 +330,25 @@ export class StreamCollector {
         text = "";
         stats = 0;
       }
+    }
+  }
+
+  // The entry's stats as JSON lines; none for an entry that is gone or unreadable (logged and
+  // counted, and acknowledged with the rest: left pending, it would be claimed forever).
+  #lines(entry: Entry): string[] {
+    if (entry.fields === null) {
+      this.#counters.trimmed++;
+      this.#logger.warn("pending stream entry was trimmed before it was processed", { id: entry.id });
+      return [];
+    }
+    try {
+      const bytes = entry.fields.get(STATS_FIELD);
+      if (bytes === undefined) throw new Error(`no ${STATS_FIELD} field`);
+      return fromBinary(AnalyticsStatsSchema, bytes).stats.map((stat) => toJsonString(AnalyticsStatSchema, stat));
+    } catch (err) {
+      this.#counters.malformed++;
+      this.#logger.error("stream entry is not an AnalyticsStats batch, skipped", { id: entry.id, error: String(err) });
+      return [];
     }
   }
 
@@ -376,6 +426,16 @@ function pushEntry(out: Entry[], message: unknown): void {
     for (const [k, v] of Object.entries(raw)) if (Buffer.isBuffer(v)) fields.set(k, v);
   }
   out.push({ id: String(m.id), fields });
+}
+
+// An entry's fields as Redis sends them: [name, value, name, value, ...].
+function pairs(flat: readonly unknown[]): Map<string, Buffer> {
+  const fields = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const value = flat[i + 1];
+    if (Buffer.isBuffer(value)) fields.set(String(flat[i]), value);
+  }
+  return fields;
 }
 
 function integer(name: string, value: number, min: number): number {

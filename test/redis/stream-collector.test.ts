@@ -172,6 +172,27 @@ suite("StreamCollector", () => {
     assert.equal(await pendingCount(stream, "g"), 0);
   });
 
+  test("counts and acknowledges its own pending entries that were trimmed away, and goes on", async () => {
+    const stream = newStream();
+    await client.xGroupCreate(stream, "g", "0", { MKSTREAM: true });
+    await addBatches(stream, 0, 3);
+    await client.xReadGroup("g", "c1", { key: stream, id: ">" }, { COUNT: 100 });
+    // the oldest two are trimmed while c1 is away
+    await client.xTrim(stream, "MAXLEN", 1);
+    const { c, ids, logger } = collector(stream, { claimIdleMs: 3_600_000 });
+    const run = c.run();
+    await waitUntil(() => c.counters.acked === 3, "3 acknowledgements");
+    await addBatches(stream, 3, 1);
+    await waitUntil(() => ids().length === 6, "the surviving entry and a new one");
+    await c.stop();
+    await run;
+    assert.equal(c.counters.trimmed, 2);
+    assert.equal(logger.lines.filter((l) => /trimmed/.test(l.message)).length, 2, JSON.stringify(logger.lines));
+    assert.equal(logger.count("warn"), 2, JSON.stringify(logger.lines));
+    assert.equal(await pendingCount(stream, "g"), 0);
+    assert.deepEqual(new Set(ids()), new Set(["AS_2_0", "AS_2_1", "AS_2_2", "AS_3_0", "AS_3_1", "AS_3_2"]));
+  });
+
   test("carries on through a Redis restart and loses nothing that was added", async () => {
     const stream = newStream();
     const { c, ids } = collector(stream);
