@@ -7,18 +7,20 @@
  * write synced before its XACK). In this process a wasm TelemetryService of N participants x 4
  * tracks (2 stats per track per window) flushes W windows back to back into a
  * RedisStreamReporter. Prints how long the node took to get every batch acknowledged by Redis,
- * and how long until the collectors had written and acknowledged every entry, as stats/s.
+ * and how long until the collectors had written and acknowledged every entry, as stats/s; then
+ * the reporter alone: as many stats, pre-encoded as 4-stat worker batches, into reportBytes.
  * Stat generation is outside the timing; collector start-up too.
  *
  * @module
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadEngine } from "../src/engine/load-engine.ts";
-import type { AnalyticsStat } from "../src/gen/livekit/livekit_analytics_pb.ts";
+import { AnalyticsStatsSchema, type AnalyticsStat } from "../src/gen/livekit/livekit_analytics_pb.ts";
 import { RedisStreamReporter } from "../src/redis/redis-stream-reporter.ts";
 import { SyntheticSfu } from "../src/sim/synthetic-sfu.ts";
 import { TelemetryService } from "../src/telemetry-service.ts";
@@ -96,12 +98,34 @@ try {
   await service.stop();
 
   const entries = await client.xLen(stream);
+
+  // The stream alone: the same number of stats as pre-encoded 4-stat worker batches straight into
+  // reportBytes (no engine), until Redis has acknowledged them all.
+  const raw = new RedisStreamReporter({ url: redis.url, stream: "bench:raw", node: "ND_bench" });
+  const batches: Uint8Array[] = [];
+  for (const events of perWindow) {
+    for (let i = 0; i + 4 <= events.length; i += 8) {
+      // the first stat of each track's two, as a worker's window batch of its 4 tracks would be
+      const stats = [events[i]!, events[i + 2]!, events[i + 4]!, events[i + 6]!].map((e) => e.stat);
+      batches.push(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats })));
+    }
+  }
+  const perFlush = sfu.participants.length * 4;
+  const t2 = performance.now();
+  for (let i = 0; i < batches.length; i += perFlush) {
+    for (let j = i; j < Math.min(batches.length, i + perFlush); j++) raw.reportBytes(batches[j]!);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await raw.flush();
+  const tRaw = performance.now() - t2;
+  await raw.close();
   let fileBytes = 0;
   for (let i = 0; i < collectorCount; i++) fileBytes += (await stat(join(dir, `c${i}.ndjson`))).size;
   const rate = (n: number, ms: number): string => `${((n / ms) * 1000 / 1e3).toFixed(1)} k stats/s`;
   console.log(`node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, redis-server ${redis.port}`);
   console.log(`${participants} participants x 4 tracks x ${windows} windows: ${statsOut} stats in ${entries} stream entries, ${reporter.counters.bytesSent} bytes`);
-  console.log(`node -> redis (acknowledged):            ${tNode.toFixed(0)} ms, ${rate(statsOut, tNode)}`);
+  console.log(`reporter alone, engine bytes -> redis (acknowledged): ${tRaw.toFixed(0)} ms, ${rate(raw.counters.sentStats, tRaw)}`);
+  console.log(`node: ingest + flush + redis (acknowledged): ${tNode.toFixed(0)} ms, ${rate(statsOut, tNode)}`);
   console.log(`node -> redis -> ${collectorCount} collector(s) (written, synced, acked): ${tAll.toFixed(0)} ms, ${rate(statsOut, tAll)}; ${fileBytes} bytes of NDJSON`);
 } finally {
   for (const c of collectors) c.child.kill("SIGTERM");
