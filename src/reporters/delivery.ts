@@ -84,7 +84,7 @@ export interface DeliveryErrorOptions {
    * `Retry-After`, a gRPC retry hint). Still at least `minRetryDelayMs`, at most
    * `maxRetryDelayMs`. Default: none.
    */
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
   /** The underlying error. Default: none. */
   cause?: unknown;
   /** Overrides the code derived from `permanent`. Default: `"rejected"` or `"unavailable"`. */
@@ -149,7 +149,8 @@ export interface DeliveryOptions {
   initialRetryDelayMs?: number;
   /**
    * Shortest delay before any retry, in milliseconds, whatever the jitter draws or the
-   * receiver's `Retry-After` says (0 or a past date cannot cause a retry storm). Default: `50`.
+   * receiver's `Retry-After` says (0 or a past date cannot cause a retry storm).
+   * Default: `50`, or `maxRetryDelayMs` when that is smaller.
    */
   minRetryDelayMs?: number;
   /**
@@ -285,8 +286,8 @@ export class DeliveryQueue {
     this.#lingerMs = checkOption("lingerMs", options.lingerMs ?? 10, 0);
     this.#attemptTimeoutMs = checkOption("attemptTimeoutMs", options.attemptTimeoutMs ?? 10_000, 1);
     this.#initialRetryDelayMs = checkOption("initialRetryDelayMs", options.initialRetryDelayMs ?? 100, 0);
-    this.#minRetryDelayMs = checkOption("minRetryDelayMs", options.minRetryDelayMs ?? 50, 0);
     this.#maxRetryDelayMs = checkOption("maxRetryDelayMs", options.maxRetryDelayMs ?? 30_000, 0);
+    this.#minRetryDelayMs = checkOption("minRetryDelayMs", options.minRetryDelayMs ?? Math.min(50, this.#maxRetryDelayMs), 0);
     this.#maxAttempts = checkOption("maxAttempts", options.maxAttempts ?? Infinity, 1);
     if (this.#minRetryDelayMs > this.#maxRetryDelayMs) {
       throw new ArgumentError(
