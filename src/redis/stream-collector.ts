@@ -8,6 +8,7 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ArgumentError } from "../errors.ts";
+import { checkDeadline } from "../reporters/delivery.ts";
 import { AnalyticsStatSchema, AnalyticsStatsSchema } from "../gen/livekit/livekit_analytics_pb.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { createStreamClient, isReplyError, type StreamClient } from "./client.ts";
@@ -66,6 +67,9 @@ export interface CollectorCounters {
 // Lines are handed to the sink (and their entries acknowledged) in chunks of about this many
 // UTF-16 code units, so memory stays bounded however large the entries of one read are.
 const MAX_CHUNK_CHARS = 4 << 20;
+
+// Longer delays overflow setTimeout's 32-bit field and fire after 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Default `stop()` deadline for the last acknowledgements, in milliseconds. */
 export const DEFAULT_STOP_DEADLINE_MS = 10_000;
@@ -145,7 +149,7 @@ export class StreamCollector {
    * Calling it again returns the same promise.
    */
   run(): Promise<void> {
-    this.#running ??= this.#loop().finally(() => this.#client.destroy());
+    this.#running ??= this.#loop().finally(() => this.#disconnect());
     return this.#running;
   }
 
@@ -153,19 +157,27 @@ export class StreamCollector {
    * Asks the collector to stop: the read in progress (at most `blockMs`) is finished, its lines
    * written and its entries acknowledged, then {@link run} resolves. Acknowledgements that Redis
    * cannot take are retried until `deadlineMs` from now; after that the entries stay pending and
-   * are delivered again later (to this consumer name, or to whoever claims them).
+   * are delivered again later (to this consumer name, or to whoever claims them). At the deadline
+   * the connection is closed, so a server that stopped answering cannot hold the collector; only
+   * a sink write in progress is waited for.
    *
-   * @param deadlineMs how long to keep trying to acknowledge, in milliseconds. Default: `10_000`.
+   * @param deadlineMs how long to keep trying, in milliseconds; `Infinity` waits as long as it
+   *   takes. Default: `10_000`.
    * @returns the promise of {@link run}
+   * @throws {ArgumentError} synchronously, when `deadlineMs` is not a number >= 0
    */
   stop(deadlineMs: number = DEFAULT_STOP_DEADLINE_MS): Promise<void> {
-    if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) {
-      throw new ArgumentError(`deadlineMs must be a number >= 0, got ${String(deadlineMs)}`);
-    }
+    checkDeadline(deadlineMs);
     if (!this.#stopping) {
       this.#stopping = true;
       this.#stopDeadline = Date.now() + deadlineMs;
       this.#wake.abort();
+      if (deadlineMs < MAX_TIMER_MS) {
+        // destroy() fails the command in flight (a read or an XACK the server never answers)
+        const timer = setTimeout(() => this.#disconnect(), deadlineMs);
+        const clear = (): void => clearTimeout(timer);
+        this.run().then(clear, clear);
+      }
     }
     return this.run();
   }
@@ -391,6 +403,10 @@ export class StreamCollector {
         await sleep(Math.min(500, 20 * 2 ** Math.min(++failures, 6)));
       }
     }
+  }
+
+  #disconnect(): void {
+    if (this.#client.isOpen) this.#client.destroy();
   }
 
   // Sleeps, but wakes at once on stop().

@@ -244,6 +244,40 @@ suite("StreamCollector", () => {
     }
   });
 
+  test("stop() keeps its deadline when the server stops answering mid-read", { timeout: 10_000 }, async () => {
+    const own = await startRedis();
+    try {
+      const c = new StreamCollector({ url: own.url, stream: "s", group: "g", consumer: "c1", blockMs: 50, sink: async () => {} });
+      const run = c.run();
+      await waitUntil(async () => {
+        const probe = await testClient(own.url);
+        try {
+          return ((await probe.xInfoConsumers("s", "g").catch(() => [])) as unknown[]).length === 1;
+        } finally {
+          probe.destroy();
+        }
+      }, "the collector to read");
+      own.process.kill("SIGSTOP");
+      try {
+        const t0 = Date.now();
+        await c.stop(300);
+        await run;
+        assert.ok(Date.now() - t0 < 2_000, `stop took ${Date.now() - t0} ms`);
+      } finally {
+        own.process.kill("SIGCONT");
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test("stop() rejects a bad deadline with an ArgumentError", () => {
+    const c = collector(newStream()).c;
+    for (const bad of [-1, NaN, "1" as unknown as number]) {
+      assert.throws(() => c.stop(bad), (e) => isArgumentError(e) && /deadlineMs/.test(e.message));
+    }
+  });
+
   test("rejects bad options with an ArgumentError naming them", () => {
     const sink = async () => {};
     const base = { url: redis.url, stream: "s", group: "g", consumer: "c", sink };
