@@ -16,3 +16,8 @@ export {
   type IngestStatsHandlerOptions,
   type IngestStatsImplementation,
 } from "./receiver.ts";
+export {
+  AnalyticsRecorderReporter,
+  type AnalyticsRecorderReporterOptions,
+  type MetadataOption,
+} from "./analytics-recorder-reporter.ts";

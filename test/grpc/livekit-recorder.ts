@@ -29,7 +29,7 @@ export function methodPath(method: protobuf.Method): string {
 export type RecorderMode =
   | "ack" // store the stats and answer Empty
   | "hang" // never answer (a stuck server)
-  | { status: grpc.status; details: string }; // fail the stream with this status, storing nothing
+  | { status: grpc.status; details: string; trailers?: Record<string, string> }; // fail the stream, storing nothing
 
 /** One received message. */
 export interface Received {
@@ -43,6 +43,8 @@ export class LivekitRecorder {
   mode: RecorderMode = "ack";
   /** stats of acknowledged streams, in order */
   readonly stored: AnalyticsStat[] = [];
+  /** when each stream started (Date.now()) */
+  readonly streamStarts: number[] = [];
   /** every message seen, acknowledged or not */
   readonly received: Received[] = [];
   /** request metadata of every stream */
@@ -74,6 +76,7 @@ export class LivekitRecorder {
     }
     implementation["IngestStats"] = ((call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<Buffer>) => {
       const stream = ++this.streams;
+      this.streamStarts.push(Date.now());
       this.metadata.push(call.metadata);
       const pending: AnalyticsStat[] = [];
       let failed = false;
@@ -97,7 +100,9 @@ export class LivekitRecorder {
           this.acknowledged++;
           callback(null, Buffer.alloc(0));
         } else {
-          callback({ code: mode.status, details: mode.details });
+          const metadata = new grpc.Metadata();
+          for (const [k, v] of Object.entries(mode.trailers ?? {})) metadata.set(k, v);
+          callback({ code: mode.status, details: mode.details, metadata });
         }
       });
       call.on("error", () => {});
