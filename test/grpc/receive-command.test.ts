@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { fromJsonString } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { AnalyticsStatSchema, StreamType } from "../../src/index.ts";
+import { AnalyticsRecorderReporter } from "../../src/grpc/index.ts";
 import { encodedBatch, ingestClient, sendStream } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -141,6 +142,48 @@ suite("statsworker receive", () => {
     } finally {
       client.close();
     }
+  });
+
+  test("an AnalyticsRecorderReporter loses nothing when the receiver is SIGKILLed and started again on the same port", async () => {
+    const first = await startReceive(["--grpc", "127.0.0.1:0", "--out", join(dir, "run1.ndjson"), "-q"]);
+    const port = first.address.split(":")[1]!;
+    const reporter = new AnalyticsRecorderReporter({
+      address: first.address,
+      lingerMs: 5,
+      initialRetryDelayMs: 20,
+      minRetryDelayMs: 10,
+      maxRetryDelayMs: 100,
+    });
+    const sent: string[] = [];
+    const report = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const unique = `AS_e2e${String(sent.length).padStart(9, "0")}`;
+        sent.push(unique);
+        reporter.reportBytes(encodedBatch([unique]));
+      }
+    };
+    try {
+      report(20);
+      await reporter.flush();
+      first.child.kill("SIGKILL");
+      await first.exit;
+      report(30); // queued while nobody listens
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const second = await startReceive(["--grpc", `127.0.0.1:${port}`, "--out", join(dir, "run2.ndjson"), "-q"]);
+      report(10);
+      await reporter.flush();
+      second.child.kill("SIGTERM");
+      assert.equal(await second.exit, 0);
+    } finally {
+      await reporter.close(1000);
+    }
+    const lines = [
+      ...(await readFile(join(dir, "run1.ndjson"), "utf8")).split("\n"),
+      ...(await readFile(join(dir, "run2.ndjson"), "utf8")).split("\n"),
+    ].filter((l) => l !== "");
+    const got = new Set(lines.map((l) => fromJsonString(AnalyticsStatSchema, l).id));
+    assert.deepEqual([...sent].filter((id) => !got.has(id)), [], "stats lost");
+    assert.equal(reporter.counters.dropped, 0);
   });
 
   test("bad arguments exit 2 with one line naming the option", async () => {
