@@ -109,8 +109,7 @@ export async function receive(argv: string[]): Promise<number> {
     "grpc.keepalive_time_ms": 30_000,
   });
   const handler = service.ingestStatsHandler({
-    async onStats(stats, { index }) {
-      if (index === 0) totals.streams++;
+    async onStats(stats) {
       totals.messages++;
       if (stats.length === 0) return;
       let text = "";
@@ -119,7 +118,7 @@ export async function receive(argv: string[]): Promise<number> {
         await writeThrough(output, text);
       } catch (err) {
         // Refuse (UNAVAILABLE, so senders keep their stats) and stop: nothing more can be stored.
-        writeFailure ??= err instanceof CliError ? err : new CliError(String(err));
+        writeFailure ??= outputError(output, err);
         stop();
         throw err;
       }
@@ -127,12 +126,14 @@ export async function receive(argv: string[]): Promise<number> {
       totals.bytes += Buffer.byteLength(text);
     },
   });
-  const ingestStats: IngestStatsImplementation = (call, callback) =>
-      handler(call, (err, value) => {
+  const ingestStats: IngestStatsImplementation = (call, callback) => {
+    totals.streams++;
+    handler(call, (err, value) => {
         if (err === null) totals.acknowledged++;
         else totals.refused++;
         callback(err, value);
       });
+  };
   server.addService(service.analyticsRecorderServiceDefinition, { IngestStats: ingestStats });
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -183,9 +184,14 @@ export async function receive(argv: string[]): Promise<number> {
 function writeThrough(output: Output, text: string): Promise<void> {
   output.check();
   return new Promise((resolve, reject) =>
-    output.stream.write(text, (err) => {
-      if (err === null || err === undefined) resolve();
-      else reject(new CliError(`cannot write output: ${err.message}`));
-    }),
+    output.stream.write(text, (err) => (err === null || err === undefined ? resolve() : reject(err))),
   );
+}
+
+// The CliError a failed write ends the command with: quiet and 0 when a reader closed the stdout
+// pipe (`statsworker receive ... | head`), as Output.check() does.
+function outputError(output: Output, err: unknown): CliError {
+  if (err instanceof CliError) return err;
+  if (output.isStdout && (err as { code?: unknown }).code === "EPIPE") return new CliError("", 0);
+  return new CliError(`cannot write output: ${err instanceof Error ? err.message : String(err)}`);
 }

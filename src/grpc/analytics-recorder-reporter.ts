@@ -20,7 +20,7 @@ export interface AnalyticsRecorderReporterOptions extends NetworkReporterOptions
   address: string;
   /**
    * Channel credentials. Default: plaintext for a loopback address (`localhost`, `127.x.x.x`,
-   * `[::1]`, with or without `dns:///`), TLS with the system's roots
+   * `[::1]`, with or without `dns:///`) or a `unix:` socket, TLS with the system's roots
    * (`grpc.credentials.createSsl()`) for any other.
    */
   credentials?: grpc.ChannelCredentials;
@@ -44,7 +44,8 @@ export interface AnalyticsRecorderReporterOptions extends NetworkReporterOptions
   channelOptions?: Partial<grpc.ChannelOptions>;
 }
 
-const LOOPBACK = /^(?:dns:(?:\/\/\/)?)?(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
+// Local targets, where plaintext is the default: loopback addresses and Unix sockets.
+const LOCAL = /^(?:(?:dns:(?:\/\/\/)?)?(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?|unix:.*)$/i;
 
 // Statuses that mean the receiver refused the data or the call itself: sending the same bytes
 // again to the same endpoint cannot succeed (as HTTP 4xx other than 408 and 429).
@@ -113,7 +114,7 @@ export class AnalyticsRecorderReporter extends NetworkReporter {
     const maxBackoffMs = Math.min(Math.max(core.maxRetryDelayMs ?? 30_000, 1), 2 ** 31 - 1);
     this.#client = new grpc.Client(
       address,
-      credentials ?? (LOOPBACK.test(address) ? grpc.credentials.createInsecure() : grpc.credentials.createSsl()),
+      credentials ?? defaultCredentials(address),
       {
         "grpc.keepalive_time_ms": 30_000,
         "grpc.initial_reconnect_backoff_ms": Math.min(1000, maxBackoffMs),
@@ -196,6 +197,14 @@ export class AnalyticsRecorderReporter extends NetworkReporter {
     close();
     return messages;
   }
+}
+
+/**
+ * The credentials used when none are given: plaintext for a loopback address or a Unix socket,
+ * TLS with the system's roots for any other target.
+ */
+export function defaultCredentials(address: string): grpc.ChannelCredentials {
+  return LOCAL.test(address) ? grpc.credentials.createInsecure() : grpc.credentials.createSsl();
 }
 
 function deliveryError(err: grpc.ServiceError): DeliveryError {

@@ -12,6 +12,7 @@ import {
   type AnalyticsStat,
 } from "../../src/index.ts";
 import { AnalyticsRecorderReporter, type AnalyticsRecorderReporterOptions } from "../../src/grpc/index.ts";
+import { defaultCredentials } from "../../src/grpc/analytics-recorder-reporter.ts";
 import { Random } from "../../src/sim/random.ts";
 import { ManualClock, RecordingLogger, stat } from "../helpers.ts";
 import { encodedBatch } from "./helpers.ts";
@@ -269,6 +270,21 @@ suite("AnalyticsRecorderReporter", () => {
     const ids = rec.stored.map((s) => s.id);
     assert.deepEqual(ids, ["AS_bounded002", "AS_bounded003", "AS_bounded004"], "the oldest were dropped, the rest delivered in order");
     assert.equal(r.counters.dropped, 2);
+  });
+
+  test("without credentials, loopback addresses and unix sockets are plaintext and anything else is TLS", async () => {
+    for (const local of ["127.0.0.1:50051", "localhost:1", "dns:///localhost:1", "[::1]:9", "127.1.2.3:4", "unix:/tmp/x.sock"]) {
+      assert.equal(defaultCredentials(local)._isSecure(), false, local);
+    }
+    for (const remote of ["analytics.example:443", "10.0.0.1:50051", "dns:///recorder:443", "localhost.example:1", "128.0.0.1:1"]) {
+      assert.equal(defaultCredentials(remote)._isSecure(), true, remote);
+    }
+    // and the default really is used: a plaintext recorder on localhost takes a reporter given no credentials
+    const rec = await recorder();
+    const r = reporter(`localhost:${rec.port}`);
+    r.reportBytes(encodedBatch(["AS_localhost01"]));
+    await r.flush();
+    assert.deepEqual(rec.stored.map((s) => s.id), ["AS_localhost01"]);
   });
 
   test("bad options are ArgumentErrors naming the value", () => {

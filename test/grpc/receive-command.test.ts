@@ -187,18 +187,21 @@ suite("statsworker receive", () => {
   });
 
   test("bad arguments exit 2 with one line naming the option", async () => {
-    for (const [args, pattern] of [
+    const cases = [
       [[], /missing --grpc HOST:PORT/],
       [["--grpc", "localhost"], /--grpc must be HOST:PORT .*"localhost"/],
       [["--grpc", "127.0.0.1:70000"], /--grpc must be HOST:PORT/],
       [["--grpc", "127.0.0.1:0", "--max-message-bytes", "12"], /--max-message-bytes must be an integer from 1024/],
       [["--grpc", "127.0.0.1:0", "--bogus"], /bogus/],
-    ] as const) {
-      const run = await runReceive([...args]);
+    ] as const;
+    // in parallel: each run is a process start, and none of them listens on anything
+    const runs = await Promise.all(cases.map(([args]) => runReceive([...args])));
+    cases.forEach(([args, pattern], i) => {
+      const run = runs[i]!;
       assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
       assert.match(run.stderr, pattern);
       assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
-    }
+    });
   });
 
   test("an address that cannot be bound exits 1 with one line", async () => {
