@@ -52,6 +52,7 @@ const REPORTER_COUNTER_HELP: Readonly<Record<string, string>> = {
   sent: "Batches delivered (acknowledged by the destination).",
   sentStats: "Stats in the delivered batches.",
   bytesSent: "Bytes delivered.",
+  requests: "Sends acknowledged by the receiver (HTTP requests, Redis commands, gRPC streams).",
   retries: "Delivery attempts repeated after a retryable failure.",
   dropped: "Batches discarded without delivery, for any reason.",
   droppedStats: "Stats in the dropped batches.",

@@ -125,6 +125,10 @@ suite("registerTelemetryMetrics()", () => {
     assert.equal(samples.get('statsworker_reporter_sent_total{reporter="callback"}'), 2);
     assert.equal(type.get("statsworker_reporter_queued"), "gauge");
     assert.equal(samples.get('statsworker_reporter_queued{reporter="callback"}'), 0);
+    const { help } = parseExposition(await (await fetch(url)).text());
+    for (const [name, text] of help) {
+      if (name.startsWith("statsworker_reporter_")) assert.doesNotMatch(text, /^Reporter counter /, `${name} has no help text of its own`);
+    }
   });
 });
 
