@@ -119,10 +119,14 @@ export class AnalyticsRecorderReporter extends NetworkReporter {
     const { address, credentials, metadata: _metadata, maxMessageBytes, channelOptions, ...core } = options;
     // A shorter retry cap than the core's 30 s: a recorder restart (a deploy) should be caught up
     // within seconds, and a retry against a dead endpoint costs one refused connection.
-    super("grpc", { ...core, maxRetryDelayMs: core.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS });
+    // (Raised to a larger minRetryDelayMs, so that setting only the floor stays valid.)
+    const min = core.minRetryDelayMs;
+    const maxRetryDelayMs =
+      core.maxRetryDelayMs ?? (typeof min === "number" && min > DEFAULT_MAX_RETRY_DELAY_MS ? min : DEFAULT_MAX_RETRY_DELAY_MS);
+    super("grpc", { ...core, maxRetryDelayMs });
     this.#metadata = metadata;
     this.#maxMessageBytes = checkOption("maxMessageBytes", maxMessageBytes ?? 1024 * 1024, 1);
-    const maxBackoffMs = Math.min(Math.max(core.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS, 1), 2 ** 31 - 1);
+    const maxBackoffMs = Math.min(Math.max(maxRetryDelayMs, 1), 2 ** 31 - 1);
     this.#client = new grpc.Client(
       address,
       credentials ?? defaultCredentials(address),

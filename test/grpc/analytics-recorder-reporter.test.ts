@@ -292,5 +292,9 @@ suite("AnalyticsRecorderReporter", () => {
     assert.throws(() => new AnalyticsRecorderReporter({ address: "127.0.0.1:1", maxMessageBytes: 0 }), (e) => isArgumentError(e) && /maxMessageBytes/.test(e.message));
     assert.throws(() => new AnalyticsRecorderReporter({ address: "127.0.0.1:1", metadata: 5 as never }), (e) => isArgumentError(e) && /metadata/.test(e.message));
     assert.throws(() => new AnalyticsRecorderReporter({ address: "127.0.0.1:1", maxQueuedBatches: 0 }), isArgumentError);
+    assert.throws(() => new AnalyticsRecorderReporter({ address: "127.0.0.1:1", maxRetryDelayMs: -1 }), isArgumentError);
+    // the 5 s default cap follows a larger floor instead of contradicting it
+    const slow = new AnalyticsRecorderReporter({ address: "127.0.0.1:1", minRetryDelayMs: 8000 });
+    void slow.close(0);
   });
 });
