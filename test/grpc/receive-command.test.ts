@@ -216,6 +216,14 @@ suite("statsworker receive", () => {
     }
   });
 
+  test("an --out that cannot be written exits 1 before listening", async () => {
+    const run = await runReceive(["--grpc", "127.0.0.1:0", "--out", join(dir, "no-such-dir", "x.ndjson")]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /cannot write .*no-such-dir.*ENOENT/);
+    assert.doesNotMatch(run.stderr, /listening/);
+    assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
+  });
+
   test("--help answers with the usage and exit code 0", async () => {
     const run = await runReceive(["--help"]);
     assert.equal(run.code, 0);
