@@ -61,7 +61,8 @@ function key(s: AnalyticsStat): string {
   return `${s.roomId}/${s.participantId}/${s.trackId}/${s.kind}/${s.timeStamp?.seconds}`;
 }
 
-suite("AnalyticsRecorderReporter", () => {
+// A delivery that never completes shows up as a flush() that never resolves: fail, do not hang.
+suite("AnalyticsRecorderReporter", { timeout: 120_000 }, () => {
   test("a wasm service's batches reach the recorder stamped with node and AS_ ids, many workers per stream", async () => {
     const rec = await recorder();
     const grpcReporter = reporter(rec.address, { node: "ND_sfu1" });
@@ -219,6 +220,22 @@ suite("AnalyticsRecorderReporter", () => {
     r.reportBytes(encodedBatch(["AS_accepted001"]));
     await r.flush();
     assert.deepEqual(rec.stored.map((s) => s.id), ["AS_accepted001"]);
+  });
+
+  test("a message over the recorder's size limit is dropped as a failure, not retried forever; smaller ones still go", { timeout: 15_000 }, async () => {
+    const rec = new LivekitRecorder();
+    rec.maxReceiveBytes = 1024;
+    await rec.start();
+    cleanup.push(() => rec.kill());
+    const r = reporter(rec.address, { lingerMs: 0 });
+    const big = encodedBatch(["AS_toolarge001"], { roomName: "x".repeat(2000) });
+    r.reportBytes(big);
+    await r.flush();
+    assert.equal(r.counters.failures, 1);
+    assert.equal(r.counters.droppedStats, 1);
+    r.reportBytes(encodedBatch(["AS_fits0000001"]));
+    await r.flush();
+    assert.deepEqual(rec.stored.map((s) => s.id), ["AS_fits0000001"]);
   });
 
   test("metadata from a function is made afresh for every stream", async () => {

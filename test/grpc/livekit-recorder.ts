@@ -51,6 +51,8 @@ export class LivekitRecorder {
   readonly metadata: grpc.Metadata[] = [];
   streams = 0;
   acknowledged = 0;
+  /** the server's max_receive_message_length; grpc-js's 4 MiB when undefined */
+  maxReceiveBytes: number | undefined = undefined;
   #server: grpc.Server | undefined;
 
   /** Starts the server on `this.port` (a free one the first time) and resolves once bound. */
@@ -107,7 +109,7 @@ export class LivekitRecorder {
       });
       call.on("error", () => {});
     }) as grpc.handleClientStreamingCall<Buffer, Buffer>;
-    const server = new grpc.Server();
+    const server = new grpc.Server(this.maxReceiveBytes === undefined ? {} : { "grpc.max_receive_message_length": this.maxReceiveBytes });
     server.addService(definition, implementation);
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
