@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS } from "../deadline.ts";
 import { ArgumentError } from "../errors.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { newReporterCounters, type ReporterCounters } from "./counters.ts";
@@ -166,21 +167,6 @@ export interface DeliveryOptions {
   maxAttempts?: number;
   /** Where drops, failures and endpoint state changes are logged. Default: {@link silentLogger}. */
   logger?: Logger;
-}
-
-/** Default `close()` deadline of every reporter, in milliseconds. */
-export const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
-
-/**
- * Checks a `close()` / `stop()` deadline: a number, not NaN, at least 0 (`Infinity` allowed).
- *
- * @throws {ArgumentError} naming the bad value
- */
-export function checkDeadline(deadlineMs: unknown): number {
-  if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) {
-    throw new ArgumentError(`deadlineMs must be a number >= 0, got ${describe(deadlineMs)}`);
-  }
-  return deadlineMs;
 }
 
 /**
@@ -742,3 +728,5 @@ function ref(timer: Timer): void {
 function describe(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
+
+export { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS };

@@ -99,7 +99,7 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
       // canonical tag, which protobuf-es reads the same way.
       const length = readVarint32(batch, end, stats);
       const start = pos;
-      if (length > end - start) throw new DecodeError("truncated", fieldStart, "stat length past the end", stats);
+      if (length > end - start) throw new DecodeError("truncated", fieldStart, { detail: "stat length past the end", index: stats });
       const statEnd = start + length;
       segments[s] = KIND_STAT;
       segments[s + 1] = start;
@@ -220,13 +220,13 @@ function scanStat(b: Uint8Array, end: number, index: number): number {
     const declared = field < STAT_FIELD_WIRE_TYPES.length ? STAT_FIELD_WIRE_TYPES[field]! : -1;
     if (declared === 2) {
       const length = readVarint32(b, end, index);
-      if (length > end - pos) throw new DecodeError("truncated", fieldStart, undefined, index);
+      if (length > end - pos) throw new DecodeError("truncated", fieldStart, { index });
       pos += length;
       if (field === 14) idLength = length;
     } else if (declared === 0) {
       readVarint32(b, end, index);
     } else if (declared === 5) {
-      if (4 > end - pos) throw new DecodeError("truncated", fieldStart, undefined, index);
+      if (4 > end - pos) throw new DecodeError("truncated", fieldStart, { index });
       pos += 4;
     } else {
       skipField(b, end, field, tag & 7, fieldStart, index, STAT_GROUP_BUDGET);
@@ -252,26 +252,26 @@ function skipField(
     case 1:
     case 5: {
       const width = wireType === 1 ? 8 : 4;
-      if (width > end - pos) throw new DecodeError("truncated", fieldStart, undefined, index);
+      if (width > end - pos) throw new DecodeError("truncated", fieldStart, { index });
       pos += width;
       return;
     }
     case 2: {
       const length = readVarint32(b, end, index);
-      if (length > end - pos) throw new DecodeError("truncated", fieldStart, undefined, index);
+      if (length > end - pos) throw new DecodeError("truncated", fieldStart, { index });
       pos += length;
       return;
     }
     case 3: {
-      if (budget <= 0) throw new DecodeError("too_deep", fieldStart, undefined, index);
+      if (budget <= 0) throw new DecodeError("too_deep", fieldStart, { index });
       for (;;) {
-        if (pos >= end) throw new DecodeError("truncated", fieldStart, "group never closed", index);
+        if (pos >= end) throw new DecodeError("truncated", fieldStart, { detail: "group never closed", index });
         const innerStart = pos;
         const tag = readTag(b, end, index);
         const innerField = tag >>> 3;
         const innerWireType = tag & 7;
         if (innerWireType === 4) {
-          if (innerField !== field) throw new DecodeError("bad_group", innerStart, undefined, index);
+          if (innerField !== field) throw new DecodeError("bad_group", innerStart, { index });
           return;
         }
         skipField(b, end, innerField, innerWireType, innerStart, index, budget - 1);
@@ -279,7 +279,7 @@ function skipField(
     }
     default:
       // 4: an end-group with no group open.
-      throw new DecodeError("bad_tag", fieldStart, `wire type ${wireType}`, index);
+      throw new DecodeError("bad_tag", fieldStart, { detail: `wire type ${wireType}`, index });
   }
 }
 
@@ -292,10 +292,10 @@ function readTag(b: Uint8Array, end: number, index: number): number {
   const tag = readVarint32(b, end, index);
   const read = pos - start;
   if (read > 5 || (read === 5 && b[pos - 1]! > 0x0f)) {
-    throw new DecodeError("bad_varint", start, "tag overflows uint32", index);
+    throw new DecodeError("bad_varint", start, { detail: "tag overflows uint32", index });
   }
-  if (tag >>> 3 === 0) throw new DecodeError("bad_tag", start, "field number 0", index);
-  if ((tag & 7) > 5) throw new DecodeError("bad_tag", start, `wire type ${tag & 7}`, index);
+  if (tag >>> 3 === 0) throw new DecodeError("bad_tag", start, { detail: "field number 0", index });
+  if ((tag & 7) > 5) throw new DecodeError("bad_tag", start, { detail: `wire type ${tag & 7}`, index });
   return tag;
 }
 
@@ -307,7 +307,7 @@ function readVarint32(b: Uint8Array, end: number, index: number): number {
   let p = pos;
   let result = 0;
   for (let i = 0; i < 10; i++) {
-    if (p >= end) throw new DecodeError("truncated", pos, undefined, index);
+    if (p >= end) throw new DecodeError("truncated", pos, { index });
     const byte = b[p++]!;
     if (i < 5) result |= (byte & 0x7f) << (7 * i);
     if (byte < 0x80) {
@@ -315,7 +315,7 @@ function readVarint32(b: Uint8Array, end: number, index: number): number {
       return result >>> 0;
     }
   }
-  throw new DecodeError("bad_varint", pos, undefined, index);
+  throw new DecodeError("bad_varint", pos, { index });
 }
 
 function varintSize(v: number): number {
