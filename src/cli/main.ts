@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `statsworker` command line: `simulate`, `aggregate` and `collect`.
+ * The `statsworker` command line: `simulate`, `aggregate`, `collect` and `receive`.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr).
  *
@@ -9,6 +9,7 @@
 import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
 import { collect } from "./collect.ts";
+import { receive } from "./receive.ts";
 import { simulate } from "./simulate.ts";
 
 const HELP = `usage: statsworker <command> [options]
@@ -21,6 +22,8 @@ commands:
                      windowed by time stamp, and write the coalesced stats
   collect            read a fleet's stats from a Redis stream as one consumer of a group
                      and write them as NDJSON, at least once
+  receive --grpc H:P serve LiveKit's AnalyticsRecorderService/IngestStats and write what
+                     arrives as NDJSON
 
 Run 'statsworker <command> --help' for a command's options.
 `;
@@ -35,12 +38,15 @@ async function main(argv: string[]): Promise<number> {
         return await aggregate(rest);
       case "collect":
         return await collect(rest);
+      case "receive":
+        return await receive(rest);
       case "-h":
       case "--help":
       case "help":
         if (rest[0] === "simulate") return await simulate(["--help"]);
         if (rest[0] === "aggregate") return await aggregate(["--help"]);
         if (rest[0] === "collect") return await collect(["--help"]);
+        if (rest[0] === "receive") return await receive(["--help"]);
         process.stdout.write(HELP);
         return 0;
       case undefined:
