@@ -115,68 +115,69 @@ let key1: u64 = 0x0f0e_0d0c_0b0a_0908;
 /** probe steps taken by every lookup and insert, for the tests (hashProbes) */
 let probes: u32 = 0;
 
-let v0: u64 = 0;
-let v1: u64 = 0;
-let v2: u64 = 0;
-let v3: u64 = 0;
-
-// @ts-ignore: decorator
-@inline function sipRound(): void {
-  v0 += v1;
-  v1 = rotl<u64>(v1, 13) ^ v0;
-  v0 = rotl<u64>(v0, 32);
-  v2 += v3;
-  v3 = rotl<u64>(v3, 16) ^ v2;
-  v0 += v3;
-  v3 = rotl<u64>(v3, 21) ^ v0;
-  v2 += v1;
-  v1 = rotl<u64>(v1, 17) ^ v2;
-  v2 = rotl<u64>(v2, 32);
-}
-
-// @ts-ignore: decorator
-@inline function compress(m: u64): void {
-  v3 ^= m;
-  sipRound();
-  v0 ^= m;
+/** `count` (at most 8) bytes from offset `off` of the stream `[p1, p1 + n1)` then `p2...`, little-endian. */
+function gather(p1: usize, n1: u32, p2: usize, off: u32, count: u32): u64 {
+  let m: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const at = off + i;
+    const byte = at < n1 ? load<u8>(p1 + at) : load<u8>(p2 + (at - n1));
+    m |= <u64>byte << (<u64>i << 3);
+  }
+  return m;
 }
 
 /**
  * SipHash-1-3 with key (k0, k1) of the message: `header` (8 bytes, little-endian), then
- * `[p1, p1 + n1)`, then `[p2, p2 + n2)`.
+ * `[p1, p1 + n1)`, then `[p2, p2 + n2)`. The state stays in locals, so the round is written out
+ * twice: once for the message words, once for the finalization.
  */
 function sipHash13(k0: u64, k1: u64, header: u64, p1: usize, n1: u32, p2: usize, n2: u32): u64 {
-  v0 = k0 ^ 0x736f_6d65_7073_6575;
-  v1 = k1 ^ 0x646f_7261_6e64_6f6d;
-  v2 = k0 ^ 0x6c79_6765_6e65_7261;
-  v3 = k1 ^ 0x7465_6462_7974_6573;
-  compress(header);
-  // the bytes of both ranges as one stream: `tail` holds the `have` bytes not yet compressed
-  let tail: u64 = 0;
-  let have: u32 = 0;
-  for (let part = 0; part < 2; part++) {
-    const p = part == 0 ? p1 : p2;
-    const n = <usize>(part == 0 ? n1 : n2);
-    let i: usize = 0;
-    while (have != 0 && i < n) {
-      tail |= <u64>load<u8>(p + i++) << (<u64>have << 3);
-      if (++have == 8) {
-        compress(tail);
-        tail = 0;
-        have = 0;
-      }
+  let v0 = k0 ^ 0x736f_6d65_7073_6575;
+  let v1 = k1 ^ 0x646f_7261_6e64_6f6d;
+  let v2 = k0 ^ 0x6c79_6765_6e65_7261;
+  let v3 = k1 ^ 0x7465_6462_7974_6573;
+  const bytes: u32 = n1 + n2;
+  const total: u32 = 8 + bytes;
+  // word 0 is the header, words 1 .. last - 1 are full words of the id bytes, and the last holds
+  // the remaining 0-7 bytes with the message length in its top byte
+  const last: u32 = total >>> 3;
+  for (let k: u32 = 0; k <= last; k++) {
+    let m: u64;
+    if (k == 0) {
+      m = header;
+    } else {
+      const off = (k - 1) << 3;
+      if (k == last) m = gather(p1, n1, p2, off, bytes - off) | (<u64>total << 56);
+      else if (off + 8 <= n1) m = load<u64>(p1 + off);
+      else if (off >= n1) m = load<u64>(p2 + (off - n1));
+      else m = gather(p1, n1, p2, off, 8);
     }
-    for (; i + 8 <= n; i += 8) compress(load<u64>(p + i));
-    for (; i < n; i++) {
-      tail |= <u64>load<u8>(p + i) << (<u64>have << 3);
-      have++;
-    }
+    v3 ^= m;
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+    v0 ^= m;
   }
-  compress(tail | (<u64>(8 + n1 + n2) << 56));
   v2 ^= 0xff;
-  sipRound();
-  sipRound();
-  sipRound();
+  for (let r = 0; r < 3; r++) {
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+  }
   return v0 ^ v1 ^ v2 ^ v3;
 }
 

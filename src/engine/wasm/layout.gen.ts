@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x4db4616d;
+export const LAYOUT_HASH = 0x9aa70908;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
