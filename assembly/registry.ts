@@ -6,8 +6,11 @@
 // that a batch message belongs to. Everything here is owned by the engine; the host refers to
 // workers and routers by index.
 
-import { blockAlloc, blockFree } from "./heap";
-import { META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER } from "./layout";
+import { blockAlloc, blockCapacity, blockFree } from "./heap";
+import {
+  META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
+  STATUS_ROUTER_TRACKS, STATUS_WORKER_ID_BYTES, STATUS_WORKER_TRACKS,
+} from "./layout";
 import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from "./slots";
 
 /**
@@ -17,7 +20,9 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
  *    │ state u32 │ head i32 │ router i32 │ pending u32 │
  * 16 ├───────────┼──────────┴──┬─────────┴──┬──────────┴─────┐
  *    │ keyPtr u32│ roomBytes   │ pidBytes   │ patchBytes u32 │
- * 32 └───────────┴─────────────┴────────────┴────────────────┘
+ * 32 ├───────────┼─────────────┼────────────┴────────────────┘
+ *    │ tracks u32│ idBytes u32 │
+ * 40 └───────────┴─────────────┘
  *
  * keyPtr holds the room id, the participant id and the pre-encoded patch fields, back to back;
  * head is the first slot of the worker's list (META next/prev), -1 when empty, and the next free
@@ -33,6 +38,10 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
   roomBytes: u32;
   pidBytes: u32;
   patchBytes: u32;
+  /** live track slots */
+  tracks: u32;
+  /** bytes of the track ids those slots hold */
+  idBytes: u32;
 }
 
 // @ts-ignore: decorator
@@ -48,6 +57,25 @@ let workerHigh: u32 = 0;
 /** free worker indices, threaded through Worker.head, as index + 1 */
 let workerFreeHead: u32 = 0;
 let routerCount: i32 = 0;
+/** live track slots per router (u32 by router index), for the router bound */
+let routerTracks: usize = 0;
+
+// Bounds on what one participant or one service can make the engine hold (setBounds); a new
+// track over any of them is refused, and nothing that exists changes.
+let maxWorkerTracks: u32 = 0xffff_ffff;
+let maxRouterTracks: u32 = 0xffff_ffff;
+let maxWorkerIdBytes: u32 = 0xffff_ffff;
+
+/**
+ * Sets the bounds that refuse a new track: live tracks per worker, live tracks per router (all
+ * the workers of one service), and bytes of track ids per worker. 0 means no bound, which is
+ * also the default; existing tracks are never refused, only new ones.
+ */
+export function setBounds(workerTracks: u32, routerTracksBound: u32, workerIdBytes: u32): void {
+  maxWorkerTracks = workerTracks == 0 ? 0xffff_ffff : workerTracks;
+  maxRouterTracks = routerTracksBound == 0 ? 0xffff_ffff : routerTracksBound;
+  maxWorkerIdBytes = workerIdBytes == 0 ? 0xffff_ffff : workerIdBytes;
+}
 
 // @ts-ignore: decorator
 @inline function workerAt(worker: i32): Worker {
@@ -355,9 +383,25 @@ export function findRoute(router: i32, room: usize, roomBytes: u32, pid: usize, 
 
 // ── workers ───────────────────────────────────────────────────────────────────────────────
 
-/** A new router (one per TelemetryService); its routes start empty. */
+/** A new router (one per TelemetryService); its routes start empty. -1 when memory is exhausted. */
 export function routerCreate(): i32 {
-  return routerCount++;
+  const router = routerCount;
+  const need = (<u64>router + 1) << 2;
+  if (routerTracks == 0 || blockCapacity(routerTracks) < need) {
+    const grown = blockAlloc(need << 1);
+    if (grown == 0) return -1;
+    if (routerTracks != 0) memory.copy(grown, routerTracks, <usize>router << 2);
+    blockFree(routerTracks);
+    routerTracks = grown;
+  }
+  store<u32>(routerTracks + (<usize>router << 2), 0);
+  routerCount++;
+  return router;
+}
+
+// @ts-ignore: decorator
+@inline function routerTracksAt(router: i32): usize {
+  return routerTracks + (<usize>router << 2);
 }
 
 /**
@@ -404,6 +448,8 @@ export function workerCreate(ptr: usize, roomBytes: u32, pidBytes: u32, patchByt
   w.roomBytes = roomBytes;
   w.pidBytes = pidBytes;
   w.patchBytes = patchBytes;
+  w.tracks = 0;
+  w.idBytes = 0;
   if (router >= 0) {
     const hash = routeHash(router, key, roomBytes, key + roomBytes, pidBytes);
     const previous = find(ROUTES, hash, router, 0, key, roomBytes, key + roomBytes, pidBytes);
@@ -484,13 +530,18 @@ export function workerPatchBytes(worker: i32): u32 {
 
 /**
  * The slot of (`worker`, `bucket`, track id `[ptr, ptr + bytes)`), created (zeroed) on first
- * use. -1 when `worker` is not open or memory is exhausted.
+ * use. -1 when `worker` is not open or memory is exhausted; STATUS_WORKER_TRACKS,
+ * STATUS_ROUTER_TRACKS or STATUS_WORKER_ID_BYTES when a new track would pass a bound.
  */
 export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32 {
   if (!isOpenWorker(worker)) return -1;
   let hash = trackHash(worker, bucket, ptr, bytes);
   const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
   if (found >= 0) return found;
+  const w = workerAt(worker);
+  if (w.tracks >= maxWorkerTracks) return STATUS_WORKER_TRACKS;
+  if (w.router >= 0 && load<u32>(routerTracksAt(w.router)) >= maxRouterTracks) return STATUS_ROUTER_TRACKS;
+  if (<u64>w.idBytes + bytes > <u64>maxWorkerIdBytes) return STATUS_WORKER_ID_BYTES;
   const k0 = TRACKS.k0;
   if (!reserve(TRACKS)) return -1;
   // a rebuild may have rekeyed the table
@@ -511,7 +562,12 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
   store<u32>(meta + META_BUCKET, bucket);
   store<u32>(meta + META_TRACK_PTR, <u32>copy);
   store<u32>(meta + META_TRACK_BYTES, bytes);
-  const w = workerAt(worker);
+  w.tracks++;
+  w.idBytes += bytes;
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) + 1);
+  }
   const head = w.head;
   store<i32>(meta + META_NEXT, head);
   if (head >= 0) store<i32>(metaAddress(<u32>head) + META_PREV, slot);
@@ -526,10 +582,17 @@ export function releaseSlot(slot: i32): void {
   const worker = load<i32>(meta + META_WORKER);
   const next = load<i32>(meta + META_NEXT);
   const prev = load<i32>(meta + META_PREV);
+  const w = workerAt(worker);
   if (prev >= 0) store<i32>(metaAddress(<u32>prev) + META_NEXT, next);
-  else workerAt(worker).head = next;
+  else w.head = next;
   if (next >= 0) store<i32>(metaAddress(<u32>next) + META_PREV, prev);
   const trackPtr = <usize>load<u32>(meta + META_TRACK_PTR);
+  w.tracks--;
+  w.idBytes -= load<u32>(meta + META_TRACK_BYTES);
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) - 1);
+  }
   remove(TRACKS, trackHash(worker, load<u32>(meta + META_BUCKET), trackPtr, load<u32>(meta + META_TRACK_BYTES)), <u32>slot);
   blockFree(trackPtr);
   freeSlot(slot);
