@@ -9,7 +9,9 @@
  * @module
  */
 
-export { ABI_VERSION, BATCH, DRAIN_ENTRY, INFO, LAYOUT_HASH, META, SCRATCH, SLOT, STATUS } from "./layout.gen.ts";
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH), their
+// word indices (SLOT_U32, SLOT_U64, ...) and STATUS
+export * from "./layout.gen.ts";
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
