@@ -79,6 +79,11 @@ export interface WasmExports {
   /** a new router (one per TelemetryService) for batch routing; -1 when memory is exhausted */
   routerCreate(): number;
   /**
+   * frees a router (a stopped service) with every worker it routes, their slots, ids and routes;
+   * its index may be handed out again by routerCreate(), so the host must forget it
+   */
+  routerFree(router: number): void;
+  /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
    * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its
    * (room, participant), replacing an earlier one. -1 when memory is exhausted.

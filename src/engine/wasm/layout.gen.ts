@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x97f5f1d7;
+export const LAYOUT_HASH = 0xc5b0c322;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
