@@ -55,3 +55,11 @@ export {
   type FetchFunction,
   type ReporterCounters,
 } from "./reporters/index.ts";
+export {
+  RtcStatsCollector,
+  type RtcStatsCollectorOptions,
+  type RtcStatsCollectorCounters,
+  type RtcStatsSample,
+  type RtcStreamInfo,
+} from "./sources/rtc-stats-collector.ts";
+export { QualityScorer, packetLossWeight, packetScore, scoreToMos, MAX_MOS, MIN_MOS, type QualityScorerOptions, type QualityWindow } from "./sources/connection-quality.ts";
