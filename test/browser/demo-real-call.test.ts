@@ -12,9 +12,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { DemoState } from "../../examples/browser/demo-state.ts";
-import { ROOT, bundleForBrowser, chromiumMissing, launchChromium, PageLog, shoutSkip, startServer, withTimeout, type TestServer } from "./harness.ts";
+import { FAKE_MEDIA_ARGS, ROOT, bundleForBrowser, chromiumMissing, launchChromium, PageLog, shoutSkip, startServer, withTimeout, type TestServer } from "./harness.ts";
 
-const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 if (chromiumMissing) shoutSkip(`${chromiumMissing}; the demo's real-call tests are skipped`);
 const skip = chromiumMissing === undefined ? {} : { skip: chromiumMissing };
 

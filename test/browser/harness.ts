@@ -185,6 +185,9 @@ export async function startServer(mounts: Record<string, string>): Promise<TestS
   };
 }
 
+/** Chromium flags for WebRTC calls with a fake camera and microphone and no permission prompt. */
+export const FAKE_MEDIA_ARGS: readonly string[] = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+
 /** Launches Debian's chromium headless, with the flags TOOLCHAIN.md section 7 verified, plus `extraArgs`. */
 export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({

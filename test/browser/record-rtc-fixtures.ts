@@ -14,10 +14,8 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, bundleForBrowser, chromiumMissing, launchChromium, PageLog, startServer, withTimeout } from "./harness.ts";
+import { FAKE_MEDIA_ARGS, ROOT, bundleForBrowser, chromiumMissing, launchChromium, PageLog, startServer, withTimeout } from "./harness.ts";
 
-/** Chromium flags for a call with fake devices and no permission prompt. */
-export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"] as const;
 
 const PAGE = `
 import { startLoopbackCall } from "./examples/browser/real-call.ts";

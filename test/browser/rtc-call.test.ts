@@ -13,11 +13,9 @@ import { fromJson } from "@bufbuild/protobuf";
 import type { Browser } from "playwright-core";
 import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../../src/index.ts";
 import { cumulativeTotals, sumWindows, type StreamTotals } from "../sources/rtc-totals.ts";
-import { bundleForBrowser, chromiumMissing, launchChromium, PageLog, shoutSkip, startServer, withTimeout, type TestServer } from "./harness.ts";
+import { FAKE_MEDIA_ARGS, bundleForBrowser, chromiumMissing, launchChromium, PageLog, shoutSkip, startServer, withTimeout, type TestServer } from "./harness.ts";
 import type { RtcCallReport, RtcCallSide } from "./rtc-call-page.ts";
 
-/** Chromium flags for a call with fake devices and no permission prompt. */
-const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 const WINDOWS = 8;
 const INTERVAL_MS = 500;
 
