@@ -9,6 +9,13 @@
 export interface LoopbackCallOptions {
   /** publish the video with three simulcast encodings (rids q, h, f); default false */
   simulcast?: boolean;
+  /**
+   * With `simulcast`: tell the sender that the receiver accepts all three encodings. Chromium
+   * cannot receive simulcast and answers without it, so by default the sender sends only the
+   * first encoding; with this the sender sends all three and the receiver takes one of them;
+   * default false
+   */
+  acceptSimulcast?: boolean;
   /** camera resolution asked of getUserMedia; default 640 x 360 */
   width?: number;
   height?: number;
@@ -33,6 +40,12 @@ export interface LoopbackCall {
   readonly remoteTracks: MediaStreamTrack[];
   /** closes both connections; stops the tracks unless they were passed in */
   close(): void;
+}
+
+// adds receive rids and a=simulcast to the answer's video section, before its a=rtcp-mux
+function acceptSimulcastIn(sdp: string): string {
+  if (/a=simulcast/.test(sdp)) return sdp;
+  return sdp.replace(/(m=video[\s\S]*?)(\r\na=rtcp-mux)/, "$1\r\na=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\na=simulcast:recv q;h;f$2");
 }
 
 function rewriteSsrcs(sdp: string, base: number): string {
@@ -84,7 +97,8 @@ export async function startLoopbackCall(options: LoopbackCallOptions = {}): Prom
   await sender.setLocalDescription({ type: "offer", sdp });
   await receiver.setRemoteDescription({ type: "offer", sdp });
   await receiver.setLocalDescription();
-  await sender.setRemoteDescription(receiver.localDescription!);
+  const answer = receiver.localDescription!.sdp;
+  await sender.setRemoteDescription({ type: "answer", sdp: options.simulcast && options.acceptSimulcast ? acceptSimulcastIn(answer) : answer });
   const connected = new Promise<void>((ok, fail) => {
     const check = () => {
       if (sender.connectionState === "connected" && receiver.connectionState === "connected") ok();

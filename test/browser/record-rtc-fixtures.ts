@@ -2,9 +2,10 @@
  * Records the getStats() fixtures of test/fixtures/rtc/ from real loopback calls in headless
  * Chromium (fake camera and microphone):
  *
- * - `chromium-call.json`: a call whose video is published with three simulcast encodings (in
- *   loopback Chromium sends only the first: the answer does not accept simulcast), sampled every
- *   500 ms on both peers;
+ * - `chromium-call.json`: a call whose video is published with three simulcast encodings, the
+ *   answer rewritten to accept them so that Chromium sends them all, sampled every 500 ms on both
+ *   peers. The receiver cannot take simulcast: it switches between the SSRCs it gets, and each one
+ *   it switches back to starts from zero again (streams that vanish and come back);
  * - `chromium-restart.json`: a call sampled a few times, closed, and a second call on the same
  *   tracks whose offer was rewritten to the first call's SSRCs, so the same SSRCs start again
  *   from zero.
@@ -29,7 +30,7 @@ async function sample(call, n, into) {
 }
 (async () => {
   const simulcast = [];
-  const a = await startLoopbackCall({ simulcast: true });
+  const a = await startLoopbackCall({ simulcast: true, acceptSimulcast: true });
   await sample(a, 6, simulcast);
   a.close();
   const restart = [];

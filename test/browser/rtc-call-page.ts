@@ -1,6 +1,7 @@
 /**
  * The page of rtc-call.test.ts: a real loopback call (fake camera and microphone, the video sent
- * with simulcast encodings), both peers sampled every `?interval=` ms (default 500) for
+ * with three simulcast encodings, the receiver told to accept them so that Chromium sends all
+ * three; the receiver then switches between the SSRCs it gets, so its streams restart), both peers sampled every `?interval=` ms (default 500) for
  * `?windows=` windows (default 8) through one RtcStatsCollector each, every sample fed to a
  * StatsWorker per peer on each engine, updated after every collect. What it saw lands in
  * `window.__rtcCall`, messages as protobuf JSON.
@@ -15,6 +16,8 @@ export interface RtcCallSide {
   windows: { trackId: string; direction: number; kind: string; stat: JsonValue }[][];
   /** the last getStats() report, the one the last window was collected from */
   lastReport: Record<string, unknown>[];
+  /** the outbound-rtp and inbound-rtp dictionaries of every report, in collect order */
+  rtpReports: Record<string, unknown>[][];
   /** what each engine's StatsWorker reported, in order, as JSON */
   reported: Record<string, JsonValue[]>;
   /** each engine's worker counters at the end */
@@ -49,7 +52,7 @@ async function run(): Promise<RtcCallReport> {
   const intervalMs = Number(params.get("interval") ?? 500);
   const windows = Number(params.get("windows") ?? 8);
   const engines = await Promise.all([loadEngine("ts"), loadEngine("wasm")]);
-  const call = await startLoopbackCall({ simulcast: true });
+  const call = await startLoopbackCall({ simulcast: true, acceptSimulcast: true });
   try {
     // one clock for every worker, so both engines report the same timeStamp
     let tick = 0;
@@ -62,7 +65,7 @@ async function run(): Promise<RtcCallReport> {
         reported[engine.kind] = out;
         return new StatsWorker({ engine, now, reporter: { report: (stats) => out.push(...stats.map(json)) }, roomId: "RM_call", roomName: "call", participantId, participantIdentity: participantId });
       });
-      const result: RtcCallSide = { windows: [], lastReport: [], reported, workerCounters: {}, collectorCounters: {} };
+      const result: RtcCallSide = { windows: [], lastReport: [], rtpReports: [], reported, workerCounters: {}, collectorCounters: {} };
       return {
         result,
         async sample() {
@@ -71,6 +74,7 @@ async function run(): Promise<RtcCallReport> {
           const dicts: Record<string, unknown>[] = [];
           report.forEach((d: Record<string, unknown>) => void (d["type"] !== "certificate" && dicts.push(d)));
           result.lastReport = dicts;
+          result.rtpReports.push(dicts.filter((d) => d["type"] === "outbound-rtp" || d["type"] === "inbound-rtp"));
           result.windows.push(samples.map((s) => ({ trackId: s.trackId, direction: s.direction, kind: s.kind, stat: json(s.stat) })));
           for (const w of workers) {
             for (const s of samples) w.onTrackStat(s.trackId, s.direction, s.stat);

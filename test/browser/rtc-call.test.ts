@@ -3,7 +3,8 @@
  * RTCPeerConnections in one page (rtc-call-page.ts, bundled by esbuild from the source), samples
  * both every 500 ms and feeds StatsWorkers of both engines. Checked here, in Node: directions and
  * track ids, per-window deltas adding up to the last cumulative report on both peers, the
- * workers' windows adding up the same on both engines, scores in range.
+ * workers' windows adding up the same on both engines, scores in range. The sender is told the
+ * receiver accepts simulcast, so Chromium sends all three encodings (numbered as layers 0-2).
  *
  * Without /usr/bin/chromium (or CHROMIUM_PATH) every test is reported as skipped, loudly.
  */
@@ -12,7 +13,7 @@ import assert from "node:assert/strict";
 import { fromJson } from "@bufbuild/protobuf";
 import type { Browser } from "playwright-core";
 import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../../src/index.ts";
-import { cumulativeTotals, sumWindows, type StreamTotals } from "../sources/rtc-totals.ts";
+import { cumulativeOverRuns, cumulativeTotals, sumWindows, type StreamTotals } from "../sources/rtc-totals.ts";
 import { FAKE_MEDIA_ARGS, bundleForBrowser, chromiumMissing, launchChromium, PageLog, shoutSkip, startServer, withTimeout, type TestServer } from "./harness.ts";
 import type { RtcCallReport, RtcCallSide } from "./rtc-call-page.ts";
 
@@ -75,29 +76,40 @@ suite("RtcStatsCollector in a real Chromium call", () => {
     }
   });
 
-  test("the sender has one stream per simulcast encoding, the receiver one per track", skip, () => {
+  test("the sender has one stream per simulcast encoding, each a video layer numbered by its rid; the receiver one stream per track", skip, () => {
     const r = report!;
     const video = stats(r.sender).filter((s) => s.trackId === r.trackIds.video);
     for (const s of video) assert.equal(s.streams.length, r.encodings.length);
     assert.ok(r.encodings.some((e) => e.packetsSent > 0));
     for (const s of stats(r.receiver)) assert.equal(s.streams.length, 1);
-    if (r.encodings.length > 1) {
-      const layers = video.flatMap((s) => s.streams.flatMap((st) => st.videoLayers.map((l) => l.layer)));
-      assert.ok(layers.length > 0, "simulcast but no layer reported");
-      for (const l of layers) assert.ok(l >= 0 && l < r.encodings.length);
+    assert.equal(r.encodings.length, 3);
+    // every encoding that sent something is a layer, numbered from its rid as LiveKit numbers them
+    const ridLayer: Record<string, number> = { q: 0, h: 1, f: 2 };
+    const seen = new Set<number>();
+    for (const st of video.flatMap((s) => s.streams)) {
+      const rid = r.encodings.find((e) => e.ssrc === st.ssrc)!.rid!;
+      for (const l of st.videoLayers) {
+        assert.equal(l.layer, ridLayer[rid], `ssrc ${st.ssrc} (rid ${rid})`);
+        seen.add(l.layer);
+      }
     }
+    const sending = r.encodings.filter((e) => e.packetsSent > 0).length;
+    assert.ok(sending >= 2, `Chromium sent only ${sending} of the simulcast encodings`);
+    assert.equal(seen.size, sending, `layers reported: ${[...seen].join(", ")}`);
   });
 
-  test("per-window deltas add up to the last report's cumulative counters, on both peers", skip, (t) => {
+  test("per-window deltas add up to the cumulative counters on both peers, over every run of a stream", skip, (t) => {
     const r = report!;
-    for (const side of [r.sender, r.receiver]) {
-      const sums = sumWindows(stats(side));
-      const totals = cumulativeTotals(side.lastReport);
-      assert.deepEqual(sums, totals);
-      assert.ok([...totals.values()].some((x) => x.primaryPackets > 50), "hardly any packets flowed");
-    }
-    const up = cumulativeTotals(r.sender.lastReport);
-    t.diagnostic(`sender totals: ${[...up].map(([k, v]) => `${k} ${v.primaryPackets} pkts ${v.primaryBytes} B`).join("; ")}`);
+    // the sender's streams never restart: its windows add up to its last report
+    const up = cumulativeOverRuns(r.sender.rtpReports);
+    assert.deepEqual([...up.runs.values()], [...up.runs.values()].map(() => 1));
+    assert.deepEqual(sumWindows(stats(r.sender)), cumulativeTotals(r.sender.lastReport));
+    // the receiver switches between the simulcast SSRCs it is sent: streams vanish, come back from zero
+    const down = cumulativeOverRuns(r.receiver.rtpReports);
+    assert.deepEqual(sumWindows(stats(r.receiver)), down.totals);
+    for (const totals of [up.totals, down.totals]) assert.ok([...totals.values()].some((x) => x.primaryPackets > 50), "hardly any packets flowed");
+    t.diagnostic(`sender totals: ${[...up.totals].map(([k, v]) => `${k} ${v.primaryPackets} pkts ${v.primaryBytes} B`).join("; ")}`);
+    t.diagnostic(`receiver runs per stream: ${[...down.runs].map(([k, v]) => `${k} ${v}`).join("; ")}; collector restarts ${r.receiver.collectorCounters["restarts"]}, forgotten ${r.receiver.collectorCounters["forgotten"]}`);
   });
 
   test("the StatsWorkers of both engines report the same windows, and they add up to the same totals", skip, () => {
@@ -123,8 +135,8 @@ suite("RtcStatsCollector in a real Chromium call", () => {
             firs: (prev?.firs ?? 0) + st.firs,
           });
         }
-        // expected per track: the sum of its SSRCs' cumulative totals
-        const totals = cumulativeTotals(side.lastReport);
+        // expected per track: the sum of its SSRCs' cumulative totals over their runs
+        const totals = cumulativeOverRuns(side.rtpReports).totals;
         const ssrcsOf = new Map<string, Set<number>>();
         for (const s of stats(side)) for (const st of s.streams) (ssrcsOf.get(s.trackId) ?? ssrcsOf.set(s.trackId, new Set()).get(s.trackId)!).add(st.ssrc);
         for (const [trackId, sum] of byTrack) {

@@ -6,7 +6,7 @@ import { suite, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { RtcStatsCollector, StatsWorker, StreamType, isArgumentError, loadEngine, type AnalyticsStat, type RtcStatsSample } from "../../src/index.ts";
-import { addTotals, cumulativeTotals, sumWindows } from "./rtc-totals.ts";
+import { addTotals, cumulativeOverRuns, cumulativeTotals, sumWindows } from "./rtc-totals.ts";
 
 interface Fixture {
   recordedWith: string;
@@ -89,31 +89,39 @@ suite("RtcStatsCollector.collect() on a recorded Chromium call", () => {
     assert.ok(layersSeen > 0, "no window had a layer");
   });
 
-  test("the windows of every stream add up to the last report's cumulative counters, on both peers", () => {
-    for (const side of ["sender", "receiver"] as const) {
-      const windows = collectAll(CALL, side).flat().map((s) => s.stat);
-      assert.deepEqual(sumWindows(windows), cumulativeTotals(last(CALL.snapshots)[side]));
-    }
+  test("the windows of every stream add up to the cumulative counters on both peers, over every run of a stream", () => {
+    // the sender's streams never restart: its windows add up to its last report
+    assert.deepEqual(sumWindows(collectAll(CALL, "sender").flat().map((s) => s.stat)), cumulativeTotals(last(CALL.snapshots).sender));
+    // the receiver, sent three encodings it cannot receive as simulcast, switches SSRCs every
+    // snapshot, and Chromium restarts the counters of each one it switches back to
+    const collector = new RtcStatsCollector();
+    const down = collectAll(CALL, "receiver", collector).flat().map((s) => s.stat);
+    const runs = cumulativeOverRuns(CALL.snapshots.map((s) => s.receiver));
+    assert.ok([...runs.runs.values()].some((n) => n > 1), "the recording has no stream that came back");
+    assert.ok(collector.counters.forgotten > 0);
+    assert.deepEqual(sumWindows(down), runs.totals);
   });
 
   test("rtt is the remote report's roundTripTime in ms (else the ICE pair's), jitter its jitter in microseconds", () => {
-    const collector = new RtcStatsCollector();
-    const snap = last(CALL.snapshots);
-    const samples = collector.collect(snap.sender);
-    const pairRtt = byType(snap.sender, "candidate-pair").find((p) => p["id"] === byType(snap.sender, "transport")[0]!["selectedCandidatePairId"])!["currentRoundTripTime"] as number;
-    const remotes = byType(snap.sender, "remote-inbound-rtp");
-    assert.ok(remotes.some((r) => r["roundTripTime"] !== undefined));
-    for (const ri of remotes) {
-      const st = samples.flatMap((s) => s.stat.streams).find((x) => x.ssrc === ri["ssrc"])!;
-      assert.equal(st.rtt, Math.round(((ri["roundTripTime"] as number | undefined) ?? pairRtt) * 1000));
-      assert.equal(st.jitter, Math.round((ri["jitter"] as number) * 1e6));
+    let withRtt = 0;
+    // the restart recording is two plain calls: their RTCP carries round trip times
+    for (const snap of [...CALL.snapshots, ...RESTART.snapshots]) {
+      const samples = new RtcStatsCollector().collect(snap.sender);
+      const pairRtt = byType(snap.sender, "candidate-pair").find((p) => p["id"] === byType(snap.sender, "transport")[0]!["selectedCandidatePairId"])!["currentRoundTripTime"] as number;
+      for (const ri of byType(snap.sender, "remote-inbound-rtp")) {
+        if (ri["roundTripTime"] !== undefined) withRtt++;
+        const st = samples.flatMap((s) => s.stat.streams).find((x) => x.ssrc === ri["ssrc"])!;
+        assert.equal(st.rtt, Math.round(((ri["roundTripTime"] as number | undefined) ?? pairRtt) * 1000));
+        assert.equal(st.jitter, Math.round((ri["jitter"] as number) * 1e6));
+      }
+      const down = new RtcStatsCollector().collect(snap.receiver);
+      for (const ir of byType(snap.receiver, "inbound-rtp")) {
+        const st = down.flatMap((s) => s.stat.streams).find((x) => x.ssrc === ir["ssrc"])!;
+        assert.equal(st.jitter, Math.round((ir["jitter"] as number) * 1e6));
+        assert.ok(st.rtt >= 0 && st.rtt < 100, `loopback rtt ${st.rtt} ms`);
+      }
     }
-    const down = new RtcStatsCollector().collect(snap.receiver);
-    for (const ir of byType(snap.receiver, "inbound-rtp")) {
-      const st = down.flatMap((s) => s.stat.streams).find((x) => x.ssrc === ir["ssrc"])!;
-      assert.equal(st.jitter, Math.round((ir["jitter"] as number) * 1e6));
-      assert.ok(st.rtt >= 0 && st.rtt < 100, `loopback rtt ${st.rtt} ms`);
-    }
+    assert.ok(withRtt > 0, "no remote-inbound-rtp had a roundTripTime");
   });
 
   test("scores are MOS values between 1 and 4.5, near 4.5 for a clean loopback call", () => {
@@ -138,14 +146,13 @@ suite("RtcStatsCollector.collect() on a recorded Chromium call", () => {
         // the worker coalesces a track's streams into one (ssrc 0): compare per track
         const byTrack = new Map<string, bigint>();
         for (const s of reported) byTrack.set(s.trackId, (byTrack.get(s.trackId) ?? 0n) + s.streams[0]!.primaryBytes);
-        const totals = cumulativeTotals(last(CALL.snapshots)[side]);
-        const expected = new Map<string, bigint>();
-        for (const samples of [collector.collect(last(CALL.snapshots)[side])]) {
-          for (const s of samples) {
-            const dir = side === "sender" ? "up" : "down";
-            expected.set(s.trackId, s.stat.streams.reduce((a, st) => a + BigInt(totals.get(`${dir}/${st.ssrc}`)!.primaryBytes), 0n));
-          }
+        const totals = cumulativeOverRuns(CALL.snapshots.map((s) => s[side])).totals;
+        const dir = side === "sender" ? "up" : "down";
+        const ssrcsOf = new Map<string, Set<number>>();
+        for (const samples of collectAll(CALL, side)) {
+          for (const s of samples) for (const st of s.stat.streams) (ssrcsOf.get(s.trackId) ?? ssrcsOf.set(s.trackId, new Set()).get(s.trackId)!).add(st.ssrc);
         }
+        const expected = new Map([...ssrcsOf].map(([trackId, ssrcs]) => [trackId, [...ssrcs].reduce((a, ssrc) => a + BigInt(totals.get(`${dir}/${ssrc}`)!.primaryBytes), 0n)]));
         assert.deepEqual(byTrack, expected, `${kind} engine, ${side}`);
       }
     }

@@ -52,6 +52,42 @@ export function cumulativeTotals(report: readonly object[]): Map<string, StreamT
   return out;
 }
 
+// the raw counters whose going backwards means a new run of the stream
+const RAW = ["packetsSent", "packetsReceived", "bytesSent", "bytesReceived", "headerBytesSent", "headerBytesReceived", "retransmittedPacketsSent",
+  "retransmittedPacketsReceived", "retransmittedBytesSent", "retransmittedBytesReceived", "framesSent", "framesReceived", "nackCount", "pliCount", "firCount"];
+
+/**
+ * What the windows of each stream add up to over a series of cumulative reports, when streams may
+ * restart (a counter going backwards) or vanish and come back (counting from their start again):
+ * the sum, over the stream's runs, of each run's last cumulative counters. Also how many runs.
+ */
+export function cumulativeOverRuns(reports: readonly (readonly object[])[]): { totals: Map<string, StreamTotals>; runs: Map<string, number> } {
+  let totals = new Map<string, StreamTotals>();
+  const runs = new Map<string, number>();
+  let open = new Map<string, { raw: Dict; totals: StreamTotals }>();
+  for (const report of reports) {
+    const now = new Map<string, { raw: Dict; totals: StreamTotals }>();
+    const cumulative = cumulativeTotals(report);
+    for (const o of report) {
+      const d = o as Dict;
+      if (d["type"] !== "outbound-rtp" && d["type"] !== "inbound-rtp") continue;
+      const key = `${d["type"] === "outbound-rtp" ? "up" : "down"}/${String(d["ssrc"])}`;
+      const t = cumulative.get(key)!;
+      const prev = open.get(key);
+      if (prev === undefined || RAW.some((f) => n(d, f) < n(prev.raw, f))) {
+        if (prev !== undefined) totals = addTotals(totals, new Map([[key, prev.totals]]));
+        runs.set(key, (runs.get(key) ?? 0) + 1);
+      }
+      now.set(key, { raw: d, totals: t });
+    }
+    // streams missing from this report are forgotten: their run ends
+    for (const [key, prev] of open) if (!now.has(key)) totals = addTotals(totals, new Map([[key, prev.totals]]));
+    open = now;
+  }
+  for (const [key, prev] of open) totals = addTotals(totals, new Map([[key, prev.totals]]));
+  return { totals, runs };
+}
+
 /** Adds `b` into `a` per key. */
 export function addTotals(a: Map<string, StreamTotals>, b: Map<string, StreamTotals>): Map<string, StreamTotals> {
   const out = new Map(a);
