@@ -60,6 +60,7 @@ export {
   type RtcStatsCollectorOptions,
   type RtcStatsCollectorCounters,
   type RtcStatsSample,
+  type RtcStatsReportLike,
   type RtcStreamInfo,
 } from "./sources/rtc-stats-collector.ts";
 export { QualityScorer, packetLossWeight, packetScore, scoreToMos, MAX_MOS, MIN_MOS, type QualityScorerOptions, type QualityWindow } from "./sources/connection-quality.ts";

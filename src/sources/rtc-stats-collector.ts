@@ -52,6 +52,13 @@ export interface RtcStatsCollectorOptions {
   logger?: Logger;
 }
 
+/**
+ * What `collect` takes: an RTCStatsReport, a Map of id to dictionary, an array (anything with a
+ * `forEach` that hands out the dictionaries), or any iterable of dictionaries or `[id, dictionary]`
+ * pairs. Spelled structurally so that the declarations need no DOM types.
+ */
+export type RtcStatsReportLike = Iterable<unknown> | { forEach(callback: (value: unknown, key: unknown, parent: unknown) => void): void };
+
 /** One window of one track, for `worker.onTrackStat(trackId, direction, stat)`. */
 export interface RtcStatsSample {
   trackId: string;
@@ -156,15 +163,15 @@ export class RtcStatsCollector {
    * Takes one report (an RTCStatsReport, a Map of id to dictionary, or any iterable of
    * dictionaries) and returns one sample per track. Never throws for what the report holds:
    * unknown types are ignored and malformed dictionaries skipped and counted. Throws an
-   * ArgumentError only when `report` is not iterable.
+   * ArgumentError only when `report` has neither `forEach` nor an iterator.
    */
-  collect(report: RTCStatsReport | ReadonlyMap<string, object> | Iterable<unknown>): RtcStatsSample[] {
-    const entries = iterableOf(report);
+  collect(report: RtcStatsReportLike): RtcStatsSample[] {
+    const forEach = reportForEach(report);
     this.counters.reports++;
     const records = new Map<string, RtcRecord>();
     const rtps: RtpRecord[] = [];
     try {
-      for (const entry of entries) {
+      forEach((entry) => {
         const r = readRtcStats(entry);
         if (r.ok) {
           this.counters.dictionaries++;
@@ -175,10 +182,10 @@ export class RtcStatsCollector {
         } else {
           this.skip(r.reason, entry);
         }
-      }
+      });
     } catch (err) {
-      // an iterator that throws ends the report; what was read so far still counts
-      this.skip(`the report's iterator threw: ${String(err)}`, undefined);
+      // an iterator or forEach that throws ends the report; what was read so far still counts
+      this.skip(`reading the report threw: ${String(err)}`, undefined);
     }
 
     const remotes = new Map<string, RemoteRecord>();
@@ -209,7 +216,8 @@ export class RtcStatsCollector {
 
   private skip(reason: string, entry: unknown): void {
     this.counters.malformed++;
-    const id = typeof entry === "object" && entry !== null && typeof (entry as { id?: unknown }).id === "string" ? (entry as { id: string }).id : undefined;
+    const dict = Array.isArray(entry) ? entry[1] : entry;
+    const id = typeof dict === "object" && dict !== null && typeof (dict as { id?: unknown }).id === "string" ? (dict as { id: string }).id : undefined;
     this.logger.warn("skipped a malformed stats dictionary", { reason, id });
   }
 
@@ -396,13 +404,14 @@ function numberLayers(list: StreamWindow[]): void {
   }
 }
 
-function iterableOf(report: unknown): Iterable<unknown> {
+/** How to walk `report`'s dictionaries; an ArgumentError when it is neither walkable nor iterable. */
+function reportForEach(report: unknown): (visit: (entry: unknown) => void) => void {
   if (typeof report !== "object" || report === null) throw new ArgumentError(`report is not a stats report: ${String(report)}`);
-  const r = report as { values?: unknown; [Symbol.iterator]?: unknown };
-  // RTCStatsReport and Map iterate [id, dictionary] pairs; their values() gives the dictionaries
-  if (typeof r.values === "function" && typeof (report as { get?: unknown }).get === "function") {
-    return { [Symbol.iterator]: () => (r.values as () => Iterator<unknown>).call(report) };
-  }
+  const r = report as { forEach?: unknown; [Symbol.iterator]?: unknown };
+  // RTCStatsReport and Map: forEach hands out the dictionaries (their iterators give [id, dictionary] pairs)
+  if (typeof r.forEach === "function") return (visit) => (r.forEach as (cb: (v: unknown) => void) => void).call(report, (v) => visit(v));
   if (typeof r[Symbol.iterator] !== "function") throw new ArgumentError("report is not iterable");
-  return report as Iterable<unknown>;
+  return (visit) => {
+    for (const entry of report as Iterable<unknown>) visit(entry);
+  };
 }

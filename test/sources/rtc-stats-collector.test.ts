@@ -253,6 +253,20 @@ suite("RtcStatsCollector.collect() on hostile and unusual input", () => {
     assert.equal(collector.counters.malformed, 1);
   });
 
+  test("a forEach that throws half-way ends the report the same way", () => {
+    const collector = new RtcStatsCollector();
+    const items = [...outbound(1, 10), ...outbound(2, 10)];
+    const report = {
+      forEach(cb: (v: unknown) => void) {
+        cb(items[0]);
+        cb(items[1]);
+        throw new Error("torn report");
+      },
+    };
+    assert.deepEqual(collector.collect(report).map((s) => s.trackId), ["track-1"]);
+    assert.equal(collector.counters.malformed, 1);
+  });
+
   test("a report that is not iterable is an ArgumentError", () => {
     const collector = new RtcStatsCollector();
     for (const bad of [undefined, null, 3, {}]) {
