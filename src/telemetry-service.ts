@@ -6,12 +6,13 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
-import { ArgumentError, DecodeError, isDecodeError, isLimitError } from "./errors.ts";
-import { decodeStat } from "./engine/decode-stat.ts";
-import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
+import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
+import { ArgumentError } from "./errors.ts";
+import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
-import { StatsWorker, checkReporter } from "./stats-worker.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
+import { ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
 
 /** Options of {@link TelemetryService}. */
 export interface TelemetryServiceOptions {
@@ -60,8 +61,8 @@ export class TelemetryService {
   readonly counters: TelemetryCounters = newCounters();
 
   private readonly engine: Engine;
-  // the engine's own batch routing (wasm), or undefined: batches are decoded and routed here
-  private readonly router: BatchRouter | undefined;
+  // routes ingestBatch's messages to this service's workers, inside the engine
+  private readonly router: BatchRouter;
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
@@ -81,7 +82,7 @@ export class TelemetryService {
   constructor(options: TelemetryServiceOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     this.engine = options.engine;
-    this.router = engineImpl(options.engine).createRouter?.();
+    this.router = engineImpl(options.engine).createRouter();
     this.reporter = options.reporter;
     this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
@@ -99,7 +100,7 @@ export class TelemetryService {
     return this.count;
   }
 
-  private workerOptions(roomId: string, roomName: string, participantId: string, identity: string) {
+  private workerOptions(roomId: string, roomName: string, participantId: string, identity: string): ServiceWorkerOptions {
     return {
       engine: this.engine,
       reporter: this.reporter,
@@ -111,7 +112,7 @@ export class TelemetryService {
       ...(this.userNow === undefined ? {} : { now: this.userNow }),
       logger: this.logger,
       counters: this.counters,
-      router: this.router,
+      [ROUTER]: this.router,
     };
   }
 
@@ -170,7 +171,7 @@ export class TelemetryService {
     participantId: string,
     trackId: string,
     direction: StreamType,
-    stat: AnalyticsStat | Uint8Array,
+    stat: AnalyticsStatInput | Uint8Array,
   ): void {
     const worker = this.stopped ? undefined : this.worker(roomId, participantId);
     if (worker === undefined) {
@@ -192,58 +193,18 @@ export class TelemetryService {
    */
   ingestBatch(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
-    if (this.router !== undefined) {
-      // the engine decodes and routes every message itself: one call for the whole batch
-      const r = this.router.ingest(bytes, this.stopped);
-      const c = this.counters;
-      c.statsIn += r.statsIn;
-      c.invalid += r.invalid;
-      c.dropped += r.dropped;
-      c.malformed += r.malformed;
-      for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
-      if (r.invalid > r.invalidTracks.length) {
-        this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
-      }
-      return this.endBatch(r.error);
+    // the engine's router frames, decodes and routes every message: one call for the whole batch
+    const r = this.router.ingest(bytes, this.stopped);
+    const c = this.counters;
+    c.statsIn += r.statsIn;
+    c.invalid += r.invalid;
+    c.dropped += r.dropped;
+    c.malformed += r.malformed;
+    for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
+    if (r.invalid > r.invalidTracks.length) {
+      this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
     }
-    let first: unknown = undefined;
-    let pos = 0;
-    let index = 0;
-    while (pos < bytes.length) {
-      const start = pos;
-      let length = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        if (pos >= bytes.length || shift > 28) {
-          first ??= new DecodeError(pos >= bytes.length ? "truncated" : "bad_varint", start, "bad length prefix", index);
-          return this.endBatch(first);
-        }
-        b = bytes[pos++]!;
-        length += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
-      if (pos + length > bytes.length) {
-        first ??= new DecodeError("truncated", start, "bad length prefix", index);
-        return this.endBatch(first);
-      }
-      const message = bytes.subarray(pos, pos + length);
-      pos += length;
-      try {
-        const stat = decodeStat(message);
-        this.trackStats(stat.roomId, stat.participantId, stat.trackId, stat.kind, stat);
-      } catch (err) {
-        if (!isDecodeError(err) && !isLimitError(err)) throw err;
-        this.counters.malformed++;
-        first ??= isDecodeError(err) ? new DecodeError(err.code, start, err.message, index) : err;
-      }
-      index++;
-    }
-    this.endBatch(first);
-  }
-
-  private endBatch(first: unknown): void {
-    if (first !== undefined) throw first;
+    if (r.error !== undefined) throw r.error;
   }
 
   /** Room id and name of the participant's newest worker, also after it left (T2). */
@@ -299,18 +260,52 @@ export class TelemetryService {
   }
 
   /**
-   * Stops the timers and flushes every open worker once (T5), then waits for the reporter's
-   * `flush()` if it has one. Later stats are dropped and counted.
+   * Stops the timers, flushes every open worker once (T5) and gives back everything the engine
+   * holds for this service's workers; then waits for the reporter's `flush()`, if it has one, for
+   * at most `deadlineMs`. The reporter is not closed: it may serve other services. Later stats are
+   * dropped and counted. A reporter whose flush rejects is logged and counted, never thrown.
+   *
+   * @param deadlineMs how long to wait for the reporter, in milliseconds; default 10 000;
+   *   `Infinity` waits as long as it takes
+   * @throws ArgumentError when `deadlineMs` is not a number >= 0
    */
-  async stop(): Promise<void> {
+  async stop(deadlineMs: number = DEFAULT_CLOSE_DEADLINE_MS): Promise<void> {
+    checkDeadline(deadlineMs);
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.cleanupTimer !== undefined) clearInterval(this.cleanupTimer);
     this.flushTimer = this.cleanupTimer = undefined;
     if (!this.stopped) {
       this.stopped = true;
       this.flush();
+      this.releaseWorkers();
     }
-    const flushReporter = (this.reporter as { flush?: () => unknown }).flush;
-    if (typeof flushReporter === "function") await flushReporter.call(this.reporter);
+    const reporter = this.reporter as { flush?: () => unknown };
+    if (typeof reporter.flush !== "function") return;
+    let flushed: unknown;
+    try {
+      flushed = reporter.flush();
+    } catch (err) {
+      return this.reporterFlushFailed(err);
+    }
+    const inTime = await settleWithin(Promise.resolve(flushed), deadlineMs, (err) => this.reporterFlushFailed(err));
+    if (!inTime) this.logger.warn("telemetry reporter flush still running at the stop deadline", { deadlineMs });
+  }
+
+  /** `await using service = new TelemetryService(...)` stops it (default deadline) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  private reporterFlushFailed(err: unknown): void {
+    this.counters.reporterErrors++;
+    this.logger.error("telemetry reporter flush failed", { error: err });
+  }
+
+  // stop(): every worker's engine memory goes back at once; nothing can reach them any more
+  private releaseWorkers(): void {
+    this.rooms.forEach((participants) => participants.forEach((worker) => worker.dispose()));
+    this.rooms.clear();
+    this.byParticipant.clear();
+    this.count = 0;
   }
 }

@@ -129,7 +129,11 @@ async function main(seconds: number, json: boolean): Promise<void> {
       roomName: "node call",
       participantId: p.id,
       participantIdentity: p.id,
-      reporter: { report: (stats) => json || stats.forEach((s) => console.log(`${p.id.padEnd(11)} ${describe(s)}`)) },
+      reporter: {
+        report: (stats) => {
+          if (!json) for (const s of stats) console.log(`${p.id.padEnd(11)} ${describe(s)}`);
+        },
+      },
     }),
   }));
   for (let i = 0; i < seconds * 2; i++) {

@@ -57,7 +57,7 @@ export interface RtcStatsCollectorOptions {
  * `forEach` that hands out the dictionaries), or any iterable of dictionaries or `[id, dictionary]`
  * pairs. Spelled structurally so that the declarations need no DOM types.
  */
-export type RtcStatsReportLike = Iterable<unknown> | { forEach(callback: (value: unknown, key: unknown, parent: unknown) => void): void };
+export type RtcStatsReportLike = Iterable<unknown> | { forEach(callback: (value: unknown) => void): void };
 
 /** One window of one track, for `worker.onTrackStat(trackId, direction, stat)`. */
 export interface RtcStatsSample {

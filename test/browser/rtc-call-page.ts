@@ -63,7 +63,7 @@ async function run(): Promise<RtcCallReport> {
       const workers = engines.map((engine) => {
         const out: JsonValue[] = [];
         reported[engine.kind] = out;
-        return new StatsWorker({ engine, now, reporter: { report: (stats) => out.push(...stats.map(json)) }, roomId: "RM_call", roomName: "call", participantId, participantIdentity: participantId });
+        return new StatsWorker({ engine, now, reporter: { report: (stats) => void out.push(...stats.map(json)) }, roomId: "RM_call", roomName: "call", participantId, participantIdentity: participantId });
       });
       const result: RtcCallSide = { windows: [], lastReport: [], rtpReports: [], reported, workerCounters: {}, collectorCounters: {} };
       return {

@@ -137,7 +137,7 @@ suite("RtcStatsCollector.collect() on a recorded Chromium call", () => {
       const engine = await loadEngine(kind);
       for (const side of ["sender", "receiver"] as const) {
         const reported: AnalyticsStat[] = [];
-        const worker = new StatsWorker({ engine, reporter: { report: (s) => reported.push(...s) }, roomId: "RM", roomName: "r", participantId: "PA", participantIdentity: "p" });
+        const worker = new StatsWorker({ engine, reporter: { report: (s) => void reported.push(...s) }, roomId: "RM", roomName: "r", participantId: "PA", participantIdentity: "p" });
         const collector = new RtcStatsCollector();
         for (const snap of CALL.snapshots) {
           for (const s of collector.collect(snap[side])) worker.onTrackStat(s.trackId, s.direction, s.stat);
