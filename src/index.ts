@@ -32,7 +32,7 @@ export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from
 export type { TelemetryReporter } from "./reporter.ts";
 export type { TelemetryCounters } from "./counters.ts";
 export { silentLogger, type Logger } from "./logger.ts";
-export { LIMITS } from "./limits.ts";
+export { LIMITS, DEFAULT_BOUNDS, type EngineBounds } from "./limits.ts";
 export {
   DecodeError,
   LimitError,

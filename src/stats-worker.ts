@@ -6,7 +6,7 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
-import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
+import { ArgumentError, isDecodeError, isLimitError, isTrackBound } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
@@ -144,7 +144,14 @@ export class StatsWorker {
       this.counters.dropped++;
       return;
     }
-    this.accepted(trackId, direction, this.table.add(trackId, bucketOf(direction), stat));
+    let valid: boolean;
+    try {
+      valid = this.table.add(trackId, bucketOf(direction), stat);
+    } catch (err) {
+      if (isLimitError(err) && isTrackBound(err.code)) this.counters.refused++;
+      throw err;
+    }
+    this.accepted(trackId, direction, valid);
   }
 
   /**
@@ -164,7 +171,8 @@ export class StatsWorker {
     try {
       valid = this.table.addBytes(trackId, bucketOf(direction), bytes);
     } catch (err) {
-      if (isDecodeError(err) || isLimitError(err)) this.counters.malformed++;
+      if (isLimitError(err) && isTrackBound(err.code)) this.counters.refused++;
+      else if (isDecodeError(err) || isLimitError(err)) this.counters.malformed++;
       throw err;
     }
     this.accepted(trackId, direction, valid);

@@ -5,7 +5,8 @@
  * @module
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
-import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
+import { engineImpl, type BatchRouter, type Engine, type EngineImpl } from "./engine/engine.ts";
+import { limitError } from "./limits.ts";
 import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
 import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
@@ -63,6 +64,7 @@ export class TelemetryService {
   private readonly engine: Engine;
   // routes ingestBatch's messages to this service's workers, inside the engine
   private readonly router: BatchRouter;
+  private readonly engineImpl: EngineImpl;
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
@@ -82,7 +84,8 @@ export class TelemetryService {
   constructor(options: TelemetryServiceOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     this.engine = options.engine;
-    this.router = engineImpl(options.engine).createRouter();
+    this.engineImpl = engineImpl(options.engine);
+    this.router = this.engineImpl.createRouter();
     this.reporter = options.reporter;
     this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
@@ -193,6 +196,8 @@ export class TelemetryService {
    */
   ingestBatch(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
+    const bound = this.engineImpl.bounds.maxBatchBytes;
+    if (bytes.length > bound) throw limitError.batchTooLarge(bound);
     // the engine's router frames, decodes and routes every message: one call for the whole batch
     const r = this.router.ingest(bytes, this.stopped);
     const c = this.counters;
@@ -200,6 +205,7 @@ export class TelemetryService {
     c.invalid += r.invalid;
     c.dropped += r.dropped;
     c.malformed += r.malformed;
+    c.refused += r.refused;
     for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
     if (r.invalid > r.invalidTracks.length) {
       this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });

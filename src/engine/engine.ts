@@ -7,6 +7,7 @@
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
 import type { AnalyticsStatInput } from "./read-stat.ts";
+import type { EngineBounds } from "../limits.ts";
 import { ArgumentError } from "../errors.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
@@ -49,6 +50,8 @@ export interface EngineUsage {
 export interface EngineOptions {
   /** where `coalesce` logs skipped invalid stats; default: silent */
   logger?: Logger;
+  /** what one participant or one service may make the engine hold; default `DEFAULT_BOUNDS` */
+  bounds?: Partial<EngineBounds>;
 }
 
 /** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */
@@ -116,6 +119,8 @@ export interface BatchResult {
   invalid: number;
   dropped: number;
   malformed: number;
+  /** well-formed stats refused because their new track would pass a bound */
+  refused: number;
   /** the first bad message's error (a DecodeError placed by `inBatch`, or a LimitError) */
   error: Error | undefined;
   /** up to {@link MAX_INVALID_LISTED} of the invalid stats, for logging */
@@ -143,6 +148,8 @@ export interface EngineImpl extends Engine {
   createRouter(): BatchRouter;
   /** What the engine holds right now. */
   usage(): EngineUsage;
+  /** The bounds it was made with. */
+  readonly bounds: Readonly<EngineBounds>;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */

@@ -93,7 +93,7 @@ suite("memory that comes back [wasm]", () => {
   });
 
   test("buffers grown for one big batch go back to the engine's heap and are reused", async () => {
-    const engine = engineImpl(await loadEngine("wasm"));
+    const engine = engineImpl(await loadEngine("wasm", { bounds: { maxTracksPerWorker: 10_000, maxIdBytesPerWorker: 16 << 20 } }));
     const service = new TelemetryService({ engine, reporter: { report() {}, reportBytes() {} } });
     service.participantJoined({ sid: "RM", name: "r" }, { sid: "PA", identity: "x" });
     // about 8 MiB of messages in one batch: the input buffer grows to hold it

@@ -8,11 +8,11 @@
  */
 import { DecodeError, WasmError, type DecodeErrorCode } from "../../errors.ts";
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
-import { limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
+import { limitError, LIMITS, type EngineBounds, type OutOfMemoryWhat } from "../../limits.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
 import { StatReader, type AnalyticsStatInput } from "../read-stat.ts";
 import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
-import { encodeWtf8 } from "./keys.ts";
+import { encodeWtf8 } from "../ids.ts";
 import { Views, words } from "./views.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
@@ -56,7 +56,10 @@ export class WasmCore {
   private leases = 0;
   private readonly reader = new StatReader();
 
-  constructor(wasm: WasmExports) {
+  constructor(
+    wasm: WasmExports,
+    readonly bounds: Readonly<EngineBounds>,
+  ) {
     this.wasm = wasm;
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
@@ -240,6 +243,21 @@ export class WasmCore {
         return limitError.outOfMemory("add a track");
       default:
         return new WasmError("trap", `engine returned unknown status ${status}`);
+    }
+  }
+
+  /** The error of a negative `trackSlot` result: a bound that refused the new track, or memory. */
+  trackSlotError(status: number): Error {
+    const b = this.bounds;
+    switch (status) {
+      case STATUS.WORKER_TRACKS:
+        return limitError.tooManyTracks(b.maxTracksPerWorker);
+      case STATUS.ROUTER_TRACKS:
+        return limitError.tooManyServiceTracks(b.maxTracksPerService);
+      case STATUS.WORKER_ID_BYTES:
+        return limitError.tooManyIdBytes(b.maxIdBytesPerWorker);
+      default:
+        return limitError.outOfMemory("add a track");
     }
   }
 

@@ -47,6 +47,7 @@ export class WasmRouter implements BatchRouter {
       invalid: u32[r + B.INVALID]!,
       dropped: u32[r + B.DROPPED]!,
       malformed: u32[r + B.MALFORMED]!,
+      refused: u32[r + B.REFUSED]!,
       error: undefined,
       invalidTracks: [],
     };

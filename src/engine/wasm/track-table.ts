@@ -11,7 +11,8 @@ import { encodeBatch } from "../encode-batch.ts";
 import { makePatch, patchStat } from "../output.ts";
 import { DRAIN_ENTRY } from "./abi.ts";
 import { catchTraps, type WasmCore } from "./core.ts";
-import { encodePatchFields, encodeWtf8 } from "./keys.ts";
+import { encodeWtf8 } from "../ids.ts";
+import { encodePatchFields } from "./keys.ts";
 import { OutputLease } from "./lease.ts";
 import type { WasmRouter } from "./router.ts";
 import { SlotCache } from "./slot-cache.ts";
@@ -68,7 +69,7 @@ export class WasmTrackTable implements TrackTable {
       bytes = -bytes;
     }
     const slot = core.wasm.trackSlot(this.worker, bucket, core.input(0, "take an id"), bytes);
-    if (slot < 0) throw limitError.outOfMemory("add a track");
+    if (slot < 0) throw core.trackSlotError(slot);
     this.slots.remember(bucket, trackId, slot);
     return slot;
   }
