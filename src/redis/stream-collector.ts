@@ -38,7 +38,11 @@ export interface StreamCollectorOptions {
    * their consumer (presumed dead) with `XAUTOCLAIM`. Default: `30_000`.
    */
   claimIdleMs?: number;
-  /** Most entries taken per read or claim. Default: `100`. */
+  /**
+   * Most entries taken per read or claim. An entry holds up to about 2 000 stats, and the last
+   * entries of a read stay pending until the read is written: keep reads short next to
+   * `claimIdleMs`, or other consumers claim them meanwhile (duplicates, not losses). Default: `10`.
+   */
   count?: number;
   /** Longest a read waits for new entries, in milliseconds; bounds how long a stop takes. Default: `1_000`. */
   blockMs?: number;
@@ -132,7 +136,7 @@ export class StreamCollector {
     this.#sink = options.sink;
     this.#claimIdleMs = integer("claimIdleMs", options.claimIdleMs ?? 30_000, 1);
     this.#claimEveryMs = Math.max(1, Math.floor(this.#claimIdleMs / 2));
-    this.#count = integer("count", options.count ?? 100, 1);
+    this.#count = integer("count", options.count ?? 10, 1);
     this.#blockMs = integer("blockMs", options.blockMs ?? 1_000, 1);
     this.#logger = options.logger ?? silentLogger;
     this.#client = createStreamClient({ url: options.url, logger: this.#logger, role: "stream collector" });
