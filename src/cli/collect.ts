@@ -148,7 +148,8 @@ export async function collect(argv: string[]): Promise<number> {
   try {
     await collector.run();
   } catch (err) {
-    throw new CliError(`cannot write output: ${(err as Error).message}`);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new CliError(/^(WRONGTYPE|NOPERM)/.test(message) ? `redis refused ${values.stream}: ${message}` : `cannot write output: ${message}`);
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

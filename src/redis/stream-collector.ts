@@ -149,7 +149,9 @@ export class StreamCollector {
 
   /**
    * Connects and collects until {@link stop} is called; resolves when the collector has
-   * finished. Rejects only when the sink fails (then nothing more is acknowledged).
+   * finished. Rejects when the sink fails (then nothing more is acknowledged), or when Redis
+   * answers that the key is not a stream (`WRONGTYPE`) or that reading it is not allowed
+   * (`NOPERM`).
    * Calling it again returns the same promise.
    */
   run(): Promise<void> {
@@ -213,6 +215,9 @@ export class StreamCollector {
         failures = 0;
       } catch (err) {
         if (isSinkFailure(err)) throw err.cause;
+        // The key holds something that is not a stream, or the user may not read it: retrying
+        // cannot help, and waiting forever would hide the mistake.
+        if (isReplyError(err, "WRONGTYPE") || isReplyError(err, "NOPERM")) throw err;
         if (isReplyError(err, "NOGROUP")) {
           // The stream or the group is gone: a Redis restarted without persistence, or deleted.
           this.#logger.warn("stream collector group missing, creating it again", { stream: this.#stream, group: this.#group });
