@@ -72,6 +72,9 @@ export interface CollectorCounters {
 // UTF-16 code units, so memory stays bounded however large the entries of one read are.
 const MAX_CHUNK_CHARS = 4 << 20;
 
+// The pending list is scanned for idle entries every half claimIdleMs, at least this often.
+const CLAIM_SCAN_MAX_MS = 1_000;
+
 // Longer delays overflow setTimeout's 32-bit field and fire after 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -88,9 +91,10 @@ interface Entry {
  * Reads a stream in a consumer group and writes every stat as a line, at least once.
  *
  * The loop: first the consumer's own pending entries (left by an earlier run under the same
- * name), then new entries (`XREADGROUP ... >`), and every half `claimIdleMs` the group's entries
- * idle for longer than `claimIdleMs` (`XAUTOCLAIM`). Each read's lines go to the sink in one
- * call; the entries are acknowledged (`XACK`) only after it resolves. While Redis is away the
+ * name), then new entries (`XREADGROUP ... >`), and every half `claimIdleMs` (at least every
+ * second) the group's entries idle for longer than `claimIdleMs` (`XAUTOCLAIM`). A read's lines
+ * go to the sink in chunks of about 4 Mi characters; each chunk's entries are acknowledged
+ * (`XACK`) only after the sink has resolved for it. While Redis is away the
  * collector waits and reconnects, acknowledges what it wrote before the outage, and reads its
  * own pending entries again. An entry whose lines were written but whose acknowledgement was
  * lost is delivered again later: duplicates are possible, losses are not; de-duplicate by `id`.
@@ -135,7 +139,9 @@ export class StreamCollector {
     this.#consumer = options.consumer;
     this.#sink = options.sink;
     this.#claimIdleMs = integer("claimIdleMs", options.claimIdleMs ?? 30_000, 1);
-    this.#claimEveryMs = Math.max(1, Math.floor(this.#claimIdleMs / 2));
+    // Scanning is cheap (XAUTOCLAIM looks at a bounded slice of the pending list per call), and
+    // scanning often keeps the takeover delay close to claimIdleMs itself.
+    this.#claimEveryMs = Math.max(1, Math.min(CLAIM_SCAN_MAX_MS, Math.floor(this.#claimIdleMs / 2)));
     this.#count = integer("count", options.count ?? 10, 1);
     this.#blockMs = integer("blockMs", options.blockMs ?? 1_000, 1);
     this.#logger = options.logger ?? silentLogger;
