@@ -51,6 +51,18 @@ export function writeStatIdInto(out: Uint8Array, offset: number): number {
   out[offset] = PREFIX[0]!;
   out[offset + 1] = PREFIX[1]!;
   out[offset + 2] = PREFIX[2]!;
-  for (let i = 3; i < STAT_ID_LENGTH; i++) out[offset + i] = randomBase62Code();
-  return offset + STAT_ID_LENGTH;
+  let o = offset + 3;
+  const end = offset + STAT_ID_LENGTH;
+  // The pool read inline: this runs for every stat a network reporter sends.
+  let next = randomPoolNext;
+  while (o < end) {
+    if (next === randomPool.length) {
+      globalThis.crypto.getRandomValues(randomPool);
+      next = 0;
+    }
+    const b = randomPool[next++]!;
+    if (b < 248) out[o++] = BASE62_CODES[b % 62]!;
+  }
+  randomPoolNext = next;
+  return end;
 }
