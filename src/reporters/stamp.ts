@@ -49,12 +49,14 @@ const STAT_GROUP_BUDGET = 98;
 // the tag says. 0 varint (kind), 5 fixed32 (the float scores), 2 length-delimited (the rest).
 const STAT_FIELD_WIRE_TYPES = [-1, 2, 0, 2, 2, 2, 2, 2, 2, 5, 2, 2, 5, 5, 2];
 
-// Segments of the batch found by the scan, four int32 each: kind, start, end, kept id length.
+// Segments of the batch found by the scan, STRIDE int32 each: kind, start, end, kept id length,
+// and where the segment's field began (its tag).
 // A module-level scratch that only grows: stamping a 10 000-stat batch allocates no per-stat
 // objects. Safe because stampBatch is synchronous and does not re-enter itself.
 const KIND_STAT = 0;
 const KIND_RAW = 1;
-let segments = new Int32Array(4 * 1024);
+const STRIDE = 5;
+let segments = new Int32Array(STRIDE * 1024);
 
 // Cursor of the scan, shared by the helpers below for the same reason.
 let pos = 0;
@@ -79,8 +81,9 @@ let lastNodeBytes = new Uint8Array(0);
  *   field, a bad tag or varint, an unbalanced or too deep group); `index` names the stat
  */
 export function stampBatch(batch: Uint8Array, options: StampOptions = {}): StampedBatch {
-  const out = new Uint8Array(scanBatch(batch, options));
-  writeScanned(batch, out, 0);
+  const size = scanBatch(batch, options);
+  const out = new Uint8Array(size);
+  writeScanned(batch, out, 0, size);
   return { bytes: out, stats: scanStats };
 }
 
@@ -146,7 +149,7 @@ export class StampBuffer {
       grown.set(this.#bytes.subarray(0, this.#length));
       this.#bytes = grown;
     }
-    writeScanned(batch, this.#bytes, this.#length);
+    writeScanned(batch, this.#bytes, this.#length, size);
     this.#length += size;
     this.#stats += stats;
     this.#batches++;
@@ -166,6 +169,8 @@ export class StampBuffer {
 
 // What scanBatch found, for writeScanned: module state again, as `segments`.
 let scanCount = 0;
+// Whether no segment is shorter stamped than it came, which lets writeScanned copy in place.
+let scanGrows = true;
 let scanStats = 0;
 let scanNodeBytes: Uint8Array | undefined;
 let scanNodeField = 0;
@@ -182,12 +187,12 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
     const tag = readTag(batch, end, stats);
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (count * 4 + 4 > segments.length) {
+    if (count * STRIDE + STRIDE > segments.length) {
       const grown = new Int32Array(segments.length * 2);
       grown.set(segments);
       segments = grown;
     }
-    const s = count * 4;
+    const s = count * STRIDE;
     if (field === 1) {
       // Read as a message whatever the wire type says, as protobuf-es does; the output gets a
       // canonical tag, which protobuf-es reads the same way.
@@ -199,6 +204,7 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
       segments[s + 1] = start;
       segments[s + 2] = statEnd;
       segments[s + 3] = scanStat(batch, statEnd, stats);
+      segments[s + 4] = fieldStart;
       pos = statEnd;
       stats++;
     } else {
@@ -207,6 +213,7 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
       segments[s + 1] = fieldStart;
       segments[s + 2] = pos;
       segments[s + 3] = 0;
+      segments[s + 4] = fieldStart;
     }
     count++;
   }
@@ -226,8 +233,9 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
   const ids: Uint8Array[] | undefined = newId === undefined ? undefined : [];
 
   let size = 0;
+  let grows = true;
   for (let i = 0; i < count; i++) {
-    const s = i * 4;
+    const s = i * STRIDE;
     const length = segments[s + 2]! - segments[s + 1]!;
     if (segments[s] === KIND_RAW) {
       size += length;
@@ -242,8 +250,12 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
         added += 1 + varintSize(id.length) + id.length;
       }
     }
-    size += 1 + varintSize(length + added) + length + added;
+    const out = 1 + varintSize(length + added) + length + added;
+    // Over-long input headers and nothing stamped can make a stat shorter than it came.
+    if (out < segments[s + 2]! - segments[s + 4]!) grows = false;
+    size += out;
   }
+  scanGrows = grows;
   scanCount = count;
   scanStats = stats;
   scanNodeBytes = nodeBytes;
@@ -252,8 +264,18 @@ function scanBatch(batch: Uint8Array, options: StampOptions): number {
   return size;
 }
 
-/** Writes the batch last scanned, stamped, into `out` at `offset`; returns the offset after it. */
-function writeScanned(batch: Uint8Array, out: Uint8Array, offset: number): number {
+/**
+ * Writes the batch last scanned, stamped, into `out` at `offset` (`size` bytes, as scanBatch
+ * returned); returns the offset after it.
+ *
+ * The whole batch is first copied to the end of the region in one set(), then each segment is
+ * moved into place with copyWithin(): no object per stat. That is safe because every segment
+ * grows or keeps its length, so the write position never passes the next segment not yet moved.
+ */
+function writeScanned(batch: Uint8Array, out: Uint8Array, offset: number, size: number): number {
+  const inPlace = scanGrows;
+  const base = offset + size - batch.length;
+  if (inPlace) out.set(batch, base);
   const count = scanCount;
   const nodeBytes = scanNodeBytes;
   const nodeField = scanNodeField;
@@ -261,12 +283,12 @@ function writeScanned(batch: Uint8Array, out: Uint8Array, offset: number): numbe
   let o = offset;
   let nextId = 0;
   for (let i = 0; i < count; i++) {
-    const s = i * 4;
+    const s = i * STRIDE;
     const start = segments[s + 1]!;
     const segmentEnd = segments[s + 2]!;
     const length = segmentEnd - start;
     if (segments[s] === KIND_RAW) {
-      o = copyInto(out, o, batch, start, segmentEnd);
+      o = inPlace ? moveWithin(out, o, base + start, base + segmentEnd) : copyInto(out, o, batch, start, segmentEnd);
       continue;
     }
     const id = segments[s + 3] !== 0 ? undefined : ids === undefined ? null : ids[nextId++]!;
@@ -275,7 +297,7 @@ function writeScanned(batch: Uint8Array, out: Uint8Array, offset: number): numbe
     else if (id !== undefined) added += 1 + varintSize(id.length) + id.length;
     out[o++] = TAG_STATS;
     o = writeVarint(out, o, length + added);
-    o = copyInto(out, o, batch, start, segmentEnd);
+    o = inPlace ? moveWithin(out, o, base + start, base + segmentEnd) : copyInto(out, o, batch, start, segmentEnd);
     if (nodeBytes !== undefined) {
       out[o++] = TAG_NODE;
       o = writeVarint(out, o, nodeBytes.length);
@@ -458,6 +480,11 @@ function writeVarint(out: Uint8Array, o: number, v: number): number {
   }
   out[o++] = v;
   return o;
+}
+
+function moveWithin(out: Uint8Array, o: number, start: number, end: number): number {
+  if (o !== start) out.copyWithin(o, start, end);
+  return o + (end - start);
 }
 
 function copyInto(out: Uint8Array, o: number, from: Uint8Array, start: number, end: number): number {

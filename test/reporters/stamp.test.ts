@@ -102,6 +102,24 @@ suite("stampBatch()", () => {
     }
   });
 
+  test("stamps a batch that comes out shorter than it went in (over-long length prefixes, ids kept, no node)", () => {
+    // A stat with an id whose length prefix is a 2-byte varint, then an ordinary stat.
+    const plain = encode(makeBatch(9, 1));
+    const input = new Uint8Array([0x0a, 0x84, 0x00, 0x72, 0x02, 0x61, 0x62, ...plain]);
+    const { bytes, stats } = stampBatch(input);
+    assert.equal(stats, 2);
+    const out = fromBinary(AnalyticsStatsSchema, bytes).stats;
+    assert.equal(out[0]!.id, "ab");
+    assert.match(out[1]!.id, ID);
+    assertStampedLike(input, bytes, undefined, "shrinking");
+    const buffer = new StampBuffer(1 << 20);
+    buffer.add(plain);
+    buffer.add(new Uint8Array([0x0a, 0x84, 0x00, 0x72, 0x02, 0x61, 0x62]));
+    const both = fromBinary(AnalyticsStatsSchema, buffer.take().bytes).stats;
+    assert.deepEqual(both.map((st) => st.trackId), ["TR_9_0", ""]);
+    assert.equal(both[1]!.id, "ab");
+  });
+
   test("copies unknown top-level fields and an empty batch through unchanged", () => {
     assert.equal(stampBatch(new Uint8Array(0)).bytes.length, 0);
     const stat = encode(makeBatch(4, 1));
