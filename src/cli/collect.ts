@@ -35,7 +35,10 @@ options:
                          under the same name to finish its own pending entries first
   --out FILE             append the lines to FILE, '-' for stdout (default -)
   --claim-idle-ms N      take over entries pending for at least N ms (default 30000)
-  --count N              most entries per read (default 100)
+  --count N              most entries per read or claim (default 10); an entry holds up
+                         to about 2 000 stats, and the last entry of a read stays pending
+                         until the whole read is written, so keep reads short next to
+                         --claim-idle-ms
   -h, --help             show this help
 
 Exit codes: 0 stopped by a signal with everything written acknowledged, 1 failure (or entries
@@ -98,7 +101,7 @@ export async function collect(argv: string[]): Promise<number> {
       consumer: { type: "string" },
       out: { type: "string", default: "-" },
       "claim-idle-ms": { type: "string", default: "30000" },
-      count: { type: "string", default: "100" },
+      count: { type: "string", default: "10" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -145,7 +148,8 @@ export async function collect(argv: string[]): Promise<number> {
   try {
     await collector.run();
   } catch (err) {
-    throw new CliError(`cannot write output: ${(err as Error).message}`);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new CliError(/^(WRONGTYPE|NOPERM)/.test(message) ? `redis refused ${values.stream}: ${message}` : `cannot write output: ${message}`);
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

@@ -15,7 +15,7 @@ import type { Logger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { HttpReporter } from "../reporters/http-reporter.ts";
 import { NdjsonReporter } from "../reporters/ndjson-reporter.ts";
-import { checkRedisUrl } from "../redis/client.ts";
+import { checkRedisUrl, redactUrl } from "../redis/client.ts";
 import { RedisStreamReporter } from "../redis/redis-stream-reporter.ts";
 import { Random } from "../sim/random.ts";
 import { SyntheticSfu, type SyntheticParticipant, type SyntheticTrack } from "../sim/synthetic-sfu.ts";
@@ -174,7 +174,7 @@ export async function simulate(argv: string[]): Promise<number> {
     try {
       checkRedisUrl(values.redis);
     } catch {
-      throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(values.redis)}`);
+      throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(values.redis))}`);
     }
   }
   if (values.out !== undefined && values.out === values.capture) throw new UsageError("--out and --capture must name different files");

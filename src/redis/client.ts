@@ -89,7 +89,8 @@ export function redactUrl(url: string): string {
     parsed.password = "***";
     return parsed.toString();
   } catch {
-    return url;
+    // unparsable, but it may still hold a password
+    return url.replace(/\/\/([^/@:]*):[^/@]*@/, "//$1:***@");
   }
 }
 

@@ -10,6 +10,7 @@ import { NetworkReporter, type NetworkReporterOptions } from "../reporters/netwo
 import { concatBatches } from "../reporters/stamp.ts";
 import { silentLogger } from "../logger.ts";
 import { checkRedisUrl, createStreamClient, type StreamClient, type StreamClientOptions } from "./client.ts";
+import { splitBatch } from "./split-batch.ts";
 import { STATS_FIELD } from "./stream-entry.ts";
 
 /** Options of {@link RedisStreamReporter}; the delivery bounds and delays are the shared ones. */
@@ -57,6 +58,7 @@ export class RedisStreamReporter extends NetworkReporter {
   readonly #clientOptions: StreamClientOptions;
   // created on the first send, and again after a hung connection was torn down
   #client: StreamClient | undefined;
+  readonly #everReady = new WeakSet<StreamClient>();
 
   /**
    * @param options see {@link RedisStreamReporterOptions}; `url` and `stream` are required
@@ -87,7 +89,13 @@ export class RedisStreamReporter extends NetworkReporter {
 
   protected override async send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number> {
     const client = this.#connect();
-    if (!client.isReady) await untilReady(client, signal);
+    if (!client.isReady) {
+      // Fail at once while reconnecting: a send waiting for the connection would hold its batches
+      // in flight, where the queue bound cannot drop them, and the newest would be dropped instead
+      // of the oldest. Only a client's first connection is waited for.
+      if (this.#everReady.has(client)) throw new DeliveryError("redis is not connected");
+      await untilReady(client, signal);
+    }
     const entries = this.#entries(group);
     const multi = client.multi();
     const trim = this.#maxLen === undefined ? undefined : { TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: this.#maxLen } as const };
@@ -131,6 +139,7 @@ export class RedisStreamReporter extends NetworkReporter {
   #connect(): StreamClient {
     if (this.#client !== undefined) return this.#client;
     const client = createStreamClient(this.#clientOptions);
+    client.once("ready", () => this.#everReady.add(client));
     client.connect().catch(() => {
       // Rejects only when the client is destroyed before it ever connected; sends see !isReady.
     });
@@ -138,20 +147,22 @@ export class RedisStreamReporter extends NetworkReporter {
     return client;
   }
 
-  // Consecutive batches concatenated up to maxEntryBytes: concatenated AnalyticsStats encodings
-  // are one valid AnalyticsStats.
+  // The group's bytes cut at stat boundaries and put back together into entries of at most
+  // maxEntryBytes: concatenated AnalyticsStats encodings are one valid AnalyticsStats.
   #entries(group: readonly QueuedBatch[]): Uint8Array[] {
     const entries: Uint8Array[] = [];
     let run: Uint8Array[] = [];
     let runBytes = 0;
     for (const batch of group) {
-      if (run.length > 0 && runBytes + batch.bytes.byteLength > this.#maxEntryBytes) {
-        entries.push(run.length === 1 ? run[0]! : concatBatches(run));
-        run = [];
-        runBytes = 0;
+      for (const piece of splitBatch(batch.bytes, this.#maxEntryBytes)) {
+        if (run.length > 0 && runBytes + piece.byteLength > this.#maxEntryBytes) {
+          entries.push(run.length === 1 ? run[0]! : concatBatches(run));
+          run = [];
+          runBytes = 0;
+        }
+        run.push(piece);
+        runBytes += piece.byteLength;
       }
-      run.push(batch.bytes);
-      runBytes += batch.bytes.byteLength;
     }
     if (run.length > 0) entries.push(run.length === 1 ? run[0]! : concatBatches(run));
     return entries;

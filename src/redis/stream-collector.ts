@@ -38,7 +38,11 @@ export interface StreamCollectorOptions {
    * their consumer (presumed dead) with `XAUTOCLAIM`. Default: `30_000`.
    */
   claimIdleMs?: number;
-  /** Most entries taken per read or claim. Default: `100`. */
+  /**
+   * Most entries taken per read or claim. An entry holds up to about 2 000 stats, and the last
+   * entries of a read stay pending until the read is written: keep reads short next to
+   * `claimIdleMs`, or other consumers claim them meanwhile (duplicates, not losses). Default: `10`.
+   */
   count?: number;
   /** Longest a read waits for new entries, in milliseconds; bounds how long a stop takes. Default: `1_000`. */
   blockMs?: number;
@@ -68,6 +72,9 @@ export interface CollectorCounters {
 // UTF-16 code units, so memory stays bounded however large the entries of one read are.
 const MAX_CHUNK_CHARS = 4 << 20;
 
+// The pending list is scanned for idle entries every half claimIdleMs, at least this often.
+const CLAIM_SCAN_MAX_MS = 1_000;
+
 // Longer delays overflow setTimeout's 32-bit field and fire after 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -84,9 +91,10 @@ interface Entry {
  * Reads a stream in a consumer group and writes every stat as a line, at least once.
  *
  * The loop: first the consumer's own pending entries (left by an earlier run under the same
- * name), then new entries (`XREADGROUP ... >`), and every half `claimIdleMs` the group's entries
- * idle for longer than `claimIdleMs` (`XAUTOCLAIM`). Each read's lines go to the sink in one
- * call; the entries are acknowledged (`XACK`) only after it resolves. While Redis is away the
+ * name), then new entries (`XREADGROUP ... >`), and every half `claimIdleMs` (at least every
+ * second) the group's entries idle for longer than `claimIdleMs` (`XAUTOCLAIM`). A read's lines
+ * go to the sink in chunks of about 4 Mi characters; each chunk's entries are acknowledged
+ * (`XACK`) only after the sink has resolved for it. While Redis is away the
  * collector waits and reconnects, acknowledges what it wrote before the outage, and reads its
  * own pending entries again. An entry whose lines were written but whose acknowledgement was
  * lost is delivered again later: duplicates are possible, losses are not; de-duplicate by `id`.
@@ -131,8 +139,10 @@ export class StreamCollector {
     this.#consumer = options.consumer;
     this.#sink = options.sink;
     this.#claimIdleMs = integer("claimIdleMs", options.claimIdleMs ?? 30_000, 1);
-    this.#claimEveryMs = Math.max(1, Math.floor(this.#claimIdleMs / 2));
-    this.#count = integer("count", options.count ?? 100, 1);
+    // Scanning is cheap (XAUTOCLAIM looks at a bounded slice of the pending list per call), and
+    // scanning often keeps the takeover delay close to claimIdleMs itself.
+    this.#claimEveryMs = Math.max(1, Math.min(CLAIM_SCAN_MAX_MS, Math.floor(this.#claimIdleMs / 2)));
+    this.#count = integer("count", options.count ?? 10, 1);
     this.#blockMs = integer("blockMs", options.blockMs ?? 1_000, 1);
     this.#logger = options.logger ?? silentLogger;
     this.#client = createStreamClient({ url: options.url, logger: this.#logger, role: "stream collector" });
@@ -145,7 +155,9 @@ export class StreamCollector {
 
   /**
    * Connects and collects until {@link stop} is called; resolves when the collector has
-   * finished. Rejects only when the sink fails (then nothing more is acknowledged).
+   * finished. Rejects when the sink fails (then nothing more is acknowledged), or when Redis
+   * answers that the key is not a stream (`WRONGTYPE`) or that reading it is not allowed
+   * (`NOPERM`).
    * Calling it again returns the same promise.
    */
   run(): Promise<void> {
@@ -209,6 +221,9 @@ export class StreamCollector {
         failures = 0;
       } catch (err) {
         if (isSinkFailure(err)) throw err.cause;
+        // The key holds something that is not a stream, or the user may not read it: retrying
+        // cannot help, and waiting forever would hide the mistake.
+        if (isReplyError(err, "WRONGTYPE") || isReplyError(err, "NOPERM")) throw err;
         if (isReplyError(err, "NOGROUP")) {
           // The stream or the group is gone: a Redis restarted without persistence, or deleted.
           this.#logger.warn("stream collector group missing, creating it again", { stream: this.#stream, group: this.#group });

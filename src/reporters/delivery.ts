@@ -42,6 +42,11 @@ export interface QueuedBatch {
   readonly bytes: Uint8Array<ArrayBuffer>;
   /** number of stats in `bytes` */
   readonly stats: number;
+  /**
+   * number of reported batches the bytes hold (a reporter may stamp several into one buffer; the
+   * counters count reported batches)
+   */
+  readonly batches: number;
   /** sends of this batch started so far, the current one included (1 on the first send) */
   readonly attempts: number;
 }
@@ -200,6 +205,7 @@ class Entry implements QueuedBatch {
   constructor(
     readonly bytes: Uint8Array<ArrayBuffer>,
     readonly stats: number,
+    readonly batches: number,
   ) {}
 }
 
@@ -241,6 +247,7 @@ export class DeliveryQueue {
   #inFlight: Entry[] = [];
   #heldBytes = 0;
   #heldStats = 0;
+  #heldBatches = 0;
   #running = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -285,7 +292,7 @@ export class DeliveryQueue {
 
   /** A snapshot of the delivery counters, fresh on every read; `queued` includes the batches being sent. */
   get counters(): ReporterCounters {
-    return { ...this.#counters, queued: this.#queue.length - this.#head + this.#inFlight.length };
+    return { ...this.#counters, queued: this.#heldBatches };
   }
 
   /** `true` once {@link close} has been called. */
@@ -299,18 +306,20 @@ export class DeliveryQueue {
    *
    * @param bytes one encoded `AnalyticsStats` message
    * @param stats the number of stats in it
+   * @param batches the number of reported batches it holds (when a reporter stamped several into
+   *   one buffer); they are counted, bounded and dropped together. Default: 1.
    */
-  push(bytes: Uint8Array<ArrayBuffer>, stats: number): void {
-    this.#counters.batches++;
+  push(bytes: Uint8Array<ArrayBuffer>, stats: number, batches = 1): void {
+    this.#counters.batches += batches;
     this.#counters.stats += stats;
     if (this.#closed) {
-      this.#drop(stats, false);
+      this.#drop(stats, false, batches);
       // Warn on the first only: a host that keeps reporting after close() would flood the log.
       const level = this.#refusals++ === 0 ? "warn" : "debug";
       this.#logger[level](`${this.#name} reporter is closed, batch dropped`, { stats });
       return;
     }
-    this.#enqueue(new Entry(bytes, stats));
+    this.#enqueue(new Entry(bytes, stats, batches));
     this.#kick();
   }
 
@@ -396,13 +405,18 @@ export class DeliveryQueue {
     return this.#closing;
   }
 
+  /** Reported batches held, the ones being sent included. */
   #held(): number {
-    return this.#queue.length - this.#head + this.#inFlight.length;
+    return this.#heldBatches;
   }
 
   #enqueue(entry: Entry): void {
-    if (entry.bytes.byteLength > this.#maxQueuedBytes || entry.stats > this.#maxQueuedStats) {
-      this.#drop(entry.stats, false);
+    if (
+      entry.bytes.byteLength > this.#maxQueuedBytes ||
+      entry.stats > this.#maxQueuedStats ||
+      entry.batches > this.#maxQueuedBatches
+    ) {
+      this.#drop(entry.stats, false, entry.batches);
       this.#logger.warn(`${this.#name} batch larger than the queue bound dropped`, {
         bytes: entry.bytes.byteLength,
         stats: entry.stats,
@@ -412,7 +426,7 @@ export class DeliveryQueue {
       return;
     }
     while (
-      this.#held() + 1 > this.#maxQueuedBatches ||
+      this.#heldBatches + entry.batches > this.#maxQueuedBatches ||
       this.#heldBytes + entry.bytes.byteLength > this.#maxQueuedBytes ||
       this.#heldStats + entry.stats > this.#maxQueuedStats
     ) {
@@ -421,7 +435,7 @@ export class DeliveryQueue {
       const victim = this.#head < this.#queue.length ? this.#queue[this.#head]! : undefined;
       if (victim !== undefined) this.#takeHead();
       const dropped = victim ?? entry;
-      this.#drop(dropped.stats, false);
+      this.#drop(dropped.stats, false, dropped.batches);
       dropped.settled = true;
       // Log once per overflow episode, not per batch: a dead endpoint would flood the log.
       if (this.#overflowDrops++ === 0) {
@@ -436,6 +450,7 @@ export class DeliveryQueue {
     this.#queue.push(entry);
     this.#heldBytes += entry.bytes.byteLength;
     this.#heldStats += entry.stats;
+    this.#heldBatches += entry.batches;
     // A full group need not wait out the linger.
     if (this.#sleep?.linger === true && this.#heldBytes >= this.#maxGroupBytes) this.#sleep.wake();
   }
@@ -446,6 +461,7 @@ export class DeliveryQueue {
     this.#queue[this.#head++] = undefined as unknown as Entry;
     this.#heldBytes -= entry.bytes.byteLength;
     this.#heldStats -= entry.stats;
+    this.#heldBatches -= entry.batches;
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
@@ -470,6 +486,7 @@ export class DeliveryQueue {
     for (const e of live) {
       this.#heldBytes += e.bytes.byteLength;
       this.#heldStats += e.stats;
+      this.#heldBatches += e.batches;
     }
   }
 
@@ -504,6 +521,7 @@ export class DeliveryQueue {
       for (const entry of group) {
         this.#heldBytes -= entry.bytes.byteLength;
         this.#heldStats -= entry.stats;
+        this.#heldBatches -= entry.batches;
       }
       if (outcome.kind === "sent") {
         this.#delivered(group, outcome.bytes);
@@ -520,7 +538,7 @@ export class DeliveryQueue {
           });
           continue;
         }
-        this.#drop(group[0]!.stats, true);
+        this.#drop(group[0]!.stats, true, group[0]!.batches);
         group[0]!.settled = true;
         this.#logger.error(`${this.#name} endpoint rejected a batch, dropped`, {
           reason: outcome.reason,
@@ -540,7 +558,7 @@ export class DeliveryQueue {
       for (const entry of group) {
         if (entry.attempts < this.#maxAttempts) continue;
         entry.settled = true;
-        this.#drop(entry.stats, true);
+        this.#drop(entry.stats, true, entry.batches);
         this.#logger.error(`${this.#name} batch dropped after its last attempt`, {
           reason: outcome.reason,
           attempts: entry.attempts,
@@ -559,30 +577,34 @@ export class DeliveryQueue {
   #takeGroup(): Entry[] {
     const first = this.#takeHead();
     const group = [first];
-    if (first.solo) return group;
     let bytes = first.bytes.byteLength;
     let stats = first.stats;
-    while (this.#head < this.#queue.length && group.length < this.#maxGroupBatches) {
+    let batches = first.batches;
+    while (!first.solo && this.#head < this.#queue.length) {
       const next = this.#queue[this.#head]!;
-      if (next.solo) break;
+      if (next.solo || batches + next.batches > this.#maxGroupBatches) break;
       if (bytes + next.bytes.byteLength > this.#maxGroupBytes || stats + next.stats > this.#maxGroupStats) break;
       group.push(this.#takeHead());
       bytes += next.bytes.byteLength;
       stats += next.stats;
+      batches += next.batches;
     }
     // Batches being sent still count against the bounds.
     this.#heldBytes += bytes;
     this.#heldStats += stats;
+    this.#heldBatches += batches;
     return group;
   }
 
   #delivered(group: readonly Entry[], bytes: number): void {
     let stats = 0;
+    let batches = 0;
     for (const entry of group) {
       entry.settled = true;
       stats += entry.stats;
+      batches += entry.batches;
     }
-    this.#counters.sent += group.length;
+    this.#counters.sent += batches;
     this.#counters.sentStats += stats;
     this.#counters.bytesSent += bytes;
     this.#counters.requests++;
@@ -681,18 +703,19 @@ export class DeliveryQueue {
     for (const entry of this.#inFlight) {
       if (entry.settled) continue;
       entry.settled = true;
-      this.#drop(entry.stats, false);
+      this.#drop(entry.stats, false, entry.batches);
       this.#heldBytes -= entry.bytes.byteLength;
       this.#heldStats -= entry.stats;
-      lost++;
+      this.#heldBatches -= entry.batches;
+      lost += entry.batches;
       lostStats += entry.stats;
     }
     this.#inFlight = [];
     while (this.#head < this.#queue.length) {
       const entry = this.#takeHead();
       entry.settled = true;
-      this.#drop(entry.stats, false);
-      lost++;
+      this.#drop(entry.stats, false, entry.batches);
+      lost += entry.batches;
       lostStats += entry.stats;
     }
     this.#controller?.abort(new DeliveryError(reason));
@@ -701,10 +724,10 @@ export class DeliveryQueue {
     this.#settle();
   }
 
-  #drop(stats: number, failure: boolean): void {
-    this.#counters.dropped++;
+  #drop(stats: number, failure: boolean, batches = 1): void {
+    this.#counters.dropped += batches;
     this.#counters.droppedStats += stats;
-    if (failure) this.#counters.failures++;
+    if (failure) this.#counters.failures += batches;
   }
 
   #settle(): void {

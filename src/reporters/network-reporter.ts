@@ -8,13 +8,14 @@ import { type AnalyticsStat, AnalyticsStatsSchema } from "../gen/livekit/livekit
 import type { TelemetryReporter } from "../reporter.ts";
 import type { ReporterCounters } from "./counters.ts";
 import {
+  checkDeadline,
   DEFAULT_CLOSE_DEADLINE_MS,
   type DeliveryOptions,
   DeliveryQueue,
   type DeliveryTransport,
   type QueuedBatch,
 } from "./delivery.ts";
-import { stampBatch, type StampOptions } from "./stamp.ts";
+import { StampBuffer } from "./stamp.ts";
 
 /** Options every network reporter takes, on top of the {@link DeliveryOptions} bounds and delays. */
 export interface NetworkReporterOptions extends DeliveryOptions {
@@ -39,8 +40,11 @@ export interface NetworkReporterOptions extends DeliveryOptions {
 export abstract class NetworkReporter implements TelemetryReporter {
   /** the delivery core: bounds, coalescing, retries, counters */
   protected readonly queue: DeliveryQueue;
-  readonly #stamp: StampOptions;
   readonly #name: string;
+  // The batches reported in the current turn of the event loop, stamped back to back: one buffer
+  // and one queue entry per flush window, however many workers reported in it.
+  readonly #pending: StampBuffer;
+  #sealScheduled = false;
 
   /**
    * @param name the protocol, as log messages name it (`"http"`, `"otlp"`)
@@ -49,17 +53,27 @@ export abstract class NetworkReporter implements TelemetryReporter {
    */
   protected constructor(name: string, options: NetworkReporterOptions) {
     this.#name = name;
-    this.#stamp = options.node === undefined ? {} : { node: options.node };
     const transport: DeliveryTransport = {
       send: (group, signal) => this.send(group, signal),
       close: () => this.closeTransport(),
     };
     this.queue = new DeliveryQueue(name, transport, options);
+    // The same group bounds as the queue's (already validated by it), so a buffer is never a
+    // group the queue would have split.
+    this.#pending = new StampBuffer(
+      options.maxGroupBytes ?? 4 * 1024 * 1024,
+      options.node === undefined ? {} : { node: options.node },
+      options.maxGroupStats ?? Infinity,
+      options.maxGroupBatches ?? Infinity,
+    );
   }
 
   /** A snapshot of the delivery counters, fresh on every read; `queued` includes the batches being sent. */
   get counters(): ReporterCounters {
-    return this.queue.counters;
+    const c = this.queue.counters;
+    const pending = this.#pending;
+    if (pending.batches === 0) return c;
+    return { ...c, batches: c.batches + pending.batches, stats: c.stats + pending.stats, queued: c.queued + pending.batches };
   }
 
   /** Encodes, stamps and queues the batch for delivery, and returns at once. Never throws. */
@@ -79,19 +93,34 @@ export abstract class NetworkReporter implements TelemetryReporter {
   }
 
   /**
-   * Stamps one encoded `AnalyticsStats` message into a copy and queues it, building no objects.
-   * The buffer is read during the call only. Malformed bytes are dropped, counted as a failure
-   * and logged. Never throws.
+   * Stamps one encoded `AnalyticsStats` message and queues it, building no objects. The buffer
+   * is read during the call only: the batches reported in one turn of the event loop are stamped
+   * into one buffer (up to `maxGroupBytes`), queued together when the turn ends. Malformed bytes
+   * are dropped, counted as a failure and logged. Never throws.
    */
   reportBytes(batch: Uint8Array): void {
-    let stamped;
     try {
-      stamped = stampBatch(batch, this.#stamp);
+      if (!this.#pending.add(batch)) {
+        // The buffer holds a full group: queue it and start the next one.
+        this.#seal();
+        this.#pending.add(batch);
+      }
     } catch (err) {
       this.queue.reject(0, "cannot decode AnalyticsStats batch", err);
       return;
     }
-    this.queue.push(stamped.bytes, stamped.stats);
+    if (this.queue.closed) this.#seal();
+    else if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      queueMicrotask(() => this.#seal());
+    }
+  }
+
+  #seal(): void {
+    this.#sealScheduled = false;
+    if (this.#pending.batches === 0) return;
+    const { bytes, stats, batches } = this.#pending.take();
+    this.queue.push(bytes, stats, batches);
   }
 
   /**
@@ -99,6 +128,7 @@ export abstract class NetworkReporter implements TelemetryReporter {
    * `maxAttempts` this waits as long as the endpoint fails; {@link close} bounds the wait.
    */
   flush(): Promise<void> {
+    this.#seal();
     return this.queue.flush();
   }
 
@@ -112,6 +142,8 @@ export abstract class NetworkReporter implements TelemetryReporter {
    * @throws {ArgumentError} synchronously, when `deadlineMs` is not a number >= 0
    */
   close(deadlineMs: number = DEFAULT_CLOSE_DEADLINE_MS): Promise<void> {
+    checkDeadline(deadlineMs);
+    this.#seal();
     return this.queue.close(deadlineMs);
   }
 

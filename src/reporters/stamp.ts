@@ -49,12 +49,14 @@ const STAT_GROUP_BUDGET = 98;
 // the tag says. 0 varint (kind), 5 fixed32 (the float scores), 2 length-delimited (the rest).
 const STAT_FIELD_WIRE_TYPES = [-1, 2, 0, 2, 2, 2, 2, 2, 2, 5, 2, 2, 5, 5, 2];
 
-// Segments of the batch found by the scan, four int32 each: kind, start, end, kept id length.
+// Segments of the batch found by the scan, STRIDE int32 each: kind, start, end, kept id length,
+// and where the segment's field began (its tag).
 // A module-level scratch that only grows: stamping a 10 000-stat batch allocates no per-stat
 // objects. Safe because stampBatch is synchronous and does not re-enter itself.
 const KIND_STAT = 0;
 const KIND_RAW = 1;
-let segments = new Int32Array(4 * 1024);
+const STRIDE = 5;
+let segments = new Int32Array(STRIDE * 1024);
 
 // Cursor of the scan, shared by the helpers below for the same reason.
 let pos = 0;
@@ -79,6 +81,103 @@ let lastNodeBytes = new Uint8Array(0);
  *   field, a bad tag or varint, an unbalanced or too deep group); `index` names the stat
  */
 export function stampBatch(batch: Uint8Array, options: StampOptions = {}): StampedBatch {
+  const size = scanBatch(batch, options);
+  const out = new Uint8Array(size);
+  writeScanned(batch, out, 0, size);
+  return { bytes: out, stats: scanStats };
+}
+
+/**
+ * Stamped batches appended into one reusable buffer: what a network reporter accumulates between
+ * two sends, so that stamping the 10 000 batches of a flush allocates one buffer, not 10 000.
+ *
+ * {@link StampBuffer.add} stamps as {@link stampBatch} does; {@link StampBuffer.take} copies out
+ * what was added (one valid `AnalyticsStats`, the batches concatenated) and empties the buffer.
+ */
+export class StampBuffer {
+  #bytes = new Uint8Array(0);
+  #length = 0;
+  #stats = 0;
+  #batches = 0;
+
+  /**
+   * @param limit bytes after which {@link add} refuses a batch, unless the buffer is empty
+   * @param options what to stamp, see {@link StampOptions}
+   * @param maxStats stats after which {@link add} refuses a batch, unless the buffer is empty. Default: `Infinity`.
+   * @param maxBatches batches after which {@link add} refuses one. Default: `Infinity`.
+   */
+  constructor(
+    readonly limit: number,
+    readonly options: StampOptions = {},
+    readonly maxStats = Infinity,
+    readonly maxBatches = Infinity,
+  ) {}
+
+  /** bytes held */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** stats held */
+  get stats(): number {
+    return this.#stats;
+  }
+
+  /** batches added since the last {@link take} */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  /**
+   * Stamps one encoded `AnalyticsStats` and appends it. Returns `false`, adding nothing, when the
+   * buffer is not empty and the stamped batch would take it past `limit`, `maxStats` or
+   * `maxBatches`.
+   *
+   * @throws {DecodeError} as {@link stampBatch} does; nothing is added then
+   */
+  add(batch: Uint8Array): boolean {
+    const size = scanBatch(batch, this.options);
+    const stats = scanStats;
+    if (
+      this.#batches > 0 &&
+      (this.#length + size > this.limit || this.#stats + stats > this.maxStats || this.#batches + 1 > this.maxBatches)
+    ) {
+      return false;
+    }
+    if (this.#length + size > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(this.#length + size, this.#bytes.length * 2, 4096));
+      grown.set(this.#bytes.subarray(0, this.#length));
+      this.#bytes = grown;
+    }
+    writeScanned(batch, this.#bytes, this.#length, size);
+    this.#length += size;
+    this.#stats += stats;
+    this.#batches++;
+    return true;
+  }
+
+  /** Copies out what was added and empties the buffer (a buffer grown past twice `limit` by one huge batch is released). */
+  take(): { bytes: Uint8Array<ArrayBuffer>; stats: number; batches: number } {
+    const taken = { bytes: this.#bytes.slice(0, this.#length), stats: this.#stats, batches: this.#batches };
+    this.#length = 0;
+    this.#stats = 0;
+    this.#batches = 0;
+    if (this.#bytes.length > 2 * this.limit) this.#bytes = new Uint8Array(0);
+    return taken;
+  }
+}
+
+// What scanBatch found, for writeScanned: module state again, as `segments`.
+let scanCount = 0;
+// Whether no segment is shorter stamped than it came, which lets writeScanned copy in place.
+let scanGrows = true;
+let scanStats = 0;
+let scanNodeBytes: Uint8Array | undefined;
+let scanNodeField = 0;
+let scanIds: Uint8Array[] | undefined;
+
+/** Walks the batch into `segments` and returns the stamped size; writeScanned writes it. */
+function scanBatch(batch: Uint8Array, options: StampOptions): number {
   const end = batch.length;
   let count = 0; // segments
   let stats = 0;
@@ -88,12 +187,12 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
     const tag = readTag(batch, end, stats);
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (count * 4 + 4 > segments.length) {
+    if (count * STRIDE + STRIDE > segments.length) {
       const grown = new Int32Array(segments.length * 2);
       grown.set(segments);
       segments = grown;
     }
-    const s = count * 4;
+    const s = count * STRIDE;
     if (field === 1) {
       // Read as a message whatever the wire type says, as protobuf-es does; the output gets a
       // canonical tag, which protobuf-es reads the same way.
@@ -105,6 +204,7 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
       segments[s + 1] = start;
       segments[s + 2] = statEnd;
       segments[s + 3] = scanStat(batch, statEnd, stats);
+      segments[s + 4] = fieldStart;
       pos = statEnd;
       stats++;
     } else {
@@ -113,6 +213,7 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
       segments[s + 1] = fieldStart;
       segments[s + 2] = pos;
       segments[s + 3] = 0;
+      segments[s + 4] = fieldStart;
     }
     count++;
   }
@@ -132,8 +233,9 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
   const ids: Uint8Array[] | undefined = newId === undefined ? undefined : [];
 
   let size = 0;
+  let grows = true;
   for (let i = 0; i < count; i++) {
-    const s = i * 4;
+    const s = i * STRIDE;
     const length = segments[s + 2]! - segments[s + 1]!;
     if (segments[s] === KIND_RAW) {
       size += length;
@@ -148,19 +250,45 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
         added += 1 + varintSize(id.length) + id.length;
       }
     }
-    size += 1 + varintSize(length + added) + length + added;
+    const out = 1 + varintSize(length + added) + length + added;
+    // Over-long input headers and nothing stamped can make a stat shorter than it came.
+    if (out < segments[s + 2]! - segments[s + 4]!) grows = false;
+    size += out;
   }
+  scanGrows = grows;
+  scanCount = count;
+  scanStats = stats;
+  scanNodeBytes = nodeBytes;
+  scanNodeField = nodeField;
+  scanIds = ids;
+  return size;
+}
 
-  const out = new Uint8Array(size);
-  let o = 0;
+/**
+ * Writes the batch last scanned, stamped, into `out` at `offset` (`size` bytes, as scanBatch
+ * returned); returns the offset after it.
+ *
+ * The whole batch is first copied to the end of the region in one set(), then each segment is
+ * moved into place with copyWithin(): no object per stat. That is safe because every segment
+ * grows or keeps its length, so the write position never passes the next segment not yet moved.
+ */
+function writeScanned(batch: Uint8Array, out: Uint8Array, offset: number, size: number): number {
+  const inPlace = scanGrows;
+  const base = offset + size - batch.length;
+  if (inPlace) out.set(batch, base);
+  const count = scanCount;
+  const nodeBytes = scanNodeBytes;
+  const nodeField = scanNodeField;
+  const ids = scanIds;
+  let o = offset;
   let nextId = 0;
   for (let i = 0; i < count; i++) {
-    const s = i * 4;
+    const s = i * STRIDE;
     const start = segments[s + 1]!;
     const segmentEnd = segments[s + 2]!;
     const length = segmentEnd - start;
     if (segments[s] === KIND_RAW) {
-      o = copyInto(out, o, batch, start, segmentEnd);
+      o = inPlace ? moveWithin(out, o, base + start, base + segmentEnd) : copyInto(out, o, batch, start, segmentEnd);
       continue;
     }
     const id = segments[s + 3] !== 0 ? undefined : ids === undefined ? null : ids[nextId++]!;
@@ -169,7 +297,7 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
     else if (id !== undefined) added += 1 + varintSize(id.length) + id.length;
     out[o++] = TAG_STATS;
     o = writeVarint(out, o, length + added);
-    o = copyInto(out, o, batch, start, segmentEnd);
+    o = inPlace ? moveWithin(out, o, base + start, base + segmentEnd) : copyInto(out, o, batch, start, segmentEnd);
     if (nodeBytes !== undefined) {
       out[o++] = TAG_NODE;
       o = writeVarint(out, o, nodeBytes.length);
@@ -187,7 +315,7 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
       o += id.length;
     }
   }
-  return { bytes: out, stats };
+  return o;
 }
 
 /**
@@ -213,25 +341,48 @@ export function concatBatches(batches: readonly Uint8Array[]): Uint8Array<ArrayB
  */
 function scanStat(b: Uint8Array, end: number, index: number): number {
   let idLength = 0;
-  while (pos < end) {
-    const fieldStart = pos;
-    const tag = readTag(b, end, index);
+  // A local cursor, and one-byte tags and lengths (nearly all of them) read inline: this loop
+  // runs for every field of every stat a reporter sends.
+  let p = pos;
+  while (p < end) {
+    const fieldStart = p;
+    let tag = b[p]!;
+    if (tag < 0x80 && tag >= 8 && (tag & 7) <= 5) p++;
+    else {
+      pos = p;
+      tag = readTag(b, end, index);
+      p = pos;
+    }
     const field = tag >>> 3;
     const declared = field < STAT_FIELD_WIRE_TYPES.length ? STAT_FIELD_WIRE_TYPES[field]! : -1;
     if (declared === 2) {
-      const length = readVarint32(b, end, index);
-      if (length > end - pos) throw new DecodeError("truncated", fieldStart, { index });
-      pos += length;
+      let length: number;
+      if (p < end && b[p]! < 0x80) length = b[p++]!;
+      else {
+        pos = p;
+        length = readVarint32(b, end, index);
+        p = pos;
+      }
+      if (length > end - p) throw new DecodeError("truncated", fieldStart, { index });
+      p += length;
       if (field === 14) idLength = length;
     } else if (declared === 0) {
-      readVarint32(b, end, index);
+      if (p < end && b[p]! < 0x80) p++;
+      else {
+        pos = p;
+        readVarint32(b, end, index);
+        p = pos;
+      }
     } else if (declared === 5) {
-      if (4 > end - pos) throw new DecodeError("truncated", fieldStart, { index });
-      pos += 4;
+      if (4 > end - p) throw new DecodeError("truncated", fieldStart, { index });
+      p += 4;
     } else {
+      pos = p;
       skipField(b, end, field, tag & 7, fieldStart, index, STAT_GROUP_BUDGET);
+      p = pos;
     }
   }
+  pos = p;
   return idLength;
 }
 
@@ -331,10 +482,15 @@ function writeVarint(out: Uint8Array, o: number, v: number): number {
   return o;
 }
 
+function moveWithin(out: Uint8Array, o: number, start: number, end: number): number {
+  if (o !== start) out.copyWithin(o, start, end);
+  return o + (end - start);
+}
+
 function copyInto(out: Uint8Array, o: number, from: Uint8Array, start: number, end: number): number {
-  // A subarray is an object per call; a stat is usually ~100-200 bytes, where a plain loop is as
-  // fast and allocates nothing.
-  if (end - start <= 256) {
+  // set() of a subarray (a short-lived object) beats a byte loop from about 32 bytes on; a stat is
+  // usually 100-200 bytes (measured on the engine's W2 batches: about 40 % less time per stat).
+  if (end - start <= 32) {
     for (let i = start; i < end; i++) out[o++] = from[i]!;
     return o;
   }

@@ -278,6 +278,13 @@ suite("StreamCollector", () => {
     }
   });
 
+  test("rejects run() when the key is not a stream, instead of retrying forever", async () => {
+    const stream = newStream();
+    await client.set(stream, "not a stream");
+    const { c } = collector(stream);
+    await assert.rejects(c.run(), /WRONGTYPE/);
+  });
+
   test("rejects bad options with an ArgumentError naming them", () => {
     const sink = async () => {};
     const base = { url: redis.url, stream: "s", group: "g", consumer: "c", sink };

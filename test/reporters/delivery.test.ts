@@ -320,6 +320,19 @@ suite("DeliveryQueue", () => {
     assert.throws(() => new DeliveryQueue("x", {} as DeliveryTransport), (err: unknown) => isArgumentError(err));
   });
 
+  test("counts a buffer of several reported batches as that many batches, sent or dropped together", async () => {
+    const t = transport();
+    const q = queue(t, { maxQueuedBatches: 10 });
+    q.push(batch(0), 8, 4);
+    q.push(batch(1), 9, 7); // 4 + 7 > 10: the older buffer goes
+    q.push(batch(2), 1, 11); // over the bound by itself: dropped on arrival
+    await q.flush();
+    const c = q.counters;
+    assert.deepEqual([c.batches, c.sent, c.dropped, c.droppedStats, c.requests], [22, 7, 15, 9, 1]);
+    assert.deepEqual(t.calls.map((x) => x.names), [[1]]);
+    assertBalanced(c);
+  });
+
   test("counts a rejected batch as one dropped failure and logs it", () => {
     const log = recordingLogger();
     const q = queue(transport(), { logger: log });

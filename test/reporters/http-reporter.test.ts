@@ -391,10 +391,9 @@ suite("HttpReporter", () => {
     const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBatches: 5, maxRetryDelayMs: 20, logger: log });
     // All in one turn, before the first request starts (what is being sent is never dropped:
     // the delivery core's tests pin that down).
-    for (let i = 0; i < 20; i++) {
-      r.report(makeBatch(i));
-      assert.ok(r.counters.queued <= 5);
-    }
+    for (let i = 0; i < 20; i++) r.report(makeBatch(i));
+    // The batches of one turn are stamped into one buffer and queued when the turn ends.
+    await Promise.resolve();
     assert.equal(r.counters.dropped, 15);
     assert.equal(r.counters.droppedStats, 30);
     assert.equal(r.counters.failures, 0);
@@ -417,6 +416,7 @@ suite("HttpReporter", () => {
     const stamped = one + 2 * 17;
     const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBytes: stamped * 3 + 10 });
     for (let i = 0; i < 10; i++) r.report(makeBatch(i));
+    await Promise.resolve();
     assert.equal(r.counters.queued, 3);
     assert.equal(r.counters.dropped, 7);
     const s = await server(ok, port);
@@ -696,6 +696,22 @@ suite("HttpReporter coalescing and hostile endpoints", () => {
     assert.ok(stamped.every((st) => st.node === "SFU_1" && ID.test(st.id)));
     assert.equal(new Set(stamped.map((st) => st.id)).size, 40_000);
     assert.ok(s.received.every((q) => q.body.length <= 4 * 1024 * 1024));
+  });
+
+  test("counts every reportBytes call as a batch while the turn's batches wait in one buffer, and drops only a malformed one", async () => {
+    const s = await server();
+    const r = defaults({ url: s.url });
+    const one = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(1, 2) }));
+    r.reportBytes(one);
+    r.reportBytes(one.subarray(0, 5));
+    r.reportBytes(one);
+    const before = r.counters;
+    assert.deepEqual([before.batches, before.stats, before.queued, before.dropped, before.failures], [3, 4, 2, 1, 1]);
+    assert.equal(before.batches, before.sent + before.dropped + before.queued);
+    await r.flush();
+    assert.equal(s.received.length, 1);
+    assert.equal(decode(s.received[0]!.body).length, 4);
+    assert.deepEqual([r.counters.sent, r.counters.queued], [2, 0]);
   });
 
   test("reads at most a few KiB of an endless 200 body, counts the batch sent, and keeps memory flat", async () => {

@@ -8,7 +8,7 @@ import {
   AnalyticsStatsSchema,
 } from "../../src/gen/livekit/livekit_analytics_pb.ts";
 import { Random } from "../../src/sim/random.ts";
-import { concatBatches, stampBatch } from "../../src/reporters/stamp.ts";
+import { concatBatches, StampBuffer, stampBatch } from "../../src/reporters/stamp.ts";
 import { newStatId, writeStatIdInto, STAT_ID_LENGTH } from "../../src/reporters/stat-id.ts";
 import { mutateEncoded, StatGen } from "../random-stats.ts";
 import { makeBatch } from "./helpers.ts";
@@ -100,6 +100,24 @@ suite("stampBatch()", () => {
       const input = encode([stat, stat]);
       assertStampedLike(input, stampBatch(input, { node: "SFU" }).bytes, "SFU", `pad ${pad}`);
     }
+  });
+
+  test("stamps a batch that comes out shorter than it went in (over-long length prefixes, ids kept, no node)", () => {
+    // A stat with an id whose length prefix is a 2-byte varint, then an ordinary stat.
+    const plain = encode(makeBatch(9, 1));
+    const input = new Uint8Array([0x0a, 0x84, 0x00, 0x72, 0x02, 0x61, 0x62, ...plain]);
+    const { bytes, stats } = stampBatch(input);
+    assert.equal(stats, 2);
+    const out = fromBinary(AnalyticsStatsSchema, bytes).stats;
+    assert.equal(out[0]!.id, "ab");
+    assert.match(out[1]!.id, ID);
+    assertStampedLike(input, bytes, undefined, "shrinking");
+    const buffer = new StampBuffer(1 << 20);
+    buffer.add(plain);
+    buffer.add(new Uint8Array([0x0a, 0x84, 0x00, 0x72, 0x02, 0x61, 0x62]));
+    const both = fromBinary(AnalyticsStatsSchema, buffer.take().bytes).stats;
+    assert.deepEqual(both.map((st) => st.trackId), ["TR_9_0", ""]);
+    assert.equal(both[1]!.id, "ab");
   });
 
   test("copies unknown top-level fields and an empty batch through unchanged", () => {
@@ -200,6 +218,39 @@ suite("stampBatch()", () => {
       parsed++;
     }
     assert.ok(parsed > 100, `only ${parsed} mutated batches were valid`);
+  });
+});
+
+suite("StampBuffer", () => {
+  test("appends stamped batches back to back into one valid AnalyticsStats and empties on take()", () => {
+    const buffer = new StampBuffer(1 << 20, { node: "n" });
+    const inputs = [encode(makeBatch(1, 2)), encode(makeBatch(2, 3)), encode([])];
+    for (const b of inputs) assert.equal(buffer.add(b), true);
+    assert.deepEqual([buffer.batches, buffer.stats], [3, 5]);
+    const { bytes, stats, batches } = buffer.take();
+    assert.deepEqual([stats, batches, buffer.length, buffer.batches], [5, 3, 0, 0]);
+    assertStampedLike(concatBatches(inputs), bytes, "n", "buffer");
+    assert.equal(buffer.take().bytes.length, 0);
+  });
+
+  test("refuses a batch past its byte, stat or batch limit unless empty, and keeps nothing of a malformed one", () => {
+    const one = encode(makeBatch(1, 2));
+    const size = stampBatch(one).bytes.length;
+    const byBytes = new StampBuffer(size * 2);
+    assert.ok(byBytes.add(one) && byBytes.add(one));
+    assert.equal(byBytes.add(one), false);
+    assert.equal(new StampBuffer(1).add(one), true, "an empty buffer takes a batch over the limit");
+    const byStats = new StampBuffer(1 << 20, {}, 3);
+    assert.ok(byStats.add(one));
+    assert.equal(byStats.add(one), false);
+    const byBatches = new StampBuffer(1 << 20, {}, Infinity, 1);
+    assert.ok(byBatches.add(one));
+    assert.equal(byBatches.add(one), false);
+    const buffer = new StampBuffer(1 << 20);
+    buffer.add(one);
+    assert.throws(() => buffer.add(one.subarray(0, one.length - 1)), (err: unknown) => isDecodeError(err));
+    assert.deepEqual([buffer.batches, buffer.stats, buffer.length], [1, 2, size]);
+    assert.equal(fromBinary(AnalyticsStatsSchema, buffer.take().bytes).stats.length, 2);
   });
 });
 
