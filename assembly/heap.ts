@@ -54,6 +54,17 @@ let arenaStart: usize = 0;
 let sentinel: usize = 0;
 /** bytes in free blocks, headers included */
 let freeBytes: u64 = 0;
+/** most bytes the arena may span (setHeapLimit); memory's own limit when 0 */
+let heapLimit: u64 = 0;
+
+/**
+ * Bounds the heap to `bytes` (0: only memory's 1 GiB limit): an allocation that would grow the
+ * arena past it fails like exhausted memory. A bound below what the heap spans already stops
+ * its growth there.
+ */
+export function setHeapLimit(bytes: u32): void {
+  heapLimit = <u64>bytes;
+}
 
 // @ts-ignore: decorator
 @inline function blockAt(address: usize): Block {
@@ -108,6 +119,12 @@ function makeFree(address: usize, size: u32, flags: u32): void {
 function grow(bytes: u64): bool {
   let add = bytes > MIN_GROWTH ? bytes : MIN_GROWTH;
   add = (add + 15) & ~(<u64>15);
+  if (heapLimit != 0) {
+    const spans: u64 = arenaStart == 0 ? 0 : <u64>(sentinel - arenaStart) + HEADER;
+    // the least growth that serves the request, when the usual step would pass the bound
+    if (spans + add > heapLimit) add = (bytes + 15) & ~(<u64>15);
+    if (spans + add > heapLimit) return false;
+  }
   if (arenaStart == 0 || sentinel + HEADER != allocTop()) {
     // the first arena (memory.ts hands out nothing else, so this happens once)
     const start = rawAlloc(add + HEADER);

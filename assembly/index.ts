@@ -5,13 +5,13 @@ import { trimInput } from "./input";
 import { trimOutput } from "./encode";
 
 export { scratchPtr, infoPtr, inputPtr } from "./input";
-export { heapFreeBytes } from "./heap";
+export { heapFreeBytes, setHeapLimit } from "./heap";
 export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
 export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
 export { decodeFold } from "./decode";
 export {
-  hashKey, hashProbes, routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
+  hashKey, hashProbes, setBounds, routerCreate, routerFree, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
 export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,

@@ -6,8 +6,11 @@
 // that a batch message belongs to. Everything here is owned by the engine; the host refers to
 // workers and routers by index.
 
-import { blockAlloc, blockFree } from "./heap";
-import { META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER } from "./layout";
+import { blockAlloc, blockCapacity, blockFree } from "./heap";
+import {
+  META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
+  STATUS_ROUTER_TRACKS, STATUS_WORKER_ID_BYTES, STATUS_WORKER_TRACKS,
+} from "./layout";
 import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from "./slots";
 
 /**
@@ -17,7 +20,9 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
  *    │ state u32 │ head i32 │ router i32 │ pending u32 │
  * 16 ├───────────┼──────────┴──┬─────────┴──┬──────────┴─────┐
  *    │ keyPtr u32│ roomBytes   │ pidBytes   │ patchBytes u32 │
- * 32 └───────────┴─────────────┴────────────┴────────────────┘
+ * 32 ├───────────┼─────────────┼────────────┴────────────────┘
+ *    │ tracks u32│ idBytes u32 │
+ * 40 └───────────┴─────────────┘
  *
  * keyPtr holds the room id, the participant id and the pre-encoded patch fields, back to back;
  * head is the first slot of the worker's list (META next/prev), -1 when empty, and the next free
@@ -33,6 +38,10 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
   roomBytes: u32;
   pidBytes: u32;
   patchBytes: u32;
+  /** live track slots */
+  tracks: u32;
+  /** bytes of the track ids those slots hold */
+  idBytes: u32;
 }
 
 // @ts-ignore: decorator
@@ -48,6 +57,32 @@ let workerHigh: u32 = 0;
 /** free worker indices, threaded through Worker.head, as index + 1 */
 let workerFreeHead: u32 = 0;
 let routerCount: i32 = 0;
+/**
+ * live track slots per router (u32 by router index), for the router bound; a freed router's word
+ * is ROUTER_FREE | (the next free router + 1)
+ */
+let routerTracks: usize = 0;
+/** free router indices, threaded through their words, as index + 1 */
+let routerFreeHead: u32 = 0;
+// @ts-ignore: decorator
+@inline const ROUTER_FREE: u32 = 0x8000_0000;
+
+// Bounds on what one participant or one service can make the engine hold (setBounds); a new
+// track over any of them is refused, and nothing that exists changes.
+let maxWorkerTracks: u32 = 0xffff_ffff;
+let maxRouterTracks: u32 = 0xffff_ffff;
+let maxWorkerIdBytes: u32 = 0xffff_ffff;
+
+/**
+ * Sets the bounds that refuse a new track: live tracks per worker, live tracks per router (all
+ * the workers of one service), and bytes of track ids per worker. 0 means no bound, which is
+ * also the default; existing tracks are never refused, only new ones.
+ */
+export function setBounds(workerTracks: u32, routerTracksBound: u32, workerIdBytes: u32): void {
+  maxWorkerTracks = workerTracks == 0 ? 0xffff_ffff : workerTracks;
+  maxRouterTracks = routerTracksBound == 0 ? 0xffff_ffff : routerTracksBound;
+  maxWorkerIdBytes = workerIdBytes == 0 ? 0xffff_ffff : workerIdBytes;
+}
 
 // @ts-ignore: decorator
 @inline function workerAt(worker: i32): Worker {
@@ -115,68 +150,69 @@ let key1: u64 = 0x0f0e_0d0c_0b0a_0908;
 /** probe steps taken by every lookup and insert, for the tests (hashProbes) */
 let probes: u32 = 0;
 
-let v0: u64 = 0;
-let v1: u64 = 0;
-let v2: u64 = 0;
-let v3: u64 = 0;
-
-// @ts-ignore: decorator
-@inline function sipRound(): void {
-  v0 += v1;
-  v1 = rotl<u64>(v1, 13) ^ v0;
-  v0 = rotl<u64>(v0, 32);
-  v2 += v3;
-  v3 = rotl<u64>(v3, 16) ^ v2;
-  v0 += v3;
-  v3 = rotl<u64>(v3, 21) ^ v0;
-  v2 += v1;
-  v1 = rotl<u64>(v1, 17) ^ v2;
-  v2 = rotl<u64>(v2, 32);
-}
-
-// @ts-ignore: decorator
-@inline function compress(m: u64): void {
-  v3 ^= m;
-  sipRound();
-  v0 ^= m;
+/** `count` (at most 8) bytes from offset `off` of the stream `[p1, p1 + n1)` then `p2...`, little-endian. */
+function gather(p1: usize, n1: u32, p2: usize, off: u32, count: u32): u64 {
+  let m: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const at = off + i;
+    const byte = at < n1 ? load<u8>(p1 + at) : load<u8>(p2 + (at - n1));
+    m |= <u64>byte << (<u64>i << 3);
+  }
+  return m;
 }
 
 /**
  * SipHash-1-3 with key (k0, k1) of the message: `header` (8 bytes, little-endian), then
- * `[p1, p1 + n1)`, then `[p2, p2 + n2)`.
+ * `[p1, p1 + n1)`, then `[p2, p2 + n2)`. The state stays in locals, so the round is written out
+ * twice: once for the message words, once for the finalization.
  */
 function sipHash13(k0: u64, k1: u64, header: u64, p1: usize, n1: u32, p2: usize, n2: u32): u64 {
-  v0 = k0 ^ 0x736f_6d65_7073_6575;
-  v1 = k1 ^ 0x646f_7261_6e64_6f6d;
-  v2 = k0 ^ 0x6c79_6765_6e65_7261;
-  v3 = k1 ^ 0x7465_6462_7974_6573;
-  compress(header);
-  // the bytes of both ranges as one stream: `tail` holds the `have` bytes not yet compressed
-  let tail: u64 = 0;
-  let have: u32 = 0;
-  for (let part = 0; part < 2; part++) {
-    const p = part == 0 ? p1 : p2;
-    const n = <usize>(part == 0 ? n1 : n2);
-    let i: usize = 0;
-    while (have != 0 && i < n) {
-      tail |= <u64>load<u8>(p + i++) << (<u64>have << 3);
-      if (++have == 8) {
-        compress(tail);
-        tail = 0;
-        have = 0;
-      }
+  let v0 = k0 ^ 0x736f_6d65_7073_6575;
+  let v1 = k1 ^ 0x646f_7261_6e64_6f6d;
+  let v2 = k0 ^ 0x6c79_6765_6e65_7261;
+  let v3 = k1 ^ 0x7465_6462_7974_6573;
+  const bytes: u32 = n1 + n2;
+  const total: u32 = 8 + bytes;
+  // word 0 is the header, words 1 .. last - 1 are full words of the id bytes, and the last holds
+  // the remaining 0-7 bytes with the message length in its top byte
+  const last: u32 = total >>> 3;
+  for (let k: u32 = 0; k <= last; k++) {
+    let m: u64;
+    if (k == 0) {
+      m = header;
+    } else {
+      const off = (k - 1) << 3;
+      if (k == last) m = gather(p1, n1, p2, off, bytes - off) | (<u64>total << 56);
+      else if (off + 8 <= n1) m = load<u64>(p1 + off);
+      else if (off >= n1) m = load<u64>(p2 + (off - n1));
+      else m = gather(p1, n1, p2, off, 8);
     }
-    for (; i + 8 <= n; i += 8) compress(load<u64>(p + i));
-    for (; i < n; i++) {
-      tail |= <u64>load<u8>(p + i) << (<u64>have << 3);
-      have++;
-    }
+    v3 ^= m;
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+    v0 ^= m;
   }
-  compress(tail | (<u64>(8 + n1 + n2) << 56));
   v2 ^= 0xff;
-  sipRound();
-  sipRound();
-  sipRound();
+  for (let r = 0; r < 3; r++) {
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+  }
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
@@ -354,9 +390,44 @@ export function findRoute(router: i32, room: usize, roomBytes: u32, pid: usize, 
 
 // ── workers ───────────────────────────────────────────────────────────────────────────────
 
-/** A new router (one per TelemetryService); its routes start empty. */
+/** A new router (one per TelemetryService); its routes start empty. -1 when memory is exhausted. */
 export function routerCreate(): i32 {
-  return routerCount++;
+  if (routerFreeHead != 0) {
+    const reused = <i32>(routerFreeHead - 1);
+    routerFreeHead = load<u32>(routerTracksAt(reused)) & ~ROUTER_FREE;
+    store<u32>(routerTracksAt(reused), 0);
+    return reused;
+  }
+  const router = routerCount;
+  const need = (<u64>router + 1) << 2;
+  if (routerTracks == 0 || blockCapacity(routerTracks) < need) {
+    const grown = blockAlloc(need << 1);
+    if (grown == 0) return -1;
+    if (routerTracks != 0) memory.copy(grown, routerTracks, <usize>router << 2);
+    blockFree(routerTracks);
+    routerTracks = grown;
+  }
+  store<u32>(routerTracks + (<usize>router << 2), 0);
+  routerCount++;
+  return router;
+}
+
+// @ts-ignore: decorator
+@inline function routerTracksAt(router: i32): usize {
+  return routerTracks + (<usize>router << 2);
+}
+
+/**
+ * Frees `router` (a stopped TelemetryService) with every worker it routes, their slots, ids and
+ * routes; its index is reused by a later routerCreate(). Ignores a router that is not live.
+ */
+export function routerFree(router: i32): void {
+  if (router < 0 || router >= routerCount || (load<u32>(routerTracksAt(router)) & ROUTER_FREE) != 0) return;
+  for (let worker: i32 = 0; <u32>worker < workerHigh; worker++) {
+    if (isWorker(worker) && workerAt(worker).router == router) workerFree(worker);
+  }
+  store<u32>(routerTracksAt(router), ROUTER_FREE | routerFreeHead);
+  routerFreeHead = <u32>router + 1;
 }
 
 /**
@@ -403,6 +474,8 @@ export function workerCreate(ptr: usize, roomBytes: u32, pidBytes: u32, patchByt
   w.roomBytes = roomBytes;
   w.pidBytes = pidBytes;
   w.patchBytes = patchBytes;
+  w.tracks = 0;
+  w.idBytes = 0;
   if (router >= 0) {
     const hash = routeHash(router, key, roomBytes, key + roomBytes, pidBytes);
     const previous = find(ROUTES, hash, router, 0, key, roomBytes, key + roomBytes, pidBytes);
@@ -483,13 +556,18 @@ export function workerPatchBytes(worker: i32): u32 {
 
 /**
  * The slot of (`worker`, `bucket`, track id `[ptr, ptr + bytes)`), created (zeroed) on first
- * use. -1 when `worker` is not open or memory is exhausted.
+ * use. -1 when `worker` is not open or memory is exhausted; STATUS_WORKER_TRACKS,
+ * STATUS_ROUTER_TRACKS or STATUS_WORKER_ID_BYTES when a new track would pass a bound.
  */
 export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32 {
   if (!isOpenWorker(worker)) return -1;
   let hash = trackHash(worker, bucket, ptr, bytes);
   const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
   if (found >= 0) return found;
+  const w = workerAt(worker);
+  if (w.tracks >= maxWorkerTracks) return STATUS_WORKER_TRACKS;
+  if (w.router >= 0 && load<u32>(routerTracksAt(w.router)) >= maxRouterTracks) return STATUS_ROUTER_TRACKS;
+  if (<u64>w.idBytes + bytes > <u64>maxWorkerIdBytes) return STATUS_WORKER_ID_BYTES;
   const k0 = TRACKS.k0;
   if (!reserve(TRACKS)) return -1;
   // a rebuild may have rekeyed the table
@@ -510,7 +588,12 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
   store<u32>(meta + META_BUCKET, bucket);
   store<u32>(meta + META_TRACK_PTR, <u32>copy);
   store<u32>(meta + META_TRACK_BYTES, bytes);
-  const w = workerAt(worker);
+  w.tracks++;
+  w.idBytes += bytes;
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) + 1);
+  }
   const head = w.head;
   store<i32>(meta + META_NEXT, head);
   if (head >= 0) store<i32>(metaAddress(<u32>head) + META_PREV, slot);
@@ -525,10 +608,17 @@ export function releaseSlot(slot: i32): void {
   const worker = load<i32>(meta + META_WORKER);
   const next = load<i32>(meta + META_NEXT);
   const prev = load<i32>(meta + META_PREV);
+  const w = workerAt(worker);
   if (prev >= 0) store<i32>(metaAddress(<u32>prev) + META_NEXT, next);
-  else workerAt(worker).head = next;
+  else w.head = next;
   if (next >= 0) store<i32>(metaAddress(<u32>next) + META_PREV, prev);
   const trackPtr = <usize>load<u32>(meta + META_TRACK_PTR);
+  w.tracks--;
+  w.idBytes -= load<u32>(meta + META_TRACK_BYTES);
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) - 1);
+  }
   remove(TRACKS, trackHash(worker, load<u32>(meta + META_BUCKET), trackPtr, load<u32>(meta + META_TRACK_BYTES)), <u32>slot);
   blockFree(trackPtr);
   freeSlot(slot);

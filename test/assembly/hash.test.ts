@@ -165,3 +165,84 @@ for (const build of BUILDS) {
     });
   });
 }
+
+// ── SipHash-1-3, the reference: ids that collide under a known key ────────────────────────────
+
+const MASK64 = (1n << 64n) - 1n;
+const rotl = (x: bigint, b: bigint) => ((x << b) | (x >> (64n - b))) & MASK64;
+
+/** SipHash-1-3 of `message` under (k0, k1), as the reference defines it (c = 1, d = 3). */
+function sipHash13(k0: bigint, k1: bigint, message: Uint8Array): bigint {
+  let v0 = k0 ^ 0x736f6d6570736575n;
+  let v1 = k1 ^ 0x646f72616e646f6dn;
+  let v2 = k0 ^ 0x6c7967656e657261n;
+  let v3 = k1 ^ 0x7465646279746573n;
+  const round = () => {
+    v0 = (v0 + v1) & MASK64; v1 = rotl(v1, 13n) ^ v0; v0 = rotl(v0, 32n);
+    v2 = (v2 + v3) & MASK64; v3 = rotl(v3, 16n) ^ v2;
+    v0 = (v0 + v3) & MASK64; v3 = rotl(v3, 21n) ^ v0;
+    v2 = (v2 + v1) & MASK64; v1 = rotl(v1, 17n) ^ v2; v2 = rotl(v2, 32n);
+  };
+  const words = message.length >> 3;
+  const dv = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  for (let i = 0; i < words; i++) {
+    const m = dv.getBigUint64(i * 8, true);
+    v3 ^= m; round(); v0 ^= m;
+  }
+  let last = BigInt(message.length & 0xff) << 56n;
+  for (let i = words * 8; i < message.length; i++) last |= BigInt(message[i]!) << BigInt(8 * (i - words * 8));
+  v3 ^= last; round(); v0 ^= last;
+  v2 ^= 0xffn;
+  round(); round(); round();
+  return (v0 ^ v1 ^ v2 ^ v3) & MASK64;
+}
+
+const le64 = (x: bigint) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, x & MASK64, true);
+  return b;
+};
+
+/** The engine's track-table hash of (worker, bucket, id) under instance key (a, b, c, d), epoch 0. */
+function trackHashOf(key: [number, number, number, number], worker: number, bucket: number, id: Uint8Array): number {
+  const k0 = BigInt(key[0]) | (BigInt(key[1]) << 32n);
+  const k1 = BigInt(key[2]) | (BigInt(key[3]) << 32n);
+  // the track table's key: kind 0, epoch 0, and its complement
+  const t0 = sipHash13(k0, k1, le64(0n));
+  const t1 = sipHash13(k0, k1, le64(~0n));
+  const message = new Uint8Array(8 + id.length);
+  message.set(le64(BigInt(worker >>> 0) | (BigInt(bucket) << 32n)));
+  message.set(id, 8);
+  return Number(sipHash13(t0, t1, message) & 0xffffffffn);
+}
+
+for (const build of BUILDS) {
+  suite(`track table probe bound [${build}]`, () => {
+    test("ids colliding under a known key probe long once, then the table rebuilds and lookups are short", () => {
+      const key: [number, number, number, number] = [0x01234567, 0x89abcdef, 0xdeadbeef, 0x0badf00d];
+      // 60 ids whose hashes agree in their low 10 bits: one cluster in every table up to 1 024 entries
+      const ids: Uint8Array[] = [];
+      let target = -1;
+      for (let n = 0; ids.length < 60; n++) {
+        const id = new TextEncoder().encode(`TR_${n}`);
+        const h = trackHashOf(key, 0, 0, id) & 1023;
+        if (target < 0) target = h;
+        if (h === target) ids.push(id);
+      }
+      const wasm = instantiate(build);
+      assert.equal(wasm.hashKey(...key), 0);
+      const w = worker(wasm, "R", "P", -1);
+      const p0 = wasm.hashProbes();
+      const slots = ids.map((id) => wasm.trackSlot(w, 0, put(wasm, id), id.length));
+      assert.ok(slots.every((s) => s >= 0));
+      const inserting = wasm.hashProbes() - p0;
+      // the ids did collide in the module (its SipHash is the reference's): about n^2 steps
+      assert.ok(inserting > 48 * 48, `${inserting} probe steps to insert colliding ids`);
+      const p1 = wasm.hashProbes();
+      assert.deepEqual(ids.map((id) => wasm.trackSlot(w, 0, put(wasm, id), id.length)), slots);
+      const finding = wasm.hashProbes() - p1;
+      // after the long probes the sparse table took a new key: the cluster is gone
+      assert.ok(finding < ids.length * 4, `${finding} probe steps to find ${ids.length} ids`);
+    });
+  });
+}

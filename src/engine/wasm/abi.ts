@@ -9,7 +9,9 @@
  * @module
  */
 
-export { ABI_VERSION, BATCH, DRAIN_ENTRY, INFO, LAYOUT_HASH, META, SCRATCH, SLOT, STATUS } from "./layout.gen.ts";
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH), their
+// word indices (SLOT_U32, SLOT_U64, ...) and STATUS
+export * from "./layout.gen.ts";
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -36,6 +38,11 @@ export interface WasmExports {
   trimBuffers(): void;
   /** bytes in the engine heap's free blocks, ready for any size to reuse (a measure for tests) */
   heapFreeBytes(): number;
+  /**
+   * bounds the engine heap to `bytes` (0: only memory's 1 GiB limit); an allocation past it fails
+   * like exhausted memory
+   */
+  setHeapLimit(bytes: number): void;
   /** takes a zeroed slot and returns its index; -1 when memory is exhausted */
   allocSlot(): number;
   /** returns a slot to the free list */
@@ -63,8 +70,19 @@ export interface WasmExports {
   hashKey(a: number, b: number, c: number, d: number): number;
   /** probe steps taken by all hash lookups and inserts so far (a test measure, wrapping u32) */
   hashProbes(): number;
-  /** a new router (one per TelemetryService) for batch routing */
+  /**
+   * sets the bounds that refuse a new track (existing ones are never refused): live tracks per
+   * worker, live tracks per router (one service), bytes of track ids per worker; 0 is no bound,
+   * the default. A batch counts the stats they refuse in {@link BATCH}.REFUSED.
+   */
+  setBounds(workerTracks: number, routerTracks: number, workerIdBytes: number): void;
+  /** a new router (one per TelemetryService) for batch routing; -1 when memory is exhausted */
   routerCreate(): number;
+  /**
+   * frees a router (a stopped service) with every worker it routes, their slots, ids and routes;
+   * its index may be handed out again by routerCreate(), so the host must forget it
+   */
+  routerFree(router: number): void;
   /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
    * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its
@@ -77,7 +95,11 @@ export interface WasmExports {
   workerFree(worker: number): void;
   /** stats folded into the worker by batches since its last drain */
   workerPending(worker: number): number;
-  /** the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 if none */
+  /**
+   * the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 when
+   * the worker is not open or memory is exhausted, STATUS.WORKER_TRACKS / ROUTER_TRACKS /
+   * WORKER_ID_BYTES when a new track would pass a bound set by setBounds()
+   */
   trackSlot(worker: number, bucket: number, ptr: number, bytes: number): number;
   /** address of a live slot's {@link META} record; 0 for a slot not in use */
   slotMetaPtr(slot: number): number;
