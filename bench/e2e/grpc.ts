@@ -8,12 +8,15 @@
  *
  * @module
  */
+import { fromBinary } from "@bufbuild/protobuf";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadEngine } from "../../src/engine/load-engine.ts";
+import { AnalyticsStatsSchema } from "../../src/gen/livekit/livekit_analytics_pb.ts";
 import { AnalyticsRecorderReporter } from "../../src/grpc/index.ts";
+import { concatBatches, stampBatch } from "../../src/reporters/stamp.ts";
 import type { TelemetryReporter } from "../../src/reporter.ts";
 import { TelemetryService } from "../../src/telemetry-service.ts";
 import { type FlushCorpus, w2, w3 } from "../corpus.ts";
@@ -48,7 +51,15 @@ async function run(reporter: TelemetryReporter & { flush?: () => Promise<void> }
 }
 
 let sinkBytes = 0;
-const bare = await run({ report: () => {}, reportBytes: (b) => void (sinkBytes += b.length) });
+let lastWindow: Uint8Array[] = [];
+const bare = await run({ report: () => {}, reportBytes: (b) => void (sinkBytes += b.length, lastWindow.push(b.slice())) });
+lastWindow = lastWindow.slice(-corpus.participants.length);
+// What the receiver does before it can answer a window's stream: decode it with protobuf-es.
+const windowBytes = concatBatches(lastWindow.map((b) => stampBatch(b, { node: "SFU_bench" }).bytes));
+for (let i = 0; i < 10; i++) fromBinary(AnalyticsStatsSchema, windowBytes); // warm-up
+const decodeStart = performance.now();
+for (let i = 0; i < 10; i++) fromBinary(AnalyticsStatsSchema, windowBytes);
+const decodeMs = (performance.now() - decodeStart) / 10;
 
 const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("grpc-receiver.ts", import.meta.url))], {
   stdio: ["ignore", "pipe", "inherit"],
@@ -70,6 +81,7 @@ console.log(`  bare reportBytes sink              ${((statsIn / bare.ms) * 1000 
 console.log(`  AnalyticsRecorderReporter -> child ${((statsIn / e2e.ms) * 1000 / 1e6).toFixed(2)} M stats/s in  (${(e2e.ms / windows).toFixed(2)} ms/window)`);
 console.log(`  ratio                              ${(bare.ms / e2e.ms).toFixed(2)}x of the bare sink`);
 console.log(`  heap growth                        ${e2e.heapPerStat.toFixed(1)} B/stat in (gc ${globalThis.gc === undefined ? "unavailable" : "before"})`);
+console.log(`  receiver-side decode               ${decodeMs.toFixed(2)} ms/window (protobuf-es fromBinary of one stamped window, ${windowBytes.length} bytes, warm, in this process)`);
 console.log(`  delivered                          ${got.stats} stats in ${got.messages} messages on ${got.streams} streams (incl. warm-up), ${got.distinctIds} distinct ids; reporter: ${c.stats} stats, ${c.dropped} dropped`);
 console.log(`  exactly once                       ${exact ? "yes" : "NO"}`);
 if (!exact) process.exitCode = 1;
