@@ -6,6 +6,7 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
+import { profileLifecycle } from "./engine/profile.ts";
 import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -61,6 +62,8 @@ export class StatsWorker {
   // update() reads the clock on every window; Date.now() spares the default clock a Date object
   private readonly nowMs: () => number;
   private readonly logger: Logger;
+  // the engine's profile decides what close() means (see ProfileLifecycle.reportsAfterClose)
+  private readonly reportsAfterClose: boolean;
   private closed: Date | undefined = undefined;
 
   constructor(options: StatsWorkerOptions) {
@@ -82,6 +85,7 @@ export class StatsWorker {
     this.nowMs = now === undefined ? Date.now : () => now().getTime();
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
+    this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
     this.table = engine.createTrackTable(this, options.router);
   }
 
@@ -94,7 +98,8 @@ export class StatsWorker {
    * Buffers `stat` for `trackId` (Go `OnTrackStat`, R1): in the DOWNSTREAM bucket when `direction`
    * is `StreamType.DOWNSTREAM`, otherwise (UPSTREAM or any other value) in the UPSTREAM bucket.
    * The stat's values are read now; the object is never mutated or kept. An invalid stat (R7) is
-   * logged and counted here. After `close()` the stat is dropped and counted (R5).
+   * logged and counted here. After `close()` the stat is dropped and counted (R5), except in the
+   * `"livekit-current"` profile, which buffers it for the next `update()`.
    *
    * @throws LimitError when the stat has more streams or layers than `LIMITS`
    */
@@ -103,7 +108,7 @@ export class StatsWorker {
     if (stat === null || typeof stat !== "object" || !Array.isArray(stat.streams)) {
       throw new ArgumentError(`invalid stat for track ${trackId}: expected an AnalyticsStat`);
     }
-    if (this.closed !== undefined) {
+    if (this.isClosed()) {
       // R5, deliberate improvement: Go keeps buffering until the worker is reaped
       this.counters.dropped++;
       return;
@@ -120,7 +125,7 @@ export class StatsWorker {
   onTrackStatBytes(trackId: string, direction: StreamType, bytes: Uint8Array): void {
     checkTrackId(trackId);
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`invalid bytes for track ${trackId}: expected a Uint8Array`);
-    if (this.closed !== undefined) {
+    if (this.isClosed()) {
       this.counters.dropped++;
       return;
     }
@@ -134,6 +139,11 @@ export class StatsWorker {
     this.accepted(trackId, direction, valid);
   }
 
+  // closed for the stats it takes and reports: never in the livekit-current profile
+  private isClosed(): boolean {
+    return this.closed !== undefined && !this.reportsAfterClose;
+  }
+
   private accepted(trackId: string, direction: StreamType, valid: boolean): void {
     this.counters.statsIn++;
     if (!valid) {
@@ -143,7 +153,8 @@ export class StatsWorker {
   }
 
   /**
-   * Reports the window (Go `Update`, R2): does nothing when closed; otherwise coalesces each
+   * Reports the window (Go `Update`, R2): does nothing when closed (in the `"livekit-current"`
+   * profile a closed worker still reports, as Go's `Flush` does); otherwise coalesces each
    * track's stats, patches them (R3) and calls the reporter once, UPSTREAM results first.
    * With nothing buffered the reporter is not called. A reporter that throws is logged and
    * counted; the error does not propagate.
@@ -152,7 +163,7 @@ export class StatsWorker {
    */
   update(): void {
     const startedMs = this.nowMs();
-    if (this.closed !== undefined || !this.table.pending) return;
+    if (this.isClosed() || !this.table.pending) return;
     if (!Number.isFinite(startedMs)) {
       // checked before the window is taken, so a broken clock loses nothing
       throw new ArgumentError(`invalid clock: now() returned ${String(startedMs)} ms`);
@@ -198,8 +209,14 @@ export class StatsWorker {
   /**
    * Reports what is buffered and closes the worker (Go `Close`, R4): `update()`, then `closedAt`
    * is set to now. A repeated `close()` reports nothing and moves `closedAt` to the newer time.
+   * In the `"livekit-current"` profile `close()` only sets `closedAt`, once (Go `Close` at
+   * 788d4c35): what the worker holds and receives later goes out with the next `update()`.
    */
   close(): void {
+    if (this.reportsAfterClose) {
+      this.closed ??= this.now();
+      return;
+    }
     this.update();
     this.closed = this.now();
     this.table.close();

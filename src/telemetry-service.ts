@@ -8,6 +8,7 @@ import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
 import { ArgumentError, DecodeError, isDecodeError, isLimitError } from "./errors.ts";
 import { decodeStat } from "./engine/decode-stat.ts";
+import { profileLifecycle } from "./engine/profile.ts";
 import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
@@ -19,9 +20,16 @@ export interface TelemetryServiceOptions {
   engine: Engine;
   /** where every worker reports */
   reporter: TelemetryReporter;
-  /** how often `start()`'s timer runs `flush()`, in milliseconds; default 10 000 (T4) */
+  /**
+   * how often `start()`'s timer runs `flush()`, in milliseconds; default 10 000 (T4), 30 000 in
+   * the `"livekit-current"` profile
+   */
   flushIntervalMs?: number;
-  /** how often `start()`'s timer runs `cleanupWorkers()`, in milliseconds; default 60 000 (T4) */
+  /**
+   * how often `start()`'s timer runs `cleanupWorkers()`, in milliseconds; default 60 000 (T4).
+   * The `"livekit-current"` profile reaps inside `flush()` and runs this timer only when the
+   * option is given.
+   */
   cleanupIntervalMs?: number;
   /** how long a closed worker stays registered, in milliseconds (strictly more is reaped); default 180 000 (T4) */
   closeWaitMs?: number;
@@ -65,6 +73,9 @@ export class TelemetryService {
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
+  // livekit-current: flush() reaps, and the cleanup timer runs only when asked for
+  private readonly reapsInFlush: boolean;
+  private readonly cleanupTimerWanted: boolean;
   private readonly closeWaitMs: number;
   private readonly now: () => Date;
   private readonly userNow: (() => Date) | undefined;
@@ -83,7 +94,10 @@ export class TelemetryService {
     this.engine = options.engine;
     this.router = engineImpl(options.engine).createRouter?.();
     this.reporter = options.reporter;
-    this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
+    const lifecycle = profileLifecycle(engineImpl(options.engine).profile);
+    this.reapsInFlush = lifecycle.reapsInFlush;
+    this.cleanupTimerWanted = !lifecycle.reapsInFlush || options.cleanupIntervalMs !== undefined;
+    this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, lifecycle.flushIntervalMs);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
     this.closeWaitMs = positiveMs("closeWaitMs", options.closeWaitMs, 180_000);
     this.now = options.now ?? systemClock;
@@ -145,8 +159,12 @@ export class TelemetryService {
       this.rooms.set(room.sid, participants);
     }
     if (existing === undefined) this.count++;
-    // Q2: the closed worker it replaces is reaped now; its room details move to the new one
-    else existing.dispose();
+    else {
+      // Q2: the closed worker it replaces is reaped now; its room details move to the new one.
+      // What it still holds (livekit-current buffers after close) is reported first.
+      this.updateWorker(existing);
+      existing.dispose();
+    }
     participants.set(participant.sid, worker);
     this.byParticipant.set(participant.sid, worker);
   }
@@ -252,10 +270,16 @@ export class TelemetryService {
     return worker === undefined ? undefined : { roomId: worker.roomId, roomName: worker.roomName };
   }
 
-  /** Runs `update()` on every worker now: what the flush timer does (T4). */
+  /**
+   * Runs `update()` on every worker now: what the flush timer does (T4). In the
+   * `"livekit-current"` profile it then reaps the workers closed for more than `closeWaitMs`
+   * before this flush began (Go `FlushStats`): their last window is still reported.
+   */
   flush(): void {
+    const reapAtMs = this.reapsInFlush ? this.clockMs() : undefined;
     // forEach with callbacks made once: unlike for-of, no iterator object per room
     this.rooms.forEach(this.updateRoom);
+    if (reapAtMs !== undefined) this.reap(reapAtMs);
   }
 
   // a worker that throws (a broken clock) must not stop the others or escape a timer
@@ -271,7 +295,22 @@ export class TelemetryService {
 
   /** Removes workers closed for more than `closeWaitMs` now: what the cleanup timer does (T4). */
   cleanupWorkers(): void {
-    const now = this.now().getTime();
+    this.reap(this.now().getTime());
+  }
+
+  // flush() runs from a timer: a clock that throws is logged, and then nothing is reaped
+  private clockMs(): number {
+    try {
+      return this.now().getTime();
+    } catch (err) {
+      this.logger.error("telemetry clock failed", { error: err });
+      return Number.NaN;
+    }
+  }
+
+  private reap(now: number): void {
+    // a broken clock reaps nothing rather than everything
+    if (!Number.isFinite(now)) return;
     for (const [roomId, participants] of this.rooms) {
       for (const [participantId, worker] of participants) {
         const closedAt = worker.closedAt;
@@ -287,15 +326,18 @@ export class TelemetryService {
     }
   }
 
-  /** Starts the flush and cleanup timers (T4). They never keep a Node process alive. */
+  /**
+   * Starts the flush and cleanup timers (T4); in the `"livekit-current"` profile only the flush
+   * timer, unless `cleanupIntervalMs` was given. They never keep a Node process alive.
+   */
   start(): void {
     if (this.stopped) throw new ArgumentError("telemetry service is stopped", "closed");
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
-    this.cleanupTimer = setInterval(() => this.cleanupWorkers(), this.cleanupIntervalMs);
+    if (this.cleanupTimerWanted) this.cleanupTimer = setInterval(() => this.cleanupWorkers(), this.cleanupIntervalMs);
     // unref exists in Node and Deno, not in browsers
     (this.flushTimer as { unref?: () => void }).unref?.();
-    (this.cleanupTimer as { unref?: () => void }).unref?.();
+    (this.cleanupTimer as { unref?: () => void } | undefined)?.unref?.();
   }
 
   /**

@@ -251,6 +251,8 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
   let scratchSlot = -1;
   return {
     kind: "ts-flat" as EngineKind,
+    // the flat records implement the 2022 rules only
+    profile: "livekit-v1.2",
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
       if (stats.length === 0) return undefined;
       if (scratchSlot < 0) scratchSlot = core.pool.alloc();

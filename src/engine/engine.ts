@@ -7,6 +7,7 @@
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
 import { ArgumentError } from "../errors.ts";
+import type { Profile } from "./profile.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
 export type EngineKind = "wasm" | "ts";
@@ -17,6 +18,8 @@ export type EngineKind = "wasm" | "ts";
  */
 export interface Engine {
   readonly kind: EngineKind;
+  /** Which generation of LiveKit's rules it follows; workers and services made with it follow it too. */
+  readonly profile: Profile;
   /**
    * Coalesces one track's stats into one stat (Go `coalesce`, R6-R12): `undefined` for an empty
    * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
@@ -31,6 +34,8 @@ export interface Engine {
 export interface EngineOptions {
   /** where `coalesce` logs skipped invalid stats; default: silent */
   logger?: Logger;
+  /** the rules to follow: `"livekit-v1.2"` (the 2022 reference) or `"livekit-current"`; default `"livekit-v1.2"` */
+  profile?: Profile;
 }
 
 /** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */

@@ -1,6 +1,7 @@
 /**
  * The pure-TypeScript engine: a faithful port of Go's `coalesce` and `isValid` over protobuf-es
- * message objects (statsworker.go, livekit/livekit commit 29039b4e).
+ * message objects (statsworker.go, livekit/livekit commit 29039b4e for the `"livekit-v1.2"`
+ * profile, commit 788d4c35 for `"livekit-current"`).
  *
  * It is the oracle the wasm engine is tested against and the baseline of the benchmarks, so it
  * stays plain: u32 arithmetic with `>>> 0`, u64 with `BigInt.asUintN(64, ...)`, float32 with
@@ -16,6 +17,8 @@ import { decodeStat } from "./decode-stat.ts";
 import type { Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
+import { after, asTime, before, isZero, toTimestamp, type GoTime } from "./go-time.ts";
+import { checkProfile, type Profile } from "./profile.ts";
 
 const U32_SIGN = 0x8000_0000;
 const U64_SIGN = 1n << 63n;
@@ -26,11 +29,13 @@ const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 /**
  * Go `isValid` (R7): a stat is invalid when a u32 counter of any stream or layer is >= 2^31 or a
  * u64 counter is >= 2^63 (Go casts them to int32/int64 and tests `< 0`). rtt, jitter, ssrc,
- * layer and score are not checked.
+ * layer and score are not checked. With `current` (the `"livekit-current"` profile),
+ * `packetsOutOfOrder` is checked too.
  */
-export function isValid(stat: AnalyticsStat): boolean {
+export function isValid(stat: AnalyticsStat, current = false): boolean {
   for (const s of stat.streams) {
     if (
+      (current && u32(s.packetsOutOfOrder) >= U32_SIGN) ||
       u32(s.primaryPackets) >= U32_SIGN ||
       u64(s.primaryBytes) >= U64_SIGN ||
       u32(s.retransmitPackets) >= U32_SIGN ||
@@ -56,15 +61,20 @@ export function isValid(stat: AnalyticsStat): boolean {
  * isValid, after reading every field the fold reads with the fold's own conversions, so that a
  * field of the wrong JS type throws here, before the fold has changed anything.
  */
-function readable(stat: AnalyticsStat): boolean {
+function readable(stat: AnalyticsStat, current: boolean): boolean {
   try {
     Math.fround(stat.score);
+    if (current && typeof stat.mime !== "string") throw new TypeError(`mime is a ${typeof stat.mime}`);
     for (const s of stat.streams) {
       u32(s.rtt);
       u32(s.jitter);
+      if (current) {
+        asTime(s.startTime);
+        asTime(s.endTime);
+      }
       for (const l of s.videoLayers) void (l.layer | 0);
     }
-    return isValid(stat);
+    return isValid(stat, current);
   } catch (err) {
     throw invalidStat(err);
   }
@@ -78,7 +88,17 @@ function readable(stat: AnalyticsStat): boolean {
 export class Coalescer {
   /** every stat added, invalid ones included: Go divides by `len(stats)` (R10) */
   count = 0;
+  /** the `"livekit-current"` rules instead of the 2022 ones */
+  private readonly current: boolean;
   private score = 0;
+  // livekit-current (788d4c35): the positive scores of valid stats, their minimum, the last
+  // stat's mime, packetsOutOfOrder and the streams' time window; Go's zero Time starts both ends
+  private readonly scores: number[] = [];
+  private minScore = 0;
+  private mime = "";
+  private packetsOutOfOrder = 0;
+  private startTime: GoTime = { sec: 0n, nsec: 0 };
+  private endTime: GoTime = { sec: 0n, nsec: 0 };
   private maxRtt = 0;
   private maxJitter = 0;
   private primaryPackets = 0;
@@ -94,6 +114,11 @@ export class Coalescer {
   private firs = 0;
   private readonly layers = new Map<number, AnalyticsVideoLayer>();
 
+  /** A coalescer following `profile`'s rules; default `"livekit-v1.2"`. */
+  constructor(profile: Profile = "livekit-v1.2") {
+    this.current = profile === "livekit-current";
+  }
+
   /**
    * Folds one stat in; returns false when it is invalid and was only counted (R7). A stat whose
    * fields have the wrong JS types (a number in a 64-bit field, a bigint in a 32-bit one) throws
@@ -101,12 +126,31 @@ export class Coalescer {
    */
   add(stat: AnalyticsStat): boolean {
     checkLimits(stat);
-    const valid = readable(stat);
+    const current = this.current;
+    const valid = readable(stat, current);
     this.count++;
+    // livekit-current: `stats[len(stats)-1].Mime`, the last stat's, valid or not
+    if (current) this.mime = stat.mime;
     if (!valid) return false;
-    // Go parity (R10): float32 sum, rounded after every addition.
-    this.score = Math.fround(this.score + Math.fround(stat.score));
+    const score = Math.fround(stat.score);
+    if (!current) {
+      // Go parity (R10): float32 sum, rounded after every addition.
+      this.score = Math.fround(this.score + score);
+    } else if (score > 0) {
+      // livekit-current: only positive scores count (NaN and -0 do not); the first starts the minimum
+      if (this.minScore === 0 || score < this.minScore) this.minScore = score;
+      this.score = Math.fround(this.score + score);
+      this.scores.push(score);
+    }
     for (const s of stat.streams) {
+      if (current) {
+        // Go parity: `startTime.IsZero() || startTime.After(start)`; a missing time is the epoch
+        const start = asTime(s.startTime);
+        if (isZero(this.startTime) || after(this.startTime, start)) this.startTime = start;
+        const end = asTime(s.endTime);
+        if (isZero(this.endTime) || before(this.endTime, end)) this.endTime = end;
+        this.packetsOutOfOrder = u32(this.packetsOutOfOrder + u32(s.packetsOutOfOrder));
+      }
       if (u32(s.rtt) > this.maxRtt) this.maxRtt = u32(s.rtt);
       if (u32(s.jitter) > this.maxJitter) this.maxJitter = u32(s.jitter);
       this.primaryPackets = u32(this.primaryPackets + u32(s.primaryPackets));
@@ -161,9 +205,35 @@ export class Coalescer {
       this.firs,
       top === undefined ? [] : [top],
     );
-    // Go parity (R10): float32 division by the number of ALL stats, invalid ones included.
-    return makeStat(Math.fround(this.score / Math.fround(this.count)), stream);
+    if (!this.current) {
+      // Go parity (R10): float32 division by the number of ALL stats, invalid ones included.
+      return makeStat(Math.fround(this.score / Math.fround(this.count)), stream);
+    }
+    const n = this.scores.length;
+    stream.packetsOutOfOrder = this.packetsOutOfOrder;
+    stream.startTime = toTimestamp(this.startTime);
+    stream.endTime = toTimestamp(this.endTime);
+    const stat = makeStat(n === 0 ? 0 : Math.fround(this.score / Math.fround(n)), stream);
+    stat.mime = this.mime;
+    stat.minScore = this.minScore;
+    stat.medianScore = median(this.scores);
+    return stat;
   }
+}
+
+/**
+ * LiveKit's `utils.Median` over float32 scores (pkg/utils/math.go at 788d4c35): 0 for none, the
+ * middle one of the sorted scores, or for an even count `(left + right) / 2` in float32.
+ * Sorts a copy; the scores are positive, so no NaN reaches the comparison.
+ */
+export function median(scores: readonly number[]): number {
+  const n = scores.length;
+  if (n === 0) return 0;
+  if (n === 1) return scores[0]!;
+  const sorted = scores.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (n % 2 !== 0) return sorted[n >> 1]!;
+  // Go parity: float32 addition first (it may overflow to +Inf), then float32 division
+  return Math.fround(Math.fround(sorted[n / 2 - 1]! + sorted[n / 2]!) / 2);
 }
 
 class TsTrackTable implements TrackTable {
@@ -171,13 +241,16 @@ class TsTrackTable implements TrackTable {
   pending = false;
   drainedCount = 0;
 
-  constructor(private readonly identity: TrackIdentity) {}
+  constructor(
+    private readonly identity: TrackIdentity,
+    private readonly profile: Profile,
+  ) {}
 
   add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
     const tracks = this.buckets[bucket];
     let coalescer = tracks.get(trackId);
     if (coalescer === undefined) {
-      coalescer = new Coalescer();
+      coalescer = new Coalescer(this.profile);
       // add() before set(): a stat over LIMITS throws and must leave no empty track behind
       const valid = coalescer.add(stat);
       tracks.set(trackId, coalescer);
@@ -240,10 +313,13 @@ function collect(tracks: Map<string, Coalescer>, kind: StreamType, patch: Patch,
 /** @internal Creates the TypeScript engine; use `loadEngine("ts")`. */
 export function createTsEngine(options: EngineOptions = {}): EngineImpl {
   const logger: Logger = options.logger ?? silentLogger;
+  const profile = checkProfile(options.profile);
+  const current = profile === "livekit-current";
   return {
     kind: "ts",
+    profile,
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
-      const coalescer = new Coalescer();
+      const coalescer = new Coalescer(profile);
       for (const stat of stats) {
         if (!coalescer.add(stat)) logger.warn("telemetry skipping invalid stat", { stat });
       }
@@ -251,8 +327,8 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
     },
     isValid(stat: AnalyticsStat): boolean {
       checkLimits(stat);
-      return readable(stat);
+      return readable(stat, current);
     },
-    createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity),
+    createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity, profile),
   };
 }

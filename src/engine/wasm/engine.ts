@@ -601,6 +601,7 @@ export async function createWasmEngine(options: EngineOptions = {}): Promise<Eng
   let scratchSlot = -1;
   return {
     kind: "wasm",
+    profile: "livekit-v1.2",
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
       if (stats.length === 0) return undefined;
       try {
