@@ -45,7 +45,7 @@ export class DecodeError extends Error {
 }
 
 /** Which documented bound was exceeded. */
-export type LimitErrorCode = "too_many_streams" | "too_many_layers" | "message_too_large" | "out_of_memory";
+export type LimitErrorCode = "too_many_streams" | "too_many_layers" | "message_too_large" | "out_of_memory" | "too_many_scores";
 
 /**
  * A well-formed input over a documented bound (see `LIMITS`); the input is rejected whole.

@@ -10,8 +10,8 @@
  * @module
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
-import { invalidStat } from "../errors.ts";
-import { checkLimits } from "../limits.ts";
+import { invalidStat, LimitError } from "../errors.ts";
+import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
 import type { Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
@@ -128,11 +128,15 @@ export class Coalescer {
     checkLimits(stat);
     const current = this.current;
     const valid = readable(stat, current);
+    const score = Math.fround(stat.score);
+    if (current && valid && score > 0 && this.scores.length >= LIMITS.maxScoresPerWindow) {
+      // the median needs every positive score: refuse the stat whole rather than give a wrong one
+      throw new LimitError("too_many_scores", LIMITS.maxScoresPerWindow, `track window already holds ${LIMITS.maxScoresPerWindow} positive scores, the limit`);
+    }
     this.count++;
     // livekit-current: `stats[len(stats)-1].Mime`, the last stat's, valid or not
     if (current) this.mime = stat.mime;
     if (!valid) return false;
-    const score = Math.fround(stat.score);
     if (!current) {
       // Go parity (R10): float32 sum, rounded after every addition.
       this.score = Math.fround(this.score + score);

@@ -6,10 +6,11 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
 import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
-import { AnalyticsStatSchema, AnalyticsStreamSchema, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
+import { AnalyticsStatSchema, AnalyticsStreamSchema, StreamType, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
+import { LIMITS, StatsWorker, isLimitError } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
 import { StatGen } from "../random-stats.ts";
-import { f32bits, stat } from "../helpers.ts";
+import { CapturingReporter, f32bits, stat } from "../helpers.ts";
 import { EPOCH, PROFILE_KINDS, ZERO_TIME, profileEngine, secNanos } from "./profile-fixtures.ts";
 
 const U31 = 2 ** 31;
@@ -188,6 +189,34 @@ for (const kind of PROFILE_KINDS) {
       const bytes = toBinary(AnalyticsStreamSchema, out.streams[0]!);
       // field 17 (start_time) and 18 (end_time), wire type 2, length 0
       assert.deepEqual([...bytes.subarray(-6)], [0x8a, 0x01, 0x00, 0x92, 0x01, 0x00]);
+    });
+
+    test("a window holds at most LIMITS.maxScoresPerWindow positive scores: past it a LimitError, never a wrong median", async () => {
+      const e = await current();
+      const max = LIMITS.maxScoresPerWindow;
+      const full = Array.from({ length: max }, (_, i) => stat({ score: i + 1 }));
+      assert.equal(e.coalesce(full)!.medianScore, (max + 1) / 2);
+      // zero, negative and invalid stats carry no score to keep: they still fold
+      assert.equal(e.coalesce([...full, stat({ score: 0 }), invalid({ score: 5 })])!.medianScore, (max + 1) / 2);
+      assert.throws(() => e.coalesce([...full, stat({ score: 1 })]), (err: unknown) => isLimitError(err) && err.code === "too_many_scores" && err.limit === max);
+    });
+
+    test("a worker refuses the stat past the score bound whole, keeps its window and takes scores again after update()", async () => {
+      const reporter = new CapturingReporter();
+      const worker = new StatsWorker({ engine: await current(), reporter, roomId: "R", roomName: "r", participantId: "P", participantIdentity: "p" });
+      const max = LIMITS.maxScoresPerWindow;
+      for (let i = 0; i < max; i++) worker.onTrackStat("T", StreamType.UPSTREAM, stat({ score: 2, streams: [{ primaryPackets: 1 }] }));
+      const over = stat({ score: 1, mime: "x", streams: [{ primaryPackets: 1 }] });
+      assert.throws(() => worker.onTrackStat("T", StreamType.UPSTREAM, over), (err: unknown) => isLimitError(err) && err.code === "too_many_scores");
+      assert.throws(() => worker.onTrackStatBytes("T", StreamType.UPSTREAM, toBinary(AnalyticsStatSchema, over)), (err: unknown) => isLimitError(err));
+      worker.onTrackStat("T2", StreamType.UPSTREAM, over);
+      worker.update();
+      const [t, t2] = [...reporter.all].sort((a, b) => a.trackId.localeCompare(b.trackId));
+      assert.deepEqual([t!.streams[0]!.primaryPackets, t!.medianScore, t!.minScore, t!.mime], [max, 2, 2, ""]);
+      assert.deepEqual([t2!.medianScore, t2!.mime], [1, "x"]);
+      worker.onTrackStat("T", StreamType.UPSTREAM, over);
+      worker.update();
+      assert.equal(reporter.batches[1]![0]!.medianScore, 1);
     });
 
     test("sums, maxima and the highest layer are the 2022 rules' on 3 000 random valid stats", async () => {
