@@ -32,8 +32,17 @@ export interface StatsWorkerOptions {
   logger?: Logger;
   /** counters to add into (a TelemetryService shares one set); default: a new set */
   counters?: TelemetryCounters;
-  /** @internal the batch router of the TelemetryService that owns the worker */
-  router?: BatchRouter | undefined;
+}
+
+/**
+ * @internal The key under which a TelemetryService hands its workers its batch router; a symbol
+ * that the package entry does not export, so it is no part of {@link StatsWorkerOptions}.
+ */
+export const ROUTER: unique symbol = Symbol("statsworker-wasm.router");
+
+/** @internal The options a TelemetryService makes its workers with. */
+export interface ServiceWorkerOptions extends StatsWorkerOptions {
+  [ROUTER]: BatchRouter;
 }
 
 /**
@@ -86,7 +95,7 @@ export class StatsWorker {
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
     this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
-    this.table = engine.createTrackTable(this, options.router);
+    this.table = engine.createTrackTable(this, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
   }
 
   /** When `close()` last ran; undefined while the worker is open (R4). */
@@ -172,20 +181,18 @@ export class StatsWorker {
     // the window is taken before the reporter runs (R2); only the reporter call is guarded.
     // No closure or patch object is made here: a steady bytes-out window allocates nothing.
     if (typeof reporter.reportBytes === "function") {
-      let batch = this.table.drainBytes(startedMs);
-      if (batch === undefined) return;
+      // the batch may be engine memory, lent until release(), so that a drain the reporter causes
+      // (participantLeft, flush) cannot overwrite it
+      const lease = this.table.drainBytes(startedMs);
+      if (lease === undefined) return;
       this.counters.reports++;
-      this.counters.statsOut += this.table.drainedCount;
-      // the batch may be engine memory: lent for the call, so that a drain the reporter causes
-      // (participantLeft, flush) cannot overwrite it; a copy if it cannot be lent
-      const lent = this.table.beginRead();
-      if (!lent) batch = batch.slice();
+      this.counters.statsOut += lease.count;
       try {
-        reporter.reportBytes(batch);
+        reporter.reportBytes(lease.bytes);
       } catch (err) {
         this.reporterFailed(err);
       } finally {
-        if (lent) this.table.endRead();
+        lease.release();
       }
     } else {
       const stats: AnalyticsStat[] = [];

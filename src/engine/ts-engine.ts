@@ -14,7 +14,8 @@ import { invalidStat, LimitError } from "../errors.ts";
 import { checkLimits, LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
-import type { Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
+import { DecodingRouter, type Route } from "./decoding-router.ts";
+import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
 import { after, asTime, before, isZero, toTimestamp, type GoTime } from "./go-time.ts";
@@ -243,12 +244,16 @@ export function median(scores: readonly number[]): number {
 class TsTrackTable implements TrackTable {
   private buckets: [Map<string, Coalescer>, Map<string, Coalescer>] = [new Map(), new Map()];
   pending = false;
-  drainedCount = 0;
+
+  private readonly route: Route | undefined;
 
   constructor(
     private readonly identity: TrackIdentity,
     private readonly profile: Profile,
-  ) {}
+    router: DecodingRouter | undefined,
+  ) {
+    this.route = router?.attach(identity, this);
+  }
 
   add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
     const tracks = this.buckets[bucket];
@@ -276,32 +281,26 @@ class TsTrackTable implements TrackTable {
     const patch = makePatch(timeMs, this.identity);
     this.buckets = [new Map(), new Map()];
     this.pending = false;
-    const before = out.length;
     collect(up, StreamType.UPSTREAM, patch, out);
     collect(down, StreamType.DOWNSTREAM, patch, out);
-    this.drainedCount = out.length - before;
   }
 
-  drainBytes(timeMs: number): Uint8Array | undefined {
+  drainBytes(timeMs: number): BytesLease | undefined {
     const out: AnalyticsStat[] = [];
     this.drain(timeMs, out);
-    return out.length === 0 ? undefined : encodeBatch(out);
+    // a fresh array each time: nothing to protect
+    return out.length === 0 ? undefined : ownedLease(encodeBatch(out), out.length);
   }
-
-  // drainBytes returns a fresh array each time: nothing to protect
-  beginRead(): boolean {
-    return true;
-  }
-
-  endRead(): void {}
 
   close(): void {
     this.buckets = [new Map(), new Map()];
     this.pending = false;
+    this.route?.close();
   }
 
   dispose(): void {
     this.close();
+    this.route?.detach();
   }
 }
 
@@ -333,6 +332,8 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
       checkLimits(stat);
       return readable(stat, current);
     },
-    createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity, profile),
+    createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
+      new TsTrackTable(identity, profile, router instanceof DecodingRouter ? router : undefined),
+    createRouter: () => new DecodingRouter(),
   };
 }
