@@ -1,6 +1,6 @@
 // The export surface of the engine module; the contract is src/engine/wasm/abi.ts.
 
-export { abiVersion } from "./layout";
+export { abiLayoutHash, abiVersion } from "./layout";
 export { scratchPtr, infoPtr, inputPtr } from "./input";
 export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
 export { validateScratch } from "./validate";

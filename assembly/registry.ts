@@ -7,78 +7,78 @@
 // workers and routers by index.
 
 import { blockAlloc, blockFree } from "./heap";
-import {
-  allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress, META_BUCKET, META_NEXT, META_PREV,
-  META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
-} from "./slots";
+import { META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER } from "./layout";
+import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from "./slots";
 
-// ╒════════════ Worker record (40 bytes) ════════════╕
-// ┌─────────────┬──────────┬────────────┬────────────┬─────────────┐
-// │ state u32   │ head i32 │ router i32 │ pending u32│ keyPtr u32  │ 0
-// ├─────────────┼──────────┼────────────┼────────────┴─────────────┤
-// │ roomBytes   │ pidBytes │ patchBytes │ reserved (12)            │ 20
-// └─────────────┴──────────┴────────────┴──────────────────────────┘ 40
-// keyPtr holds room id, participant id and the pre-encoded patch fields, back to back.
-// @ts-ignore: decorator
-@inline const W_STATE: usize = 0;
-// @ts-ignore: decorator
-@inline const W_HEAD: usize = W_STATE + 4;
-// @ts-ignore: decorator
-@inline const W_ROUTER: usize = W_HEAD + 4;
-// @ts-ignore: decorator
-@inline const W_PENDING: usize = W_ROUTER + 4;
-// @ts-ignore: decorator
-@inline const W_KEY_PTR: usize = W_PENDING + 4;
-// @ts-ignore: decorator
-@inline const W_ROOM_BYTES: usize = W_KEY_PTR + 4;
-// @ts-ignore: decorator
-@inline const W_PID_BYTES: usize = W_ROOM_BYTES + 4;
-// @ts-ignore: decorator
-@inline const W_PATCH_BYTES: usize = W_PID_BYTES + 4;
-// @ts-ignore: decorator
-@inline const W_SIZE: usize = 40;
+/**
+ * One worker; only the module reads it (the host names workers by index).
+ *
+ *  0 ┌───────────┬──────────┬────────────┬─────────────┐
+ *    │ state u32 │ head i32 │ router i32 │ pending u32 │
+ * 16 ├───────────┼──────────┴──┬─────────┴──┬──────────┴─────┐
+ *    │ keyPtr u32│ roomBytes   │ pidBytes   │ patchBytes u32 │
+ * 32 └───────────┴─────────────┴────────────┴────────────────┘
+ *
+ * keyPtr holds the room id, the participant id and the pre-encoded patch fields, back to back;
+ * head is the first slot of the worker's list (META next/prev), -1 when empty, and the next free
+ * worker index + 1 while the record is free.
+ */
+@unmanaged class Worker {
+  state: u32;
+  head: i32;
+  router: i32;
+  /** stats folded in by batches since the last drain */
+  pending: u32;
+  keyPtr: u32;
+  roomBytes: u32;
+  pidBytes: u32;
+  patchBytes: u32;
+}
 
 // @ts-ignore: decorator
 @inline const STATE_FREE: u32 = 0;
 // @ts-ignore: decorator
-@inline export const STATE_OPEN: u32 = 1;
+@inline const STATE_OPEN: u32 = 1;
 // @ts-ignore: decorator
 @inline const STATE_CLOSED: u32 = 2;
 
 let workers: usize = 0;
 let workerCapacity: u32 = 0;
 let workerHigh: u32 = 0;
-/** free worker indices, threaded through W_HEAD, as index + 1 */
+/** free worker indices, threaded through Worker.head, as index + 1 */
 let workerFreeHead: u32 = 0;
 let routerCount: i32 = 0;
 
 // @ts-ignore: decorator
-@inline export function workerAddress(worker: i32): usize {
-  return workers + <usize>worker * W_SIZE;
+@inline function workerAt(worker: i32): Worker {
+  return changetype<Worker>(workers + <usize>worker * offsetof<Worker>());
 }
 
 /** Reports whether `worker` names a live (open or closed) worker. */
 export function isWorker(worker: i32): bool {
-  return worker >= 0 && <u32>worker < workerHigh && load<u32>(workerAddress(worker) + W_STATE) != STATE_FREE;
+  return worker >= 0 && <u32>worker < workerHigh && workerAt(worker).state != STATE_FREE;
 }
 
 // ── hash tables ───────────────────────────────────────────────────────────────────────────────
 // Open addressing with linear probing over u32 entries: 0 empty, TOMBSTONE deleted, else the
 // value + 1 (a slot index for TRACKS, a worker index for ROUTES). Keys live in the slot meta or
-// the worker record, so an entry is 4 bytes.
+// the worker record, so an entry is 4 bytes. Both tables share one key shape, (owner, sub, first
+// bytes, second bytes): a track is (worker, bucket, track id, none), a route is (router, 0, room
+// id, participant id).
 
 // @ts-ignore: decorator
 @inline const TOMBSTONE: u32 = 0xffff_ffff;
 // @ts-ignore: decorator
 @inline const MIN_TABLE: u32 = 64;
 
+/** One hash table; only the module reads it. */
 @unmanaged class Table {
   entries: usize;
   capacity: u32;
   /** live entries plus tombstones */
   used: u32;
   live: u32;
-  /** 0 tracks, 1 routes */
+  /** KIND_TRACKS or KIND_ROUTES: where an entry's key lives */
   kind: u32;
 }
 
@@ -106,28 +106,62 @@ function mix(h: u32): u32 {
   return h ^ (h >> 16);
 }
 
-function trackHash(worker: i32, bucket: u32, ptr: usize, bytes: u32): u32 {
-  return mix(hashBytes((0x811c_9dc5 ^ (<u32>worker * 0x9e37_79b1)) + bucket, ptr, bytes));
-}
-
-function routeHash(router: i32, room: usize, roomBytes: u32, pid: usize, pidBytes: u32): u32 {
+/** The hash of key (owner, sub, [p1, p1 + n1), [p2, p2 + n2)) in a table of `kind`. */
+function keyHash(kind: u32, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): u32 {
+  const seed = 0x811c_9dc5 ^ (<u32>owner * 0x9e37_79b1);
+  if (kind == KIND_TRACKS) return mix(hashBytes(seed + sub, p1, n1));
   // the room's length goes in too, so ("ab","c") and ("a","bc") differ
-  return mix(hashBytes(hashBytes(0x811c_9dc5 ^ (<u32>router * 0x9e37_79b1) ^ roomBytes, room, roomBytes), pid, pidBytes));
+  return mix(hashBytes(hashBytes(seed ^ n1, p1, n1), p2, n2));
 }
 
 function bytesEqual(a: usize, b: usize, bytes: u32): bool {
   return memory.compare(a, b, <usize>bytes) == 0;
 }
 
+/** Reports whether entry `value` of `table` has key (owner, sub, p1/n1, p2/n2). */
+// @ts-ignore: decorator
+@inline function keyMatches(table: Table, value: u32, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): bool {
+  if (table.kind == KIND_TRACKS) {
+    const meta = metaAddress(value);
+    return (
+      load<i32>(meta + META_WORKER) == owner &&
+      load<u32>(meta + META_BUCKET) == sub &&
+      load<u32>(meta + META_TRACK_BYTES) == n1 &&
+      bytesEqual(load<u32>(meta + META_TRACK_PTR), p1, n1)
+    );
+  }
+  const w = workerAt(<i32>value);
+  const key = <usize>w.keyPtr;
+  return (
+    w.router == owner && w.roomBytes == n1 && w.pidBytes == n2 &&
+    bytesEqual(key, p1, n1) && bytesEqual(key + n1, p2, n2)
+  );
+}
+
+/** The hash of the key stored for entry `value` of `table`. */
 function entryHash(table: Table, value: u32): u32 {
   if (table.kind == KIND_TRACKS) {
     const meta = metaAddress(value);
-    return trackHash(load<i32>(meta + META_WORKER), load<u32>(meta + META_BUCKET), load<u32>(meta + META_TRACK_PTR), load<u32>(meta + META_TRACK_BYTES));
+    return keyHash(KIND_TRACKS, load<i32>(meta + META_WORKER), load<u32>(meta + META_BUCKET), load<u32>(meta + META_TRACK_PTR), load<u32>(meta + META_TRACK_BYTES), 0, 0);
   }
-  const w = workerAddress(<i32>value);
-  const key = <usize>load<u32>(w + W_KEY_PTR);
-  const roomBytes = load<u32>(w + W_ROOM_BYTES);
-  return routeHash(load<i32>(w + W_ROUTER), key, roomBytes, key + roomBytes, load<u32>(w + W_PID_BYTES));
+  const w = workerAt(<i32>value);
+  const key = <usize>w.keyPtr;
+  return keyHash(KIND_ROUTES, w.router, 0, key, w.roomBytes, key + w.roomBytes, w.pidBytes);
+}
+
+/** The value whose key is (owner, sub, p1/n1, p2/n2) with hash `hash`, or -1: the one probe loop. */
+function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): i32 {
+  if (table.capacity == 0) return -1;
+  const mask = table.capacity - 1;
+  let j = hash & mask;
+  for (;;) {
+    const e = load<u32>(table.entries + (<usize>j << 2));
+    if (e == 0) return -1;
+    if (e != TOMBSTONE && keyMatches(table, e - 1, owner, sub, p1, n1, p2, n2)) return <i32>(e - 1);
+    j = (j + 1) & mask;
+  }
+  // the table is never full (reserve keeps it at most 3/4 used), so the probe always ends above
+  return -1;
 }
 
 /** Makes room for one more entry; false when memory is exhausted. */
@@ -186,61 +220,17 @@ function remove(table: Table, hash: u32, value: u32): void {
   }
 }
 
-function findTrack(worker: i32, bucket: u32, ptr: usize, bytes: u32, hash: u32): i32 {
-  const table = TRACKS;
-  if (table.capacity == 0) return -1;
-  const mask = table.capacity - 1;
-  let j = hash & mask;
-  for (;;) {
-    const e = load<u32>(table.entries + (<usize>j << 2));
-    if (e == 0) return -1;
-    if (e != TOMBSTONE) {
-      const meta = metaAddress(e - 1);
-      if (
-        load<i32>(meta + META_WORKER) == worker &&
-        load<u32>(meta + META_BUCKET) == bucket &&
-        load<u32>(meta + META_TRACK_BYTES) == bytes &&
-        bytesEqual(load<u32>(meta + META_TRACK_PTR), ptr, bytes)
-      ) {
-        return <i32>(e - 1);
-      }
-    }
-    j = (j + 1) & mask;
-  }
-  // the table is never full (reserve keeps it at most 3/4 used), so the probe always ends above
-  return -1;
+// @ts-ignore: decorator
+@inline function routeHash(router: i32, room: usize, roomBytes: u32, pid: usize, pidBytes: u32): u32 {
+  return keyHash(KIND_ROUTES, router, 0, room, roomBytes, pid, pidBytes);
 }
 
 /** The worker routed for (router, room, participant), or -1. */
 export function findRoute(router: i32, room: usize, roomBytes: u32, pid: usize, pidBytes: u32): i32 {
-  const table = ROUTES;
-  if (table.capacity == 0) return -1;
-  const mask = table.capacity - 1;
-  let j = routeHash(router, room, roomBytes, pid, pidBytes) & mask;
-  for (;;) {
-    const e = load<u32>(table.entries + (<usize>j << 2));
-    if (e == 0) return -1;
-    if (e != TOMBSTONE) {
-      const w = workerAddress(<i32>(e - 1));
-      const key = <usize>load<u32>(w + W_KEY_PTR);
-      const rb = load<u32>(w + W_ROOM_BYTES);
-      if (
-        load<i32>(w + W_ROUTER) == router &&
-        rb == roomBytes &&
-        load<u32>(w + W_PID_BYTES) == pidBytes &&
-        bytesEqual(key, room, roomBytes) &&
-        bytesEqual(key + rb, pid, pidBytes)
-      ) {
-        return <i32>(e - 1);
-      }
-    }
-    j = (j + 1) & mask;
-  }
-  // the table is never full (reserve keeps it at most 3/4 used), so the probe always ends above
-  return -1;
+  return find(ROUTES, routeHash(router, room, roomBytes, pid, pidBytes), router, 0, room, roomBytes, pid, pidBytes);
 }
 
-// ── workers ───────────────────────────────────────────────────────────────────────────────────
+// ── workers ───────────────────────────────────────────────────────────────────────────────
 
 /** A new router (one per TelemetryService); its routes start empty. */
 export function routerCreate(): i32 {
@@ -264,16 +254,16 @@ export function workerCreate(ptr: usize, roomBytes: u32, pidBytes: u32, patchByt
   let worker: i32;
   if (workerFreeHead != 0) {
     worker = <i32>(workerFreeHead - 1);
-    workerFreeHead = load<u32>(workerAddress(worker) + W_HEAD);
+    workerFreeHead = <u32>workerAt(worker).head;
   } else {
     if (workerHigh == workerCapacity) {
       const capacity = workerCapacity == 0 ? 64 : workerCapacity << 1;
-      const grown = blockAlloc(<u64>capacity * W_SIZE);
+      const grown = blockAlloc(<u64>capacity * offsetof<Worker>());
       if (grown == 0) {
         blockFree(key);
         return -1;
       }
-      if (workers != 0) memory.copy(grown, workers, <usize>workerHigh * W_SIZE);
+      if (workers != 0) memory.copy(grown, workers, <usize>workerHigh * offsetof<Worker>());
       blockFree(workers);
       workers = grown;
       workerCapacity = capacity;
@@ -282,82 +272,92 @@ export function workerCreate(ptr: usize, roomBytes: u32, pidBytes: u32, patchByt
     workerHigh++;
   }
   memory.copy(key, ptr, <usize>keyBytes);
-  const w = workerAddress(worker);
-  store<u32>(w + W_STATE, STATE_OPEN);
-  store<i32>(w + W_HEAD, -1);
-  store<i32>(w + W_ROUTER, router);
-  store<u32>(w + W_PENDING, 0);
-  store<u32>(w + W_KEY_PTR, <u32>key);
-  store<u32>(w + W_ROOM_BYTES, roomBytes);
-  store<u32>(w + W_PID_BYTES, pidBytes);
-  store<u32>(w + W_PATCH_BYTES, patchBytes);
+  const w = workerAt(worker);
+  w.state = STATE_OPEN;
+  w.head = -1;
+  w.router = router;
+  w.pending = 0;
+  w.keyPtr = <u32>key;
+  w.roomBytes = roomBytes;
+  w.pidBytes = pidBytes;
+  w.patchBytes = patchBytes;
   if (router >= 0) {
-    const previous = findRoute(router, key, roomBytes, key + roomBytes, pidBytes);
     const hash = routeHash(router, key, roomBytes, key + roomBytes, pidBytes);
+    const previous = find(ROUTES, hash, router, 0, key, roomBytes, key + roomBytes, pidBytes);
     if (previous >= 0) remove(ROUTES, hash, <u32>previous);
     insert(ROUTES, hash, <u32>worker);
   }
   return worker;
 }
 
-/** Frees every slot of `worker` and marks it closed: batch stats for it are dropped (R5). */
+/** Frees every slot of `worker` and marks it closed: batch stats for it are dropped. */
 export function workerClose(worker: i32): void {
   if (!isWorker(worker)) return;
   freeWorkerSlots(worker);
-  store<u32>(workerAddress(worker) + W_STATE, STATE_CLOSED);
+  workerAt(worker).state = STATE_CLOSED;
 }
 
-/** Frees `worker` whole; its route goes too if it is still the route of its key (Q2). */
+/** Frees `worker` whole; its route goes too if it is still the route of its key. */
 export function workerFree(worker: i32): void {
   if (!isWorker(worker)) return;
   freeWorkerSlots(worker);
-  const w = workerAddress(worker);
-  const router = load<i32>(w + W_ROUTER);
-  const key = <usize>load<u32>(w + W_KEY_PTR);
-  const roomBytes = load<u32>(w + W_ROOM_BYTES);
-  const pidBytes = load<u32>(w + W_PID_BYTES);
-  if (router >= 0 && findRoute(router, key, roomBytes, key + roomBytes, pidBytes) == worker) {
-    remove(ROUTES, routeHash(router, key, roomBytes, key + roomBytes, pidBytes), <u32>worker);
+  const w = workerAt(worker);
+  const router = w.router;
+  const key = <usize>w.keyPtr;
+  const roomBytes = w.roomBytes;
+  const pidBytes = w.pidBytes;
+  if (router >= 0) {
+    const hash = routeHash(router, key, roomBytes, key + roomBytes, pidBytes);
+    if (find(ROUTES, hash, router, 0, key, roomBytes, key + roomBytes, pidBytes) == worker) remove(ROUTES, hash, <u32>worker);
   }
   blockFree(key);
-  store<u32>(w + W_STATE, STATE_FREE);
-  store<u32>(w + W_HEAD, workerFreeHead);
+  w.state = STATE_FREE;
+  w.head = <i32>workerFreeHead;
   workerFreeHead = <u32>worker + 1;
 }
 
 /** Reports whether `worker` is open (not closed, not freed). */
 export function isOpenWorker(worker: i32): bool {
-  return isWorker(worker) && load<u32>(workerAddress(worker) + W_STATE) == STATE_OPEN;
+  return isWorker(worker) && workerAt(worker).state == STATE_OPEN;
 }
 
 /** Stats folded into `worker`'s slots by batches since its last drain. */
 export function workerPending(worker: i32): u32 {
-  return isWorker(worker) ? load<u32>(workerAddress(worker) + W_PENDING) : 0;
+  return isWorker(worker) ? workerAt(worker).pending : 0;
 }
 
+/** Counts one batch stat folded into live `worker`. */
 export function notePending(worker: i32): void {
-  const at = workerAddress(worker) + W_PENDING;
-  store<u32>(at, load<u32>(at) + 1);
+  workerAt(worker).pending++;
 }
 
+/** Forgets live `worker`'s pending batch stats (its window was drained). */
 export function clearPending(worker: i32): void {
-  store<u32>(workerAddress(worker) + W_PENDING, 0);
+  workerAt(worker).pending = 0;
 }
 
+/** The first slot of live `worker`'s list (META next links the rest), -1 when empty. */
 export function workerHead(worker: i32): i32 {
-  return load<i32>(workerAddress(worker) + W_HEAD);
+  return workerAt(worker).head;
 }
 
+/** Address of live `worker`'s pre-encoded patch fields. */
 export function workerPatch(worker: i32): usize {
-  const w = workerAddress(worker);
-  return <usize>load<u32>(w + W_KEY_PTR) + load<u32>(w + W_ROOM_BYTES) + load<u32>(w + W_PID_BYTES);
+  const w = workerAt(worker);
+  return <usize>w.keyPtr + w.roomBytes + w.pidBytes;
 }
 
+/** Bytes of live `worker`'s pre-encoded patch fields. */
 export function workerPatchBytes(worker: i32): u32 {
-  return load<u32>(workerAddress(worker) + W_PATCH_BYTES);
+  return workerAt(worker).patchBytes;
 }
 
 // ── track slots ───────────────────────────────────────────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline function trackHash(worker: i32, bucket: u32, ptr: usize, bytes: u32): u32 {
+  return keyHash(KIND_TRACKS, worker, bucket, ptr, bytes, 0, 0);
+}
 
 /**
  * The slot of (`worker`, `bucket`, track id `[ptr, ptr + bytes)`), created (zeroed) on first
@@ -366,7 +366,7 @@ export function workerPatchBytes(worker: i32): u32 {
 export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32 {
   if (!isOpenWorker(worker)) return -1;
   const hash = trackHash(worker, bucket, ptr, bytes);
-  const found = findTrack(worker, bucket, ptr, bytes, hash);
+  const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
   if (found >= 0) return found;
   if (!reserve(TRACKS)) return -1;
   let copy: usize = 0;
@@ -385,11 +385,11 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
   store<u32>(meta + META_BUCKET, bucket);
   store<u32>(meta + META_TRACK_PTR, <u32>copy);
   store<u32>(meta + META_TRACK_BYTES, bytes);
-  const w = workerAddress(worker);
-  const head = load<i32>(w + W_HEAD);
+  const w = workerAt(worker);
+  const head = w.head;
   store<i32>(meta + META_NEXT, head);
   if (head >= 0) store<i32>(metaAddress(<u32>head) + META_PREV, slot);
-  store<i32>(w + W_HEAD, slot);
+  w.head = slot;
   insert(TRACKS, hash, <u32>slot);
   return slot;
 }
@@ -401,7 +401,7 @@ export function releaseSlot(slot: i32): void {
   const next = load<i32>(meta + META_NEXT);
   const prev = load<i32>(meta + META_PREV);
   if (prev >= 0) store<i32>(metaAddress(<u32>prev) + META_NEXT, next);
-  else store<i32>(workerAddress(worker) + W_HEAD, next);
+  else workerAt(worker).head = next;
   if (next >= 0) store<i32>(metaAddress(<u32>next) + META_PREV, prev);
   const trackPtr = <usize>load<u32>(meta + META_TRACK_PTR);
   remove(TRACKS, trackHash(worker, load<u32>(meta + META_BUCKET), trackPtr, load<u32>(meta + META_TRACK_BYTES)), <u32>slot);
