@@ -13,3 +13,4 @@ export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,
 } from "./encode";
 export { ingestBatch, batchResultPtr } from "./batch";
+export { setProfile, slotExtPtr, profileScratchPtr, mimeScratchPtr } from "./profile";

@@ -1,4 +1,4 @@
-import { ArgumentError, WasmError } from "../errors.ts";
+import { ArgumentError } from "../errors.ts";
 import type { Engine, EngineKind, EngineOptions } from "./engine.ts";
 import { checkProfile } from "./profile.ts";
 import { createTsEngine } from "./ts-engine.ts";
@@ -18,10 +18,7 @@ export async function loadEngine(kind: EngineKind = "wasm", options: EngineOptio
   const profile = checkProfile(options.profile);
   switch (kind) {
     case "wasm":
-      if (profile !== "livekit-v1.2") {
-        throw new WasmError("unavailable", `the wasm engine does not implement profile ${profile} yet; use loadEngine("ts", { profile: "${profile}" })`);
-      }
-      return createWasmEngine(options);
+      return createWasmEngine({ ...options, profile });
     case "ts":
       return createTsEngine(options);
     default:

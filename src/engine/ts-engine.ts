@@ -219,7 +219,9 @@ export class Coalescer {
     stream.startTime = toTimestamp(this.startTime);
     stream.endTime = toTimestamp(this.endTime);
     const stat = makeStat(n === 0 ? 0 : Math.fround(this.score / Math.fround(n)), stream);
-    stat.mime = this.mime;
+    // as UTF-8 carries it (protobuf-es writes an unpaired surrogate as U+FFFD), so that objects
+    // out equal bytes out and both engines agree
+    stat.mime = (this.mime as string & { toWellFormed(): string }).toWellFormed();
     stat.minScore = this.minScore;
     stat.medianScore = median(this.scores);
     return stat;

@@ -1,6 +1,7 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { isArgumentError, isWasmError, loadEngine } from "../../src/index.ts";
+import { LIMITS, isArgumentError, loadEngine } from "../../src/index.ts";
+import { EXT, PSTATUS } from "../../src/engine/wasm/abi.ts";
 import { DEFAULT_PROFILE, PROFILES, checkProfile, profileLifecycle } from "../../src/engine/profile.ts";
 import { PROFILE_KINDS, profileEngine } from "./profile-fixtures.ts";
 
@@ -24,9 +25,9 @@ suite("loadEngine() profiles", () => {
     });
   }
 
-  test("the wasm engine rejects livekit-current with a WasmError until its module implements it", async () => {
-    await assert.rejects(loadEngine("wasm", { profile: "livekit-current" }), (err: unknown) => isWasmError(err) && err.code === "unavailable");
-    assert.equal((await loadEngine("wasm", { profile: "livekit-v1.2" })).profile, "livekit-v1.2");
+  test("the wasm module's score bound is LIMITS.maxScoresPerWindow", () => {
+    assert.equal(EXT.MAX_SCORES, LIMITS.maxScoresPerWindow);
+    assert.equal(PSTATUS.TOO_MANY_SCORES < 0, true);
   });
 
   test("PROFILES lists both profiles, the default first", () => {

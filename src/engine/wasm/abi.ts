@@ -9,7 +9,7 @@
  * @module
  */
 
-export { ABI_VERSION, BATCH, DRAIN_ENTRY, INFO, LAYOUT_HASH, META, SCRATCH, SLOT, STATUS } from "./layout.gen.ts";
+export { ABI_VERSION, BATCH, DRAIN_ENTRY, EXT, INFO, LAYOUT_HASH, META, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS } from "./layout.gen.ts";
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -88,4 +88,12 @@ export interface WasmExports {
   ingestBatch(ptr: number, bytes: number, router: number, dropAll: number): number;
   /** address of the batch result record */
   batchResultPtr(): number;
+  /** selects the rules, once, before any fold: 0 the 2022 reference, 1 livekit-current */
+  setProfile(profile: number): void;
+  /** livekit-current: address of live slot `slot`'s {@link EXT} record with its median written; 0 otherwise */
+  slotExtPtr(slot: number): number;
+  /** address of the {@link PSCRATCH} record the host fills beside the scratch record (livekit-current) */
+  profileScratchPtr(): number;
+  /** a buffer of at least `bytes` for an object's mime (livekit-current); 0 when memory is exhausted */
+  mimeScratchPtr(bytes: number): number;
 }

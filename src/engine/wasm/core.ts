@@ -6,11 +6,13 @@
  *
  * @module
  */
-import { DecodeError, WasmError, invalidStat, type DecodeErrorCode } from "../../errors.ts";
-import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
+import { DecodeError, LimitError, WasmError, invalidStat, type DecodeErrorCode } from "../../errors.ts";
+import type { AnalyticsStat, AnalyticsStream } from "../../gen/livekit/livekit_analytics_pb.ts";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { checkLimits, limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
-import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
+import { EXT, INFO, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
+import type { Profile } from "../profile.ts";
 import { encodeWtf8 } from "./keys.ts";
 import { Views, words } from "./views.ts";
 
@@ -28,6 +30,12 @@ const S = words(SLOT, 4);
 const S8 = words(SLOT, 8);
 const X = words(SCRATCH, 4);
 const X8 = words(SCRATCH, 8);
+const E = words(EXT, 4);
+const E8 = words(EXT, 8);
+const P = words(PSCRATCH, 4);
+const P8 = words(PSCRATCH, 8);
+/** Go's unixToInternal: EXT keeps seconds since 0001-01-01 */
+const UNIX_TO_INTERNAL = 62_135_596_800n;
 
 /** The instance and what every track table of one engine shares. */
 export class WasmCore {
@@ -43,10 +51,25 @@ export class WasmCore {
   private inputAt = 0;
   private inputBytes = -1;
 
-  constructor(readonly wasm: WasmExports) {
+  /** whether the instance follows livekit-current (set once, before any fold) */
+  readonly current: boolean;
+  private readonly pscratch: number;
+  // the mime last written for pack(): a window's stats almost always repeat it
+  private packedMime = "";
+  private packedMimePtr = 0;
+  private packedMimeBytes = 0;
+  private readonly encoder = new TextEncoder();
+  // the mime last read by result(), by its bytes
+  private resultMime = "";
+  private resultMimeBytes = new Uint8Array(0);
+
+  constructor(readonly wasm: WasmExports, profile: Profile = "livekit-v1.2") {
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
+    this.current = profile === "livekit-current";
+    wasm.setProfile(this.current ? 1 : 0);
+    this.pscratch = wasm.profileScratchPtr();
   }
 
   /**
@@ -131,6 +154,7 @@ export class WasmCore {
     checkLimits(stat);
     try {
       this.packFields(stat);
+      if (this.current) this.packProfile(stat);
     } catch (err) {
       // a typed-array store throws a TypeError for a field of the wrong JS type, like the ts
       // engine's conversions: both report it as the same ArgumentError
@@ -179,11 +203,61 @@ export class WasmCore {
     u32[h + X.LAYER_COUNT] = layerCount;
   }
 
+  /**
+   * livekit-current: writes the stat's mime (UTF-8, an unpaired surrogate as U+FFFD, as protobuf-es
+   * encodes it) and each stream's times and packets_out_of_order into the PSCRATCH record.
+   */
+  private packProfile(stat: AnalyticsStat): void {
+    const mime = stat.mime;
+    if (typeof mime !== "string") throw new TypeError(`mime is a ${typeof mime}`);
+    if (mime !== this.packedMime) {
+      let ptr = 0;
+      let bytes = 0;
+      if (mime.length !== 0) {
+        ptr = this.wasm.mimeScratchPtr(mime.length * 3);
+        if (ptr === 0) throw limitError.outOfMemory("take the message");
+        bytes = this.encoder.encodeInto(mime, this.views.refresh().u8.subarray(ptr, ptr + mime.length * 3)).written;
+      }
+      this.packedMime = mime;
+      this.packedMimePtr = ptr;
+      this.packedMimeBytes = bytes;
+    }
+    const { u32, i32, u64 } = this.views.refresh();
+    const base = this.pscratch;
+    u32[(base >>> 2) + P.MIME_PTR] = this.packedMimePtr;
+    u32[(base >>> 2) + P.MIME_BYTES] = this.packedMimeBytes;
+    const streams = stat.streams;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      const p = base + PSCRATCH.STREAMS + i * PSCRATCH.STREAM_SIZE;
+      const w = p >>> 2;
+      const d = p >>> 3;
+      // a missing Timestamp reads as 0 s 0 ns, the Unix epoch (Go AsTime() of nil)
+      const start = s.startTime;
+      const end = s.endTime;
+      u64[d + P8.STREAM_START_SECONDS] = start === undefined ? 0n : start.seconds;
+      i32[w + P.STREAM_START_NANOS] = start === undefined ? 0 : start.nanos;
+      u64[d + P8.STREAM_END_SECONDS] = end === undefined ? 0n : end.seconds;
+      i32[w + P.STREAM_END_NANOS] = end === undefined ? 0 : end.nanos;
+      u32[w + P.STREAM_PACKETS_OUT_OF_ORDER] = s.packetsOutOfOrder;
+    }
+  }
+
   /** A new zeroed slot (not owned by any worker). */
   allocSlot(): number {
     const slot = this.wasm.allocSlot();
     if (slot < 0) throw limitError.outOfMemory("add a track");
     return slot;
+  }
+
+  /**
+   * Folds the packed stat into `slot`: 1 valid, 0 invalid; throws a LimitError when the slot
+   * cannot take it (livekit-current: the score bound, or memory for its mime).
+   */
+  foldScratch(slot: number): number {
+    const status = this.wasm.foldScratch(slot);
+    if (status >= 0) return status;
+    throw this.statusError(status);
   }
 
   /** Folds `bytes` into `slot`: 1 valid, 0 invalid; throws for malformed or over-limit input. */
@@ -211,6 +285,12 @@ export class WasmCore {
         return limitError.messageTooLarge();
       case STATUS.OUT_OF_MEMORY:
         return limitError.outOfMemory("add a track");
+      case PSTATUS.TOO_MANY_SCORES:
+        return new LimitError(
+          "too_many_scores",
+          LIMITS.maxScoresPerWindow,
+          `track window already holds ${LIMITS.maxScoresPerWindow} positive scores, the limit`,
+        );
       default:
         return new WasmError("trap", `engine returned unknown status ${status}`);
     }
@@ -242,15 +322,52 @@ export class WasmCore {
       u32[w + S.FIRS]!,
       layers,
     );
+    if (this.current) return this.currentResult(slot, f32[w + S.SCORE]!, stream);
     // Go parity (R10): float32 division by the count of ALL stats; both operands are float32 and
     // a float64 division rounded once to float32 is the correctly rounded float32 quotient
     return makeStat(Math.fround(f32[w + S.SCORE]! / Math.fround(u32[w + S.COUNT]!)), stream);
+  }
+
+  /** The livekit-current result of `slot`, whose score sum is `scoreSum`, around `stream`. */
+  private currentResult(slot: number, scoreSum: number, stream: AnalyticsStream): AnalyticsStat {
+    const e = this.wasm.slotExtPtr(slot);
+    const { u8, u32, f32, u64 } = this.views.refresh();
+    const w = e >>> 2;
+    const d = e >>> 3;
+    stream.packetsOutOfOrder = u32[w + E.PACKETS_OUT_OF_ORDER]!;
+    stream.startTime = goTimestamp(u64[d + E8.START_SEC]!, u32[w + E.START_NSEC]!);
+    stream.endTime = goTimestamp(u64[d + E8.END_SEC]!, u32[w + E.END_NSEC]!);
+    const scores = u32[w + E.SCORE_COUNT]!;
+    const stat = makeStat(scores === 0 ? 0 : Math.fround(scoreSum / Math.fround(scores)), stream);
+    stat.minScore = f32[w + E.MIN_SCORE]!;
+    stat.medianScore = f32[w + E.MEDIAN_SCORE]!;
+    const mimePtr = u32[w + E.MIME_PTR]!;
+    const mimeBytes = u32[w + E.MIME_BYTES]!;
+    if (!sameBytes(u8, mimePtr, mimeBytes, this.resultMimeBytes)) {
+      this.resultMimeBytes = u8.slice(mimePtr, mimePtr + mimeBytes);
+      this.resultMime = this.readUtf8(mimePtr, mimeBytes);
+    }
+    stat.mime = this.resultMime;
+    return stat;
   }
 
   /** How many stats `slot` has folded in this window (invalid ones included). */
   slotCount(slot: number): number {
     return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
   }
+}
+
+/** A Timestamp from Go time.Time seconds since 0001-01-01 (a u64 view of the int64) and nanoseconds. */
+function goTimestamp(internal: bigint, nanos: number): Timestamp {
+  // Go parity: timestamppb.New(t) writes t.Unix(), int64 arithmetic that wraps
+  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt.asIntN(64, internal - UNIX_TO_INTERNAL), nanos };
+}
+
+/** Whether `[ptr, ptr + bytes)` of `u8` holds the bytes of `known`. */
+function sameBytes(u8: Uint8Array, ptr: number, bytes: number, known: Uint8Array): boolean {
+  if (known.length !== bytes) return false;
+  for (let i = 0; i < bytes; i++) if (u8[ptr + i] !== known[i]) return false;
+  return true;
 }
 
 /**

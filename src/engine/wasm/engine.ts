@@ -18,6 +18,7 @@
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import type { BatchRouter, EngineImpl, EngineOptions, TrackIdentity } from "../engine.ts";
+import { checkProfile, type Profile } from "../profile.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
 import { WasmRouter } from "./router.ts";
@@ -26,15 +27,16 @@ import { WasmTrackTable } from "./track-table.ts";
 /** The public surface of one wasm engine: `coalesce` and `isValid` over one shared instance. */
 class WasmEngine implements EngineImpl {
   readonly kind = "wasm" as const;
-  // the module implements the 2022 rules; loadEngine refuses "livekit-current" for now
-  readonly profile = "livekit-v1.2" as const;
+  readonly profile: Profile;
   // coalesce() folds into one slot of its own, taken on first use and reset per call
   private scratchSlot = -1;
 
   constructor(
     private readonly core: WasmCore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.profile = core.current ? "livekit-current" : "livekit-v1.2";
+  }
 
   coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
     if (stats.length === 0) return undefined;
@@ -43,7 +45,7 @@ class WasmEngine implements EngineImpl {
     core.wasm.resetSlot(this.scratchSlot);
     for (const stat of stats) {
       core.pack(stat);
-      if (core.wasm.foldScratch(this.scratchSlot) !== 1) this.logger.warn("telemetry skipping invalid stat", { stat });
+      if (core.foldScratch(this.scratchSlot) !== 1) this.logger.warn("telemetry skipping invalid stat", { stat });
     }
     return core.result(this.scratchSlot);
   }
@@ -67,5 +69,5 @@ catchTraps(WasmRouter.prototype, ["ingest"]);
 
 /** @internal Creates a wasm engine with its own instance; use `loadEngine("wasm")`. */
 export async function createWasmEngine(options: EngineOptions = {}): Promise<EngineImpl> {
-  return new WasmEngine(new WasmCore(await instantiateEngine()), options.logger ?? silentLogger);
+  return new WasmEngine(new WasmCore(await instantiateEngine(), checkProfile(options.profile)), options.logger ?? silentLogger);
 }

@@ -7,7 +7,7 @@
 export const ABI_VERSION = 4;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x2c227372;
+export const LAYOUT_HASH = 0x036fd870;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -153,4 +153,50 @@ export const STATUS = {
   MESSAGE_TOO_LARGE: -12,
   /** a track slot could not be allocated */
   OUT_OF_MEMORY: -20,
+} as const;
+
+/** What the livekit-current profile keeps per slot beside the slot record. */
+export const EXT = {
+  SCORE_COUNT: 0,
+  MIN_SCORE: 4,
+  MEDIAN_SCORE: 8,
+  PACKETS_OUT_OF_ORDER: 12,
+  START_SEC: 16,
+  END_SEC: 24,
+  START_NSEC: 32,
+  END_NSEC: 36,
+  MIME_PTR: 40,
+  MIME_BYTES: 44,
+  MIME_CAP: 48,
+  SCORES_PTR: 52,
+  SCORES_CAP: 56,
+  RESERVED: 60,
+  SCORES: 64,
+  /** positive scores kept in the record itself: a window of a few stats allocates nothing */
+  INLINE_SCORES: 8,
+  SIZE: 96,
+  /** most positive scores one window of one track may hold (LIMITS.maxScoresPerWindow) */
+  MAX_SCORES: 1024,
+} as const;
+
+/** What the host adds to the scratch record in the livekit-current profile. */
+export const PSCRATCH = {
+  MIME_PTR: 0,
+  MIME_BYTES: 4,
+  RESERVED: 8,
+  STREAMS: 16,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 8,
+  STREAM_START_NANOS: 16,
+  STREAM_END_NANOS: 20,
+  STREAM_PACKETS_OUT_OF_ORDER: 24,
+  STREAM_RESERVED: 28,
+  STREAM_SIZE: 32,
+  SIZE: 2064,
+} as const;
+
+/** The status codes the livekit-current profile adds. */
+export const PSTATUS = {
+  /** a track's window already holds EXT_MAX_SCORES positive scores */
+  TOO_MANY_SCORES: -13,
 } as const;
