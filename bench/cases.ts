@@ -278,8 +278,7 @@ function coalesceCase(impl: Impl, k: number): BenchCase {
 // ---- the list ---------------------------------------------------------------------------------
 
 const IMPLS: readonly Impl[] = ["ts", "ts-flat", "wasm"];
-// the wasm module does not implement livekit-current yet (loadEngine rejects it)
-const CURRENT_IMPLS: readonly Impl[] = ["ts-current"];
+const CURRENT_IMPLS: readonly Impl[] = ["ts-current", "wasm-current"];
 
 /** Every case, in the order the table prints them. */
 export function allCases(): BenchCase[] {

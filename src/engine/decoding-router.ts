@@ -98,8 +98,18 @@ export class DecodingRouter implements BatchRouter {
       }
       // R1: DOWNSTREAM when kind is DOWNSTREAM, UPSTREAM for every other value
       const bucket = stat.kind === StreamType.DOWNSTREAM ? 1 : 0;
+      let valid: boolean;
+      try {
+        valid = entry.table.add(stat.trackId, bucket, stat);
+      } catch (err) {
+        // a window that cannot take the stat (livekit-current's score bound) refuses it like a bound
+        if (!isLimitError(err)) throw err;
+        result.malformed++;
+        result.error ??= inBatch(err, index - 1, start);
+        continue;
+      }
       result.statsIn++;
-      if (!entry.table.add(stat.trackId, bucket, stat)) {
+      if (!valid) {
         result.invalid++;
         if (result.invalidTracks.length < MAX_INVALID_LISTED) {
           result.invalidTracks.push({ participantId: entry.participantId, trackId: stat.trackId, direction: bucket });

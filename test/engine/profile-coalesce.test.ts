@@ -7,7 +7,8 @@ import { suite, test } from "node:test";
 import assert from "node:assert/strict";
 import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 import { AnalyticsStatSchema, AnalyticsStreamSchema, StreamType, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
-import { LIMITS, StatsWorker, isLimitError } from "../../src/index.ts";
+import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
+import { LIMITS, StatsWorker, TelemetryService, isLimitError } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
 import { StatGen } from "../random-stats.ts";
 import { CapturingReporter, f32bits, stat } from "../helpers.ts";
@@ -217,6 +218,23 @@ for (const kind of PROFILE_KINDS) {
       worker.onTrackStat("T", StreamType.UPSTREAM, over);
       worker.update();
       assert.equal(reporter.batches[1]![0]!.medianScore, 1);
+    });
+
+    test("ingestBatch past the score bound counts the refused stat as malformed, keeps the rest and throws its LimitError after", async () => {
+      const reporter = new CapturingReporter();
+      const service = new TelemetryService({ engine: await current(), reporter, now: () => new Date(0) });
+      service.participantJoined({ sid: "R", name: "r" }, { sid: "P", identity: "p" });
+      const max = LIMITS.maxScoresPerWindow;
+      const parts: Uint8Array[] = [];
+      const msg = (trackId: string, score: number) => sizeDelimitedEncode(AnalyticsStatSchema, stat({ roomId: "R", participantId: "P", trackId, score, streams: [{ primaryPackets: 1 }] }));
+      for (let i = 0; i < max + 2; i++) parts.push(msg("T", 1 + (i % 7)));
+      parts.push(msg("T", 0), msg("U", 4));
+      const batch = Buffer.concat(parts);
+      assert.throws(() => service.ingestBatch(batch), (err: unknown) => isLimitError(err) && err.code === "too_many_scores");
+      assert.deepEqual([service.counters.statsIn, service.counters.malformed], [max + 2, 2]);
+      service.flush();
+      const [t, u] = [...reporter.all].sort((a, b) => a.trackId.localeCompare(b.trackId));
+      assert.deepEqual([t!.streams[0]!.primaryPackets, u!.streams[0]!.primaryPackets, u!.medianScore], [max + 1, 1, 4]);
     });
 
     test("sums, maxima and the highest layer are the 2022 rules' on 3 000 random valid stats", async () => {
