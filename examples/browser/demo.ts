@@ -67,7 +67,10 @@ async function main(): Promise<void> {
     }
   };
 
-  const engine = await loadEngine("wasm");
+  // ?profile=livekit-current aggregates as LiveKit does today (the charts' score is then the
+  // average of positive scores only, and invalid stats no longer pull it down)
+  const profile = new URLSearchParams(location.search).get("profile") === "livekit-current" ? "livekit-current" : "livekit-v1.2";
+  const engine = await loadEngine("wasm", { profile });
   const service = new TelemetryService({ engine, reporter: { report: onWindow }, now: callNow });
   for (const p of call.participants) service.participantJoined({ sid: call.roomId, name: call.roomName }, p);
 
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     state.charts.loss = drawLineChart($("loss"), all.map((s) => s.loss), { title: "Packet loss", unit: "%", windowSeconds: HISTORY_SECONDS, format: (v) => String(Math.round(v * 100) / 100) });
     const c = service.counters;
     state.counters = { statsIn: c.statsIn, statsOut: c.statsOut, invalid: c.invalid };
-    $("status").textContent = `engine ${engine.kind} · call time ${Math.round((tick * TICK_MS) / 1000)} s · windows ${state.points} · stats in ${c.statsIn} · out ${c.statsOut} · skipped invalid ${c.invalid}`;
+    $("status").textContent = `engine ${engine.kind} (${engine.profile}) · call time ${Math.round((tick * TICK_MS) / 1000)} s · windows ${state.points} · stats in ${c.statsIn} · out ${c.statsOut} · skipped invalid ${c.invalid}`;
   };
 
   // one clock drives producers and flushes, so a window always holds FLUSH_TICKS stats per track
