@@ -14,13 +14,19 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 /** Seconds from 0001-01-01 to 1970-01-01: Go's `unixToInternal`. */
 export const UNIX_TO_INTERNAL = 62_135_596_800n;
 
-/** A Go `time.Time` in UTC without a monotonic reading: `sec` since 0001-01-01 (int64), `nsec` in [0, 1e9). */
+/**
+ * A Go `time.Time` in UTC without a monotonic reading: `sec` since 0001-01-01 (int64), `nsec` in
+ * [0, 1e9). Values are never mutated (they may be shared).
+ */
 export interface GoTime {
-  sec: bigint;
-  nsec: number;
+  readonly sec: bigint;
+  readonly nsec: number;
 }
 
 const i64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+
+// what a missing Timestamp reads as; shared, as GoTime values are never mutated
+const EPOCH: GoTime = { sec: UNIX_TO_INTERNAL, nsec: 0 };
 
 /**
  * Go `(*timestamppb.Timestamp).AsTime()`: `time.Unix(seconds, nanos).UTC()`; a missing
@@ -28,7 +34,7 @@ const i64 = (v: bigint): bigint => BigInt.asIntN(64, v);
  * seconds wrap as int64 arithmetic does.
  */
 export function asTime(ts: Timestamp | undefined): GoTime {
-  if (ts === undefined) return { sec: UNIX_TO_INTERNAL, nsec: 0 };
+  if (ts === undefined) return EPOCH;
   let sec = i64(ts.seconds);
   // Go parity: Timestamp.nanos is an int32, time.Unix normalises it with truncating division
   let nsec = ts.nanos | 0;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
 import { invalidStat, LimitError } from "../errors.ts";
 import { checkLimits, LIMITS } from "../limits.ts";
@@ -70,8 +71,8 @@ function readable(stat: AnalyticsStat, current: boolean): boolean {
       u32(s.rtt);
       u32(s.jitter);
       if (current) {
-        asTime(s.startTime);
-        asTime(s.endTime);
+        readableTime(s.startTime);
+        readableTime(s.endTime);
       }
       for (const l of s.videoLayers) void (l.layer | 0);
     }
@@ -79,6 +80,16 @@ function readable(stat: AnalyticsStat, current: boolean): boolean {
   } catch (err) {
     throw invalidStat(err);
   }
+}
+
+/**
+ * Converts `t`'s fields as asTime() does (ToBigInt, ToInt32: the conversions of the wasm host's
+ * typed-array stores too), so that a field of the wrong JS type throws before the fold.
+ */
+function readableTime(t: Timestamp | undefined): void {
+  if (t === undefined) return;
+  BigInt.asIntN(64, t.seconds);
+  void (t.nanos | 0);
 }
 
 /**

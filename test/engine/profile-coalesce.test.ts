@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 import { AnalyticsStatSchema, AnalyticsStreamSchema, StreamType, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
 import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
-import { LIMITS, StatsWorker, TelemetryService, isLimitError } from "../../src/index.ts";
+import { LIMITS, StatsWorker, TelemetryService, isArgumentError, isLimitError } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
 import { StatGen } from "../random-stats.ts";
 import { CapturingReporter, f32bits, stat } from "../helpers.ts";
@@ -235,6 +235,29 @@ for (const kind of PROFILE_KINDS) {
       service.flush();
       const [t, u] = [...reporter.all].sort((a, b) => a.trackId.localeCompare(b.trackId));
       assert.deepEqual([t!.streams[0]!.primaryPackets, u!.streams[0]!.primaryPackets, u!.medianScore], [max + 1, 1, 4]);
+    });
+
+    test("a field the profile reads with the wrong JS type is an ArgumentError in both engines, and nothing is folded", async () => {
+      const e = await current();
+      const bads: AnalyticsStat[] = [];
+      const withMime = stat({ score: 1 });
+      (withMime as { mime: unknown }).mime = 5;
+      bads.push(withMime);
+      const withSeconds = stat({ streams: [{ startTime: ts(1) }] });
+      (withSeconds.streams[0]!.startTime as { seconds: unknown }).seconds = 5;
+      bads.push(withSeconds);
+      const withNull = stat({ streams: [{}] });
+      (withNull.streams[0] as { endTime: unknown }).endTime = null;
+      bads.push(withNull);
+      const withOoo = stat({ streams: [{}] });
+      (withOoo.streams[0] as { packetsOutOfOrder: unknown }).packetsOutOfOrder = 1n;
+      bads.push(withOoo);
+      for (const bad of bads) {
+        assert.throws(() => e.coalesce([stat({ score: 2 }), bad]), (err: unknown) => isArgumentError(err));
+        assert.throws(() => e.isValid(bad), (err: unknown) => isArgumentError(err));
+      }
+      // the engine is intact after
+      assert.equal(e.coalesce([stat({ score: 2, mime: "m" })])!.mime, "m");
     });
 
     test("sums, maxima and the highest layer are the 2022 rules' on 3 000 random valid stats", async () => {

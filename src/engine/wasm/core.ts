@@ -335,8 +335,8 @@ export class WasmCore {
     const w = e >>> 2;
     const d = e >>> 3;
     stream.packetsOutOfOrder = u32[w + E.PACKETS_OUT_OF_ORDER]!;
-    stream.startTime = goTimestamp(u64[d + E8.START_SEC]!, u32[w + E.START_NSEC]!);
-    stream.endTime = goTimestamp(u64[d + E8.END_SEC]!, u32[w + E.END_NSEC]!);
+    stream.startTime = goTimestamp(u32, u64, d, E8.START_SEC, u32[w + E.START_NSEC]!);
+    stream.endTime = goTimestamp(u32, u64, d, E8.END_SEC, u32[w + E.END_NSEC]!);
     const scores = u32[w + E.SCORE_COUNT]!;
     const stat = makeStat(scores === 0 ? 0 : Math.fround(scoreSum / Math.fround(scores)), stream);
     stat.minScore = f32[w + E.MIN_SCORE]!;
@@ -357,10 +357,24 @@ export class WasmCore {
   }
 }
 
-/** A Timestamp from Go time.Time seconds since 0001-01-01 (a u64 view of the int64) and nanoseconds. */
-function goTimestamp(internal: bigint, nanos: number): Timestamp {
+// Unix seconds of the two times a window without stream times reports: no BigInt made for them
+const EPOCH_LO = Number(UNIX_TO_INTERNAL & 0xffff_ffffn);
+const EPOCH_HI = Number(UNIX_TO_INTERNAL >> 32n);
+const ZERO_TIME_SECONDS = -UNIX_TO_INTERNAL;
+
+/**
+ * A Timestamp from the Go time.Time at 8-byte word `d + at` (seconds since 0001-01-01, int64)
+ * and `nanos`.
+ */
+function goTimestamp(u32: Uint32Array, u64: BigUint64Array, d: number, at: number, nanos: number): Timestamp {
+  const lo = u32[(d + at) * 2]!;
+  const hi = u32[(d + at) * 2 + 1]!;
   // Go parity: timestamppb.New(t) writes t.Unix(), int64 arithmetic that wraps
-  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt.asIntN(64, internal - UNIX_TO_INTERNAL), nanos };
+  const seconds =
+    lo === EPOCH_LO && hi === EPOCH_HI ? 0n
+    : lo === 0 && hi === 0 ? ZERO_TIME_SECONDS
+    : BigInt.asIntN(64, u64[d + at]! - UNIX_TO_INTERNAL);
+  return { $typeName: "google.protobuf.Timestamp", seconds, nanos };
 }
 
 /** Whether `[ptr, ptr + bytes)` of `u8` holds the bytes of `known`. */
