@@ -116,19 +116,26 @@ export class LimitError extends Error {
 /** Which argument was wrong. */
 export type ArgumentErrorCode = "invalid_argument" | "closed";
 
-/** Public API misuse: a wrong argument type or value, or a call on a stopped service. */
+/**
+ * Public API misuse: a wrong argument type or value, or a call on a stopped service.
+ *
+ * `field` names the offending field of a stat object (`streams[1].primaryPackets`) when the error
+ * is about one, and is undefined otherwise.
+ */
 export class ArgumentError extends TypeError {
   override readonly name = "ArgumentError";
   readonly code: ArgumentErrorCode;
+  readonly field: string | undefined;
 
-  constructor(message: string, code: ArgumentErrorCode = "invalid_argument") {
+  constructor(message: string, code: ArgumentErrorCode = "invalid_argument", field?: string) {
     super(message);
     this.code = code;
+    this.field = field;
   }
 }
 
 /** What went wrong with the WebAssembly engine. */
-export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap";
+export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap" | "disposed";
 
 /**
  * The WebAssembly engine could not load, or it stopped on an internal assertion.
@@ -143,16 +150,6 @@ export class WasmError extends Error {
     super(message, options);
     this.code = code;
   }
-}
-
-/**
- * @internal The ArgumentError for a stat object whose fields cannot be read as their proto
- * types (the TypeError a conversion threw); other errors pass through.
- */
-export function invalidStat(err: unknown): unknown {
-  return err instanceof TypeError && !isArgumentError(err)
-    ? new ArgumentError(`invalid stat: a field has the wrong type (${err.message})`)
-    : err;
 }
 
 function hasName(err: unknown, name: string): boolean {

@@ -11,6 +11,26 @@ import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
+
+/**
+ * A worker dropped without `close()` (or a service's reaping) would keep its share of the engine's
+ * memory for good: once the worker is collected, its table is disposed. The table holds a copy of
+ * the worker's identity, never the worker, so registering cannot keep the worker alive.
+ */
+const orphans =
+  typeof FinalizationRegistry === "function" ? new FinalizationRegistry<TrackTable>(disposeOrphan) : undefined;
+
+function disposeOrphan(table: TrackTable): void {
+  try {
+    table.dispose();
+  } catch {
+    // a finalizer has no caller to tell: the engine itself is gone (disposed), and so is the memory
+  }
+}
+
+/** The range of a JavaScript Date: +-100 000 000 days from the epoch, in milliseconds. */
+const MAX_DATE_MS = 8.64e15;
 
 /** Options of {@link StatsWorker}. */
 export interface StatsWorkerOptions {
@@ -95,7 +115,10 @@ export class StatsWorker {
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
     this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
-    this.table = engine.createTrackTable(this, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
+    // the table gets a copy of the identity, not the worker: it must not keep the worker alive
+    const identity = { roomId: this.roomId, roomName: this.roomName, participantId: this.participantId };
+    this.table = engine.createTrackTable(identity, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
+    orphans?.register(this, this.table, this.table);
   }
 
   /** When `close()` last ran; undefined while the worker is open (R4). */
@@ -106,15 +129,19 @@ export class StatsWorker {
   /**
    * Buffers `stat` for `trackId` (Go `OnTrackStat`, R1): in the DOWNSTREAM bucket when `direction`
    * is `StreamType.DOWNSTREAM`, otherwise (UPSTREAM or any other value) in the UPSTREAM bucket.
-   * The stat's values are read now; the object is never mutated or kept. An invalid stat (R7) is
-   * logged and counted here. After `close()` the stat is dropped and counted (R5), except in the
-   * `"livekit-current"` profile, which buffers it for the next `update()`.
+   * The stat's values are read now, each field once; the object is never mutated or kept. It may be
+   * a protobuf-es `AnalyticsStat`, a plain init-shape object (omitted fields are 0 or empty) or a
+   * `@livekit/protocol` `AnalyticsStat`. An invalid stat (R7) is logged and counted here. After
+   * `close()` the stat is dropped and counted (R5), except in the `"livekit-current"` profile,
+   * which buffers it for the next `update()`.
    *
+   * @throws ArgumentError naming the field when a value has the wrong type or is out of range
    * @throws LimitError when the stat has more streams or layers than `LIMITS`
    */
-  onTrackStat(trackId: string, direction: StreamType, stat: AnalyticsStat): void {
+  onTrackStat(trackId: string, direction: StreamType, stat: AnalyticsStatInput): void {
     checkTrackId(trackId);
-    if (stat === null || typeof stat !== "object" || !Array.isArray(stat.streams)) {
+    // the fields are checked as the engine reads them, once; here only what a closed worker needs
+    if (stat === null || typeof stat !== "object") {
       throw new ArgumentError(`invalid stat for track ${trackId}: expected an AnalyticsStat`);
     }
     if (this.isClosed()) {
@@ -173,8 +200,9 @@ export class StatsWorker {
   update(): void {
     const startedMs = this.nowMs();
     if (this.isClosed() || !this.table.pending) return;
-    if (!Number.isFinite(startedMs)) {
-      // checked before the window is taken, so a broken clock loses nothing
+    // checked before the window is taken, so a broken clock loses nothing; beyond a Date's range
+    // the engines' time stamps would no longer agree
+    if (!(Math.abs(startedMs) <= MAX_DATE_MS)) {
       throw new ArgumentError(`invalid clock: now() returned ${String(startedMs)} ms`);
     }
     const reporter = this.reporter;
@@ -188,7 +216,7 @@ export class StatsWorker {
       this.counters.reports++;
       this.counters.statsOut += lease.count;
       try {
-        reporter.reportBytes(lease.bytes);
+        this.settled(reporter.reportBytes(lease.bytes));
       } catch (err) {
         this.reporterFailed(err);
       } finally {
@@ -201,10 +229,19 @@ export class StatsWorker {
       this.counters.reports++;
       this.counters.statsOut += stats.length;
       try {
-        reporter.report(stats);
+        this.settled(reporter.report(stats));
       } catch (err) {
         this.reporterFailed(err);
       }
+    }
+  }
+
+  // an async reporter's rejection would otherwise be an unhandled rejection, which ends a Node
+  // process: it is caught, logged and counted like a throw
+  private settled(result: unknown): void {
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      // a closure only for reporters that return promises: a worker carries none of its own
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.reporterFailed(err));
     }
   }
 
@@ -231,6 +268,7 @@ export class StatsWorker {
 
   /** @internal Gives the worker's engine memory back for good (the service reaps it). */
   dispose(): void {
+    orphans?.unregister(this.table);
     this.table.dispose();
   }
 }

@@ -6,11 +6,13 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
+import { checkDeadline, DEFAULT_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
 import { profileLifecycle } from "./engine/profile.ts";
-import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
+import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
 import { ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
 
 /** Options of {@link TelemetryService}. */
@@ -187,7 +189,7 @@ export class TelemetryService {
     participantId: string,
     trackId: string,
     direction: StreamType,
-    stat: AnalyticsStat | Uint8Array,
+    stat: AnalyticsStatInput | Uint8Array,
   ): void {
     const worker = this.stopped ? undefined : this.worker(roomId, participantId);
     if (worker === undefined) {
@@ -300,18 +302,52 @@ export class TelemetryService {
   }
 
   /**
-   * Stops the timers and flushes every open worker once (T5), then waits for the reporter's
-   * `flush()` if it has one. Later stats are dropped and counted.
+   * Stops the timers, flushes every open worker once (T5) and gives back everything the engine
+   * holds for this service's workers; then waits for the reporter's `flush()`, if it has one, for
+   * at most `deadlineMs`. The reporter is not closed: it may serve other services. Later stats are
+   * dropped and counted. A reporter whose flush rejects is logged and counted, never thrown.
+   *
+   * @param deadlineMs how long to wait for the reporter, in milliseconds; default 10 000;
+   *   `Infinity` waits as long as it takes
+   * @throws ArgumentError when `deadlineMs` is not a number >= 0
    */
-  async stop(): Promise<void> {
+  async stop(deadlineMs: number = DEFAULT_DEADLINE_MS): Promise<void> {
+    checkDeadline(deadlineMs);
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.cleanupTimer !== undefined) clearInterval(this.cleanupTimer);
     this.flushTimer = this.cleanupTimer = undefined;
     if (!this.stopped) {
       this.stopped = true;
       this.flush();
+      this.releaseWorkers();
     }
-    const flushReporter = (this.reporter as { flush?: () => unknown }).flush;
-    if (typeof flushReporter === "function") await flushReporter.call(this.reporter);
+    const reporter = this.reporter as { flush?: () => unknown };
+    if (typeof reporter.flush !== "function") return;
+    let flushed: unknown;
+    try {
+      flushed = reporter.flush();
+    } catch (err) {
+      return this.reporterFlushFailed(err);
+    }
+    const inTime = await settleWithin(Promise.resolve(flushed), deadlineMs, (err) => this.reporterFlushFailed(err));
+    if (!inTime) this.logger.warn("telemetry reporter flush still running at the stop deadline", { deadlineMs });
+  }
+
+  /** `await using service = new TelemetryService(...)` stops it (default deadline) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  private reporterFlushFailed(err: unknown): void {
+    this.counters.reporterErrors++;
+    this.logger.error("telemetry reporter flush failed", { error: err });
+  }
+
+  // stop(): every worker's engine memory goes back at once; nothing can reach them any more
+  private releaseWorkers(): void {
+    this.rooms.forEach((participants) => participants.forEach((worker) => worker.dispose()));
+    this.rooms.clear();
+    this.byParticipant.clear();
+    this.count = 0;
   }
 }

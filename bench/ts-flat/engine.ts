@@ -278,5 +278,7 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
       new FlatTrackTable(core, identity, router instanceof DecodingRouter ? router : undefined),
     // batches are decoded with protobuf-es, as for the ts engine: ts-flat has no router of its own
     createRouter: () => new DecodingRouter(),
+    dispose: () => undefined,
+    usage: () => ({ memoryBytes: 0, slots: -1 }),
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
+import type { AnalyticsStatInput } from "./read-stat.ts";
 import { ArgumentError } from "../errors.ts";
 import type { Profile } from "./profile.ts";
 
@@ -25,9 +26,24 @@ export interface Engine {
    * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
    * skipped and logged. Throws a `LimitError` for a stat over `LIMITS`.
    */
-  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined;
+  coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined;
   /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
-  isValid(stat: AnalyticsStat): boolean;
+  isValid(stat: AnalyticsStatInput): boolean;
+  /**
+   * Gives back everything the engine holds (the wasm engine: its instance and linear memory, which
+   * a JS object graph would otherwise keep until every worker and service of it is collected).
+   * Every later call on the engine, or on a worker or service made with it, throws a `WasmError`
+   * with code `"disposed"`. The ts engine holds nothing: for it this is a no-op.
+   */
+  dispose(): void;
+}
+
+/** @internal What an engine holds right now, for tests and the bounds suite. */
+export interface EngineUsage {
+  /** bytes of linear memory (wasm), 0 for the ts engine */
+  memoryBytes: number;
+  /** track slots in use (wasm), -1 where the engine does not count them */
+  slots: number;
 }
 
 /** Options of {@link loadEngine}. */
@@ -75,7 +91,7 @@ function noop(): void {}
  */
 export interface TrackTable {
   /** Takes one stat object; returns false when it is invalid (R7) and was only counted. */
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean;
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean;
   /**
    * Takes one encoded `AnalyticsStat`; returns false when it is invalid. Throws `DecodeError` or
    * `LimitError` and keeps nothing of the message when it is malformed or over a bound.
@@ -128,6 +144,8 @@ export interface EngineImpl extends Engine {
   createTrackTable(identity: TrackIdentity, router?: BatchRouter): TrackTable;
   /** A batch router for one TelemetryService. */
   createRouter(): BatchRouter;
+  /** What the engine holds right now. */
+  usage(): EngineUsage;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */

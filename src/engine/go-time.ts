@@ -28,16 +28,20 @@ const i64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 // what a missing Timestamp reads as; shared, as GoTime values are never mutated
 const EPOCH: GoTime = { sec: UNIX_TO_INTERNAL, nsec: 0 };
 
+/** Go's zero `time.Time`, 0001-01-01T00:00:00Z. */
+export const ZERO_TIME: GoTime = { sec: 0n, nsec: 0 };
+
 /**
- * Go `(*timestamppb.Timestamp).AsTime()`: `time.Unix(seconds, nanos).UTC()`; a missing
- * timestamp reads as the Unix epoch, nanos outside [0, 1e9) carry into the seconds, and the
- * seconds wrap as int64 arithmetic does.
+ * Go `(*timestamppb.Timestamp).AsTime()`: `time.Unix(seconds, nanos).UTC()` of a timestamp
+ * (`has`: present) with int64 `seconds` and int32 `nanos`; a missing timestamp reads as the Unix
+ * epoch, nanos outside [0, 1e9) carry into the seconds, and the seconds wrap as int64
+ * arithmetic does.
  */
-export function asTime(ts: Timestamp | undefined): GoTime {
-  if (ts === undefined) return EPOCH;
-  let sec = i64(ts.seconds);
-  // Go parity: Timestamp.nanos is an int32, time.Unix normalises it with truncating division
-  let nsec = ts.nanos | 0;
+export function asTime(has: boolean, seconds: bigint, nanos: number): GoTime {
+  if (!has) return EPOCH;
+  let sec = i64(seconds);
+  // Go parity: time.Unix normalises nanos with truncating division
+  let nsec = nanos | 0;
   if (nsec < 0 || nsec >= 1e9) {
     const n = Math.trunc(nsec / 1e9);
     sec = i64(sec + BigInt(n));

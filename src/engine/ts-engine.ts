@@ -9,17 +9,17 @@
  *
  * @module
  */
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
-import { invalidStat, LimitError } from "../errors.ts";
-import { checkLimits, LIMITS } from "../limits.ts";
+import { LimitError } from "../errors.ts";
+import { LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
+import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "./read-stat.ts";
 import { DecodingRouter, type Route } from "./decoding-router.ts";
 import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
-import { after, asTime, before, isZero, toTimestamp, type GoTime } from "./go-time.ts";
+import { after, asTime, before, isZero, toTimestamp, ZERO_TIME, type GoTime } from "./go-time.ts";
 import { checkProfile, type Profile } from "./profile.ts";
 
 const U32_SIGN = 0x8000_0000;
@@ -34,63 +34,35 @@ const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
  * layer and score are not checked. With `current` (the `"livekit-current"` profile),
  * `packetsOutOfOrder` is checked too.
  */
-export function isValid(stat: AnalyticsStat, current = false): boolean {
-  for (const s of stat.streams) {
+export function isValid(stat: StatSnapshot, current = false): boolean {
+  for (let i = 0; i < stat.streamCount; i++) {
+    const s = stat.streams[i]!;
     if (
-      (current && u32(s.packetsOutOfOrder) >= U32_SIGN) ||
-      u32(s.primaryPackets) >= U32_SIGN ||
-      u64(s.primaryBytes) >= U64_SIGN ||
-      u32(s.retransmitPackets) >= U32_SIGN ||
-      u64(s.retransmitBytes) >= U64_SIGN ||
-      u32(s.paddingPackets) >= U32_SIGN ||
-      u64(s.paddingBytes) >= U64_SIGN ||
-      u32(s.packetsLost) >= U32_SIGN ||
-      u32(s.frames) >= U32_SIGN ||
-      u32(s.nacks) >= U32_SIGN ||
-      u32(s.plis) >= U32_SIGN ||
-      u32(s.firs) >= U32_SIGN
+      (current && s.packetsOutOfOrder >= U32_SIGN) ||
+      s.primaryPackets >= U32_SIGN ||
+      s.primaryBytes >= U64_SIGN ||
+      s.retransmitPackets >= U32_SIGN ||
+      s.retransmitBytes >= U64_SIGN ||
+      s.paddingPackets >= U32_SIGN ||
+      s.paddingBytes >= U64_SIGN ||
+      s.packetsLost >= U32_SIGN ||
+      s.frames >= U32_SIGN ||
+      s.nacks >= U32_SIGN ||
+      s.plis >= U32_SIGN ||
+      s.firs >= U32_SIGN
     ) {
       return false;
     }
-    for (const l of s.videoLayers) {
-      if (u32(l.packets) >= U32_SIGN || u64(l.bytes) >= U64_SIGN || u32(l.frames) >= U32_SIGN) return false;
+    for (let j = 0; j < s.layerCount; j++) {
+      const l = s.layers[j]!;
+      if (l.packets >= U32_SIGN || l.bytes >= U64_SIGN || l.frames >= U32_SIGN) return false;
     }
   }
   return true;
 }
 
-/**
- * isValid, after reading every field the fold reads with the fold's own conversions, so that a
- * field of the wrong JS type throws here, before the fold has changed anything.
- */
-function readable(stat: AnalyticsStat, current: boolean): boolean {
-  try {
-    Math.fround(stat.score);
-    if (current && typeof stat.mime !== "string") throw new TypeError(`mime is a ${typeof stat.mime}`);
-    for (const s of stat.streams) {
-      u32(s.rtt);
-      u32(s.jitter);
-      if (current) {
-        readableTime(s.startTime);
-        readableTime(s.endTime);
-      }
-      for (const l of s.videoLayers) void (l.layer | 0);
-    }
-    return isValid(stat, current);
-  } catch (err) {
-    throw invalidStat(err);
-  }
-}
-
-/**
- * Converts `t`'s fields as asTime() does (ToBigInt, ToInt32: the conversions of the wasm host's
- * typed-array stores too), so that a field of the wrong JS type throws before the fold.
- */
-function readableTime(t: Timestamp | undefined): void {
-  if (t === undefined) return;
-  BigInt.asIntN(64, t.seconds);
-  void (t.nanos | 0);
-}
+// every Coalescer of the process reads through one reader: a stat is read once, then folded
+const reader = new StatReader();
 
 /**
  * The body of Go's `coalesce` loop, one stat at a time: `coalesce(stats)` is `add` for each
@@ -109,8 +81,8 @@ export class Coalescer {
   private minScore = 0;
   private mime = "";
   private packetsOutOfOrder = 0;
-  private startTime: GoTime = { sec: 0n, nsec: 0 };
-  private endTime: GoTime = { sec: 0n, nsec: 0 };
+  private startTime: GoTime = ZERO_TIME;
+  private endTime: GoTime = ZERO_TIME;
   private maxRtt = 0;
   private maxJitter = 0;
   private primaryPackets = 0;
@@ -133,13 +105,15 @@ export class Coalescer {
 
   /**
    * Folds one stat in; returns false when it is invalid and was only counted (R7). A stat whose
-   * fields have the wrong JS types (a number in a 64-bit field, a bigint in a 32-bit one) throws
-   * an ArgumentError before anything is counted or folded.
+   * fields have the wrong JS types or are out of range throws an ArgumentError, and one over
+   * `LIMITS` a LimitError, before anything is counted or folded. In livekit-current a valid stat
+   * with a positive score is refused with a LimitError `too_many_scores` when the window already
+   * holds `LIMITS.maxScoresPerWindow` of them.
    */
-  add(stat: AnalyticsStat): boolean {
-    checkLimits(stat);
+  add(input: AnalyticsStatInput): boolean {
+    const stat = reader.read(input);
     const current = this.current;
-    const valid = readable(stat, current);
+    const valid = isValid(stat, current);
     const score = Math.fround(stat.score);
     if (current && valid && score > 0 && this.scores.length >= LIMITS.maxScoresPerWindow) {
       // the median needs every positive score: refuse the stat whole rather than give a wrong one
@@ -158,38 +132,39 @@ export class Coalescer {
       this.score = Math.fround(this.score + score);
       this.scores.push(score);
     }
-    for (const s of stat.streams) {
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
       if (current) {
         // Go parity: `startTime.IsZero() || startTime.After(start)`; a missing time is the epoch
-        const start = asTime(s.startTime);
+        const start = asTime(s.hasStartTime, s.startSeconds, s.startNanos);
         if (isZero(this.startTime) || after(this.startTime, start)) this.startTime = start;
-        const end = asTime(s.endTime);
+        const end = asTime(s.hasEndTime, s.endSeconds, s.endNanos);
         if (isZero(this.endTime) || before(this.endTime, end)) this.endTime = end;
-        this.packetsOutOfOrder = u32(this.packetsOutOfOrder + u32(s.packetsOutOfOrder));
+        this.packetsOutOfOrder = u32(this.packetsOutOfOrder + s.packetsOutOfOrder);
       }
-      if (u32(s.rtt) > this.maxRtt) this.maxRtt = u32(s.rtt);
-      if (u32(s.jitter) > this.maxJitter) this.maxJitter = u32(s.jitter);
-      this.primaryPackets = u32(this.primaryPackets + u32(s.primaryPackets));
-      this.primaryBytes = u64(this.primaryBytes + u64(s.primaryBytes));
-      this.retransmitPackets = u32(this.retransmitPackets + u32(s.retransmitPackets));
-      this.retransmitBytes = u64(this.retransmitBytes + u64(s.retransmitBytes));
-      this.paddingPackets = u32(this.paddingPackets + u32(s.paddingPackets));
-      this.paddingBytes = u64(this.paddingBytes + u64(s.paddingBytes));
-      this.packetsLost = u32(this.packetsLost + u32(s.packetsLost));
-      this.frames = u32(this.frames + u32(s.frames));
-      this.nacks = u32(this.nacks + u32(s.nacks));
-      this.plis = u32(this.plis + u32(s.plis));
-      this.firs = u32(this.firs + u32(s.firs));
-      for (const l of s.videoLayers) {
-        const index = l.layer | 0;
-        const merged = this.layers.get(index);
+      if (s.rtt > this.maxRtt) this.maxRtt = s.rtt;
+      if (s.jitter > this.maxJitter) this.maxJitter = s.jitter;
+      this.primaryPackets = u32(this.primaryPackets + s.primaryPackets);
+      this.primaryBytes = u64(this.primaryBytes + s.primaryBytes);
+      this.retransmitPackets = u32(this.retransmitPackets + s.retransmitPackets);
+      this.retransmitBytes = u64(this.retransmitBytes + s.retransmitBytes);
+      this.paddingPackets = u32(this.paddingPackets + s.paddingPackets);
+      this.paddingBytes = u64(this.paddingBytes + s.paddingBytes);
+      this.packetsLost = u32(this.packetsLost + s.packetsLost);
+      this.frames = u32(this.frames + s.frames);
+      this.nacks = u32(this.nacks + s.nacks);
+      this.plis = u32(this.plis + s.plis);
+      this.firs = u32(this.firs + s.firs);
+      for (let j = 0; j < s.layerCount; j++) {
+        const l = s.layers[j]!;
+        const merged = this.layers.get(l.layer);
         if (merged === undefined) {
           // Go parity (R9): the first occurrence is copied (proto.Clone), later ones add into it.
-          this.layers.set(index, makeLayer(index, u32(l.packets), u64(l.bytes), u32(l.frames)));
+          this.layers.set(l.layer, makeLayer(l.layer, l.packets, l.bytes, l.frames));
         } else {
-          merged.packets = u32(merged.packets + u32(l.packets));
-          merged.bytes = u64(merged.bytes + u64(l.bytes));
-          merged.frames = u32(merged.frames + u32(l.frames));
+          merged.packets = u32(merged.packets + l.packets);
+          merged.bytes = u64(merged.bytes + l.bytes);
+          merged.frames = u32(merged.frames + l.frames);
         }
       }
     }
@@ -268,7 +243,7 @@ class TsTrackTable implements TrackTable {
     this.route = router?.attach(identity, this);
   }
 
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean {
     const tracks = this.buckets[bucket];
     let coalescer = tracks.get(trackId);
     if (coalescer === undefined) {
@@ -334,19 +309,21 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
   return {
     kind: "ts",
     profile,
-    coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
+    coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
       const coalescer = new Coalescer(profile);
       for (const stat of stats) {
         if (!coalescer.add(stat)) logger.warn("telemetry skipping invalid stat", { stat });
       }
       return coalescer.result();
     },
-    isValid(stat: AnalyticsStat): boolean {
-      checkLimits(stat);
-      return readable(stat, current);
+    isValid(stat: AnalyticsStatInput): boolean {
+      return isValid(reader.read(stat), current);
     },
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
       new TsTrackTable(identity, profile, router instanceof DecodingRouter ? router : undefined),
     createRouter: () => new DecodingRouter(),
+    // nothing of the ts engine outlives its objects
+    dispose: () => undefined,
+    usage: () => ({ memoryBytes: 0, slots: -1 }),
   };
 }

@@ -6,13 +6,14 @@
  *
  * @module
  */
-import { DecodeError, LimitError, WasmError, invalidStat, type DecodeErrorCode } from "../../errors.ts";
-import type { AnalyticsStat, AnalyticsStream } from "../../gen/livekit/livekit_analytics_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { checkLimits, limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
+import { DecodeError, LimitError, WasmError, type DecodeErrorCode } from "../../errors.ts";
+import type { AnalyticsStat, AnalyticsStream } from "../../gen/livekit/livekit_analytics_pb.ts";
+import { limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
-import { EXT, INFO, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
 import type { Profile } from "../profile.ts";
+import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "../read-stat.ts";
+import { EXT, INFO, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
 import { encodeWtf8 } from "./keys.ts";
 import { Views, words } from "./views.ts";
 
@@ -39,7 +40,9 @@ const UNIX_TO_INTERNAL = 62_135_596_800n;
 
 /** The instance and what every track table of one engine shares. */
 export class WasmCore {
-  readonly views: Views;
+  /** the instance's exports; after `dispose()`, exports that all throw */
+  wasm: WasmExports;
+  views: Views;
   private readonly scratch: number;
   private readonly info: number;
   // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
@@ -50,7 +53,7 @@ export class WasmCore {
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
   private inputAt = 0;
   private inputBytes = -1;
-
+  private readonly reader = new StatReader();
   /** whether the instance follows livekit-current (set once, before any fold) */
   readonly current: boolean;
   private readonly pscratch: number;
@@ -63,7 +66,8 @@ export class WasmCore {
   private resultMime = "";
   private resultMimeBytes = new Uint8Array(0);
 
-  constructor(readonly wasm: WasmExports, profile: Profile = "livekit-v1.2") {
+  constructor(wasm: WasmExports, profile: Profile = "livekit-v1.2") {
+    this.wasm = wasm;
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
@@ -146,29 +150,17 @@ export class WasmCore {
   }
 
   /**
-   * Writes one stat object into the scratch record. Typed-array stores convert exactly as the TS
-   * engine does: ToUint32 like `>>> 0`, ToInt32 like `| 0`, ToBigUint64 like
-   * `BigInt.asUintN(64, ...)`, and `Math.fround` for the score.
+   * Reads one stat object (once, checked: {@link StatReader}) into the scratch record.
+   *
+   * @throws ArgumentError for a field of the wrong type or out of range, LimitError over `LIMITS`
    */
-  pack(stat: AnalyticsStat): void {
-    checkLimits(stat);
-    try {
-      this.packFields(stat);
-      if (this.current) this.packProfile(stat);
-    } catch (err) {
-      // a typed-array store throws a TypeError for a field of the wrong JS type, like the ts
-      // engine's conversions: both report it as the same ArgumentError
-      throw invalidStat(err);
-    }
-  }
-
-  private packFields(stat: AnalyticsStat): void {
+  pack(input: AnalyticsStatInput): void {
+    const stat = this.reader.read(input);
     const { u32, i32, f32, u64 } = this.views.refresh();
     const base = this.scratch;
-    const streams = stat.streams;
     let layerCount = 0;
-    for (let i = 0; i < streams.length; i++) {
-      const s = streams[i]!;
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
       const p = base + SCRATCH.HEADER_SIZE + i * SCRATCH.STREAM_SIZE;
       const w = p >>> 2;
       u32[w + X.STREAM_PRIMARY_PACKETS] = s.primaryPackets;
@@ -185,9 +177,8 @@ export class WasmCore {
       u64[d + X8.STREAM_PRIMARY_BYTES] = s.primaryBytes;
       u64[d + X8.STREAM_RETRANSMIT_BYTES] = s.retransmitBytes;
       u64[d + X8.STREAM_PADDING_BYTES] = s.paddingBytes;
-      const layers = s.videoLayers;
-      for (let j = 0; j < layers.length; j++) {
-        const l = layers[j]!;
+      for (let j = 0; j < s.layerCount; j++) {
+        const l = s.layers[j]!;
         const q = base + SCRATCH.LAYERS + layerCount * SCRATCH.LAYER_SIZE;
         const v = q >>> 2;
         i32[v + X.LAYER_LAYER] = l.layer;
@@ -199,17 +190,17 @@ export class WasmCore {
     }
     const h = base >>> 2;
     f32[h + X.SCORE] = stat.score;
-    u32[h + X.STREAM_COUNT] = streams.length;
+    u32[h + X.STREAM_COUNT] = stat.streamCount;
     u32[h + X.LAYER_COUNT] = layerCount;
+    if (this.current) this.packProfile(stat);
   }
 
   /**
    * livekit-current: writes the stat's mime (UTF-8, an unpaired surrogate as U+FFFD, as protobuf-es
    * encodes it) and each stream's times and packets_out_of_order into the PSCRATCH record.
    */
-  private packProfile(stat: AnalyticsStat): void {
+  private packProfile(stat: StatSnapshot): void {
     const mime = stat.mime;
-    if (typeof mime !== "string") throw new TypeError(`mime is a ${typeof mime}`);
     if (mime !== this.packedMime) {
       let ptr = 0;
       let bytes = 0;
@@ -226,19 +217,16 @@ export class WasmCore {
     const base = this.pscratch;
     u32[(base >>> 2) + P.MIME_PTR] = this.packedMimePtr;
     u32[(base >>> 2) + P.MIME_BYTES] = this.packedMimeBytes;
-    const streams = stat.streams;
-    for (let i = 0; i < streams.length; i++) {
-      const s = streams[i]!;
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
       const p = base + PSCRATCH.STREAMS + i * PSCRATCH.STREAM_SIZE;
       const w = p >>> 2;
       const d = p >>> 3;
       // a missing Timestamp reads as 0 s 0 ns, the Unix epoch (Go AsTime() of nil)
-      const start = s.startTime;
-      const end = s.endTime;
-      u64[d + P8.STREAM_START_SECONDS] = start === undefined ? 0n : start.seconds;
-      i32[w + P.STREAM_START_NANOS] = start === undefined ? 0 : start.nanos;
-      u64[d + P8.STREAM_END_SECONDS] = end === undefined ? 0n : end.seconds;
-      i32[w + P.STREAM_END_NANOS] = end === undefined ? 0 : end.nanos;
+      u64[d + P8.STREAM_START_SECONDS] = s.hasStartTime ? s.startSeconds : 0n;
+      i32[w + P.STREAM_START_NANOS] = s.hasStartTime ? s.startNanos : 0;
+      u64[d + P8.STREAM_END_SECONDS] = s.hasEndTime ? s.endSeconds : 0n;
+      i32[w + P.STREAM_END_NANOS] = s.hasEndTime ? s.endNanos : 0;
       u32[w + P.STREAM_PACKETS_OUT_OF_ORDER] = s.packetsOutOfOrder;
     }
   }
@@ -351,6 +339,18 @@ export class WasmCore {
     return stat;
   }
 
+  /**
+   * Lets go of the instance: every later call throws a WasmError "disposed", and nothing here
+   * keeps the instance or its memory reachable.
+   */
+  dispose(): void {
+    this.wasm = disposedExports();
+    this.views = new Views(new WebAssembly.Memory({ initial: 0 }));
+    this.outputViews = new Map();
+    this.outputViewsBuffer = undefined;
+    this.inputBytes = -1;
+  }
+
   /** How many stats `slot` has folded in this window (invalid ones included). */
   slotCount(slot: number): number {
     return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
@@ -382,6 +382,14 @@ function sameBytes(u8: Uint8Array, ptr: number, bytes: number, known: Uint8Array
   if (known.length !== bytes) return false;
   for (let i = 0; i < bytes; i++) if (u8[ptr + i] !== known[i]) return false;
   return true;
+}
+
+// stands in for the exports of a disposed instance: whatever is called, it fails the same way
+function disposedExports(): WasmExports {
+  const fail = (): never => {
+    throw new WasmError("disposed", "engine is disposed");
+  };
+  return new Proxy({} as WasmExports, { get: () => fail });
 }
 
 /**

@@ -17,7 +17,8 @@
  */
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
-import type { BatchRouter, EngineImpl, EngineOptions, TrackIdentity } from "../engine.ts";
+import type { AnalyticsStatInput } from "../read-stat.ts";
+import type { BatchRouter, EngineImpl, EngineOptions, EngineUsage, TrackIdentity } from "../engine.ts";
 import { checkProfile, type Profile } from "../profile.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
@@ -38,7 +39,7 @@ class WasmEngine implements EngineImpl {
     this.profile = core.current ? "livekit-current" : "livekit-v1.2";
   }
 
-  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
+  coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
     if (stats.length === 0) return undefined;
     const core = this.core;
     if (this.scratchSlot < 0) this.scratchSlot = core.allocSlot();
@@ -50,7 +51,7 @@ class WasmEngine implements EngineImpl {
     return core.result(this.scratchSlot);
   }
 
-  isValid(stat: AnalyticsStat): boolean {
+  isValid(stat: AnalyticsStatInput): boolean {
     this.core.pack(stat);
     return this.core.wasm.validateScratch() === 1;
   }
@@ -61,6 +62,15 @@ class WasmEngine implements EngineImpl {
 
   createRouter(): WasmRouter {
     return new WasmRouter(this.core);
+  }
+
+  dispose(): void {
+    this.core.dispose();
+  }
+
+  usage(): EngineUsage {
+    const wasm = this.core.wasm;
+    return { memoryBytes: wasm.memory.buffer.byteLength, slots: wasm.slotCount() };
   }
 }
 

@@ -15,6 +15,7 @@ import { encodePatchFields, encodeWtf8 } from "./keys.ts";
 import { OutputLease } from "./lease.ts";
 import type { WasmRouter } from "./router.ts";
 import { SlotCache } from "./slot-cache.ts";
+import type { AnalyticsStatInput } from "../read-stat.ts";
 import { words } from "./views.ts";
 
 const E = words(DRAIN_ENTRY, 4);
@@ -25,7 +26,8 @@ const E = words(DRAIN_ENTRY, 4);
  */
 export class WasmTrackTable implements TrackTable {
   private readonly slots = new SlotCache();
-  private readonly lease: OutputLease;
+  // the lease every window of this table reuses, made at the first bytes-out drain
+  private lease: OutputLease | undefined = undefined;
   private jsPending = false;
   private freed = false;
   /** a track id with an unpaired surrogate was seen: bytes out go through protobuf-es */
@@ -48,7 +50,6 @@ export class WasmTrackTable implements TrackTable {
     this.worker = core.wasm.workerCreate(ptr, room.length, pid.length, patch.length, router?.id ?? -1);
     if (this.worker < 0) throw limitError.outOfMemory("add a worker");
     router?.register(this.worker, identity.participantId);
-    this.lease = new OutputLease(core.wasm);
   }
 
   get pending(): boolean {
@@ -72,7 +73,7 @@ export class WasmTrackTable implements TrackTable {
     return slot;
   }
 
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean {
     this.checkOpen();
     // pack first: a stat that throws while being read leaves no slot behind
     this.core.pack(stat);
@@ -148,7 +149,8 @@ export class WasmTrackTable implements TrackTable {
     // lent, the buffer is safe from every other drain until released; when lending is nested too
     // deep, a copy is as safe
     if (wasm.lendOutput() !== 0) return ownedLease(view.slice(), count);
-    return (this.lease.held ? new OutputLease(wasm) : this.lease).lend(view, count);
+    const lease = (this.lease ??= new OutputLease(this.core));
+    return (lease.held ? new OutputLease(this.core) : lease).lend(view, count);
   }
 
   /** Forgets the slots the last drain released (tracks quiet for a whole window). */

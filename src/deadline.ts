@@ -1,0 +1,39 @@
+/**
+ * Deadlines of shutdown calls (`TelemetryService.stop`, the reporters' `close`).
+ *
+ * @module
+ */
+import { ArgumentError } from "./errors.ts";
+
+/** Default deadline of `TelemetryService.stop()` and the reporters' `close()`, in milliseconds. */
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+/** Throws an ArgumentError unless `ms` is a number of milliseconds >= 0 (`Infinity`: no deadline). */
+export function checkDeadline(ms: unknown, name = "deadlineMs"): asserts ms is number {
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) throw new ArgumentError(`invalid ${name}: ${String(ms)}`);
+}
+
+/**
+ * Waits for `work` for at most `ms` milliseconds; resolves true when it settled in time (a rejection
+ * included: the caller logs it through `onError`), false when the deadline came first. The timer
+ * keeps a Node process alive until then: a shutdown that is awaited must get its answer.
+ */
+export async function settleWithin(work: PromiseLike<unknown>, ms: number, onError: (err: unknown) => void): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    if (ms === Infinity) return;
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = Promise.resolve(work).then(
+    () => true as const,
+    (err: unknown) => {
+      onError(err);
+      return true as const;
+    },
+  );
+  try {
+    return await Promise.race([settled, expired]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
