@@ -156,16 +156,16 @@ function parseStream(end: u64, note: usize): void {
         }
         break;
       }
-      case F.STREAM_START_TIME: {
-        const childEnd = readChildEnd();
-        if (failure != 0) return;
-        parseTimestamp(childEnd, DEPTH_STREAM + 1, note, PSCRATCH_STREAM_START_SECONDS, PSCRATCH_STREAM_START_NANOS);
-        break;
-      }
+      case F.STREAM_START_TIME:
       case F.STREAM_END_TIME: {
         const childEnd = readChildEnd();
         if (failure != 0) return;
-        parseTimestamp(childEnd, DEPTH_STREAM + 1, note, PSCRATCH_STREAM_END_SECONDS, PSCRATCH_STREAM_END_NANOS);
+        const start = fieldNo == F.STREAM_START_TIME;
+        parseTimestamp(
+          childEnd, DEPTH_STREAM + 1, note,
+          start ? PSCRATCH_STREAM_START_SECONDS : PSCRATCH_STREAM_END_SECONDS,
+          start ? PSCRATCH_STREAM_START_NANOS : PSCRATCH_STREAM_END_NANOS,
+        );
         break;
       }
       case F.STREAM_PACKETS_OUT_OF_ORDER: {
