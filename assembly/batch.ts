@@ -8,7 +8,7 @@ import { infoPtr } from "./input";
 import {
   BATCH_DROPPED, BATCH_ERROR_INDEX, BATCH_ERROR_OFFSET, BATCH_FRAMING, BATCH_INVALID,
   BATCH_INVALID_SLOTS, BATCH_LISTED, BATCH_MALFORMED, BATCH_MAX_INVALID_LISTED,
-  BATCH_MAX_MESSAGE_BYTES, BATCH_MESSAGES, BATCH_SIZE, BATCH_STATS_IN, BATCH_STATUS, INFO_KIND,
+  BATCH_MAX_MESSAGE_BYTES, BATCH_MESSAGES, BATCH_REFUSED, BATCH_SIZE, BATCH_STATS_IN, BATCH_STATUS, INFO_KIND,
   INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR, INFO_ROOM_ID_BYTES, INFO_ROOM_ID_PTR,
   INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, STATUS_BAD_VARINT, STATUS_MESSAGE_TOO_LARGE,
   STATUS_OUT_OF_MEMORY, STATUS_TRUNCATED,
@@ -123,6 +123,11 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
     // DOWNSTREAM when kind is 1, UPSTREAM for 0 and every other value (as onTrackStat)
     const bucket: u32 = load<i32>(info + INFO_KIND) == 1 ? 1 : 0;
     const slot = trackSlot(worker, bucket, load<u32>(info + INFO_TRACK_ID_PTR), load<u32>(info + INFO_TRACK_ID_BYTES));
+    if (slot < -1) {
+      // a bound refused the new track: this stat only, the batch goes on
+      bump(BATCH_REFUSED);
+      continue;
+    }
     if (slot < 0) {
       failOnce(STATUS_OUT_OF_MEMORY, index - 1, <u32>(start - ptr));
       break;

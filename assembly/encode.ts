@@ -21,6 +21,7 @@ import {
 } from "./registry";
 import { metaAddress } from "./slots";
 import { copySmall, zero8 } from "./bytes";
+import { KEEP_BUFFER_BYTES } from "./input";
 import { isCurrent, slotExtPtr } from "./profile";
 import {
   EXT_END_NSEC, EXT_END_SEC, EXT_MEDIAN_SCORE, EXT_MIME_BYTES, EXT_MIME_PTR, EXT_MIN_SCORE,
@@ -29,6 +30,8 @@ import {
 
 /** the output buffer (drainList entries or drainEncode bytes), grown on demand */
 let output: usize = 0;
+/** bytes of output the last drain wrote */
+let outputUsed: u64 = 0;
 let drained: u32 = 0;
 
 /** A growable list of i32 in a heap block; only the module reads it. */
@@ -54,6 +57,33 @@ function push(list: I32List, value: i32): bool {
   store<i32>(list.ptr + (<usize>list.count << 2), value);
   list.count++;
   return true;
+}
+
+/** Frees an empty list's block when it grew past KEEP_BUFFER_BYTES. */
+function trimList(list: I32List): void {
+  if (list.ptr != 0 && blockCapacity(list.ptr) > KEEP_BUFFER_BYTES) {
+    blockFree(list.ptr);
+    list.ptr = 0;
+  }
+}
+
+/**
+ * Gives the output buffer, the spare and the drain lists back to the heap when they grew past
+ * KEEP_BUFFER_BYTES (64 KiB); the host must hold no view of the last drain's output.
+ */
+export function trimOutput(): void {
+  if (output != 0 && blockCapacity(output) > KEEP_BUFFER_BYTES) {
+    blockFree(output);
+    output = 0;
+  }
+  if (spare != 0 && blockCapacity(spare) > KEEP_BUFFER_BYTES) {
+    blockFree(spare);
+    spare = 0;
+  }
+  FREED.count = 0;
+  trimList(FREED);
+  trimList(ORDER);
+  outputUsed = 0;
 }
 
 // @ts-ignore: decorator
@@ -84,10 +114,10 @@ export function lendOutput(): i32 {
   return 0;
 }
 
-/** Takes back the buffer lent last; the one used meanwhile becomes the spare. */
+/** Takes back the buffer lent last; the one used meanwhile becomes the spare unless it is large. */
 export function returnOutput(): void {
   if (lentDepth == 0) return;
-  if (spare == 0) spare = output;
+  if (spare == 0 && (output == 0 || blockCapacity(output) <= KEEP_BUFFER_BYTES)) spare = output;
   else blockFree(output);
   lentDepth--;
   output = load<usize>(LENT + (<usize>lentDepth << 2));
@@ -135,6 +165,13 @@ function collect(worker: i32): bool {
   drained = 0;
   FREED.count = 0;
   ORDER.count = 0;
+  // buffers that grew for one big drain go back to the heap once drains are small again
+  if (output != 0 && blockCapacity(output) > KEEP_BUFFER_BYTES && outputUsed * 4 < blockCapacity(output)) {
+    blockFree(output);
+    output = 0;
+  }
+  trimList(FREED);
+  trimList(ORDER);
   for (let bucket: u32 = 0; bucket < 2; bucket++) {
     let slot = workerHead(worker);
     while (slot >= 0) {
@@ -176,6 +213,7 @@ export function drainList(worker: i32): i32 {
     store<u32>(entry + DRAIN_ENTRY_TRACK_BYTES, load<u32>(meta + META_TRACK_BYTES));
   }
   drained = n;
+  outputUsed = <u64>n * DRAIN_ENTRY_SIZE;
   clearPending(worker);
   return <i32>n;
 }
@@ -460,6 +498,7 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
   // only now that every stat is encoded does the window end
   for (let i: u32 = 0; i < n; i++) zero8(slotAddress(at(ORDER, i)), SLOT_SIZE);
   drained = n;
+  outputUsed = <u64>length;
   clearPending(worker);
   return <i32>length;
 }

@@ -15,7 +15,7 @@ import { LAYOUT_HASH } from "./layout-hash.gen";
 
 /** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 4;
+@inline export const ABI_VERSION: i32 = 7;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {
@@ -265,9 +265,9 @@ export function abiLayoutHash(): u32 {
 //    │ status i32 │ errorIndex u32 │ errorOffset u32 │ statsIn u32  │
 // 16 ├────────────┼────────────────┼─────────────────┼──────────────┤
 //    │ invalid    │ dropped        │ malformed       │ messages     │
-// 32 ├────────────┼────────────────┼─────────────────┴──────────────┤
-//    │ framing    │ listed         │ reserved (8)                   │
-// 48 ├────────────┴────────────────┴────────────────────────────────┤
+// 32 ├────────────┼────────────────┼─────────────────┼──────────────┤
+//    │ framing    │ listed         │ refused         │ reserved     │
+// 48 ├────────────┴────────────────┴─────────────────┴──────────────┤
 //    │ invalid slots i32 x MAX_INVALID_LISTED (the first `listed`)  │
 //304 └──────────────────────────────────────────────────────────────┘
 //
@@ -298,10 +298,13 @@ export function abiLayoutHash(): u32 {
 @inline export const BATCH_FRAMING: usize = BATCH_MESSAGES + 4;
 // @ts-ignore: decorator
 @inline export const BATCH_LISTED: usize = BATCH_FRAMING + 4;
+/** well-formed stats refused because a new track would pass a bound (setBounds) */
 // @ts-ignore: decorator
-@inline export const BATCH_RESERVED: usize = BATCH_LISTED + 4;
+@inline export const BATCH_REFUSED: usize = BATCH_LISTED + 4;
 // @ts-ignore: decorator
-@inline export const BATCH_INVALID_SLOTS: usize = BATCH_RESERVED + 8;
+@inline export const BATCH_RESERVED: usize = BATCH_REFUSED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID_SLOTS: usize = BATCH_RESERVED + 4;
 /** most invalid stats listed per batch for the host to log */
 // @ts-ignore: decorator
 @inline export const BATCH_MAX_INVALID_LISTED: u32 = 64;
@@ -311,7 +314,7 @@ export function abiLayoutHash(): u32 {
 // @ts-ignore: decorator
 @inline export const BATCH_MAX_MESSAGE_BYTES: u32 = 1 << 20;
 
-// @record STATUS the codes below zero that decodeFold, foldScratch and ingestBatch return
+// @record STATUS the codes below zero that decodeFold, foldScratch, trackSlot and ingestBatch return
 
 // @ts-ignore: decorator
 @inline export const STATUS_TRUNCATED: i32 = -1;
@@ -334,6 +337,15 @@ export function abiLayoutHash(): u32 {
 /** a track slot could not be allocated */
 // @ts-ignore: decorator
 @inline export const STATUS_OUT_OF_MEMORY: i32 = -20;
+/** trackSlot: a new track would pass the worker's track bound (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_WORKER_TRACKS: i32 = -21;
+/** trackSlot: a new track would pass the router's track bound (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_ROUTER_TRACKS: i32 = -22;
+/** trackSlot: a new track id would pass the bound on the id bytes a worker holds (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_WORKER_ID_BYTES: i32 = -23;
 
 
 // @record EXT what the livekit-current profile keeps per slot beside the slot record

@@ -6,8 +6,11 @@
 // that a batch message belongs to. Everything here is owned by the engine; the host refers to
 // workers and routers by index.
 
-import { blockAlloc, blockFree } from "./heap";
-import { META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER } from "./layout";
+import { blockAlloc, blockCapacity, blockFree } from "./heap";
+import {
+  META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
+  STATUS_ROUTER_TRACKS, STATUS_WORKER_ID_BYTES, STATUS_WORKER_TRACKS,
+} from "./layout";
 import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from "./slots";
 
 /**
@@ -17,7 +20,9 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
  *    │ state u32 │ head i32 │ router i32 │ pending u32 │
  * 16 ├───────────┼──────────┴──┬─────────┴──┬──────────┴─────┐
  *    │ keyPtr u32│ roomBytes   │ pidBytes   │ patchBytes u32 │
- * 32 └───────────┴─────────────┴────────────┴────────────────┘
+ * 32 ├───────────┼─────────────┼────────────┴────────────────┘
+ *    │ tracks u32│ idBytes u32 │
+ * 40 └───────────┴─────────────┘
  *
  * keyPtr holds the room id, the participant id and the pre-encoded patch fields, back to back;
  * head is the first slot of the worker's list (META next/prev), -1 when empty, and the next free
@@ -33,6 +38,10 @@ import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from ".
   roomBytes: u32;
   pidBytes: u32;
   patchBytes: u32;
+  /** live track slots */
+  tracks: u32;
+  /** bytes of the track ids those slots hold */
+  idBytes: u32;
 }
 
 // @ts-ignore: decorator
@@ -48,6 +57,25 @@ let workerHigh: u32 = 0;
 /** free worker indices, threaded through Worker.head, as index + 1 */
 let workerFreeHead: u32 = 0;
 let routerCount: i32 = 0;
+/** live track slots per router (u32 by router index), for the router bound */
+let routerTracks: usize = 0;
+
+// Bounds on what one participant or one service can make the engine hold (setBounds); a new
+// track over any of them is refused, and nothing that exists changes.
+let maxWorkerTracks: u32 = 0xffff_ffff;
+let maxRouterTracks: u32 = 0xffff_ffff;
+let maxWorkerIdBytes: u32 = 0xffff_ffff;
+
+/**
+ * Sets the bounds that refuse a new track: live tracks per worker, live tracks per router (all
+ * the workers of one service), and bytes of track ids per worker. 0 means no bound, which is
+ * also the default; existing tracks are never refused, only new ones.
+ */
+export function setBounds(workerTracks: u32, routerTracksBound: u32, workerIdBytes: u32): void {
+  maxWorkerTracks = workerTracks == 0 ? 0xffff_ffff : workerTracks;
+  maxRouterTracks = routerTracksBound == 0 ? 0xffff_ffff : routerTracksBound;
+  maxWorkerIdBytes = workerIdBytes == 0 ? 0xffff_ffff : workerIdBytes;
+}
 
 // @ts-ignore: decorator
 @inline function workerAt(worker: i32): Worker {
@@ -71,6 +99,10 @@ export function isWorker(worker: i32): bool {
 // @ts-ignore: decorator
 @inline const MIN_TABLE: u32 = 64;
 
+/** Probe steps after which an insert asks for its table to be rebuilt. */
+// @ts-ignore: decorator
+@inline const MAX_PROBE: u32 = 48;
+
 /** One hash table; only the module reads it. */
 @unmanaged class Table {
   entries: usize;
@@ -80,6 +112,13 @@ export function isWorker(worker: i32): bool {
   live: u32;
   /** KIND_TRACKS or KIND_ROUTES: where an entry's key lives */
   kind: u32;
+  /** the table's SipHash key, derived from the instance key and `epoch` */
+  k0: u64;
+  k1: u64;
+  /** how many times the table was rekeyed */
+  epoch: u32;
+  /** an insert probed longer than MAX_PROBE: the next reserve() rebuilds the table */
+  long: u32;
 }
 
 // @ts-ignore: decorator
@@ -92,26 +131,95 @@ const ROUTES = changetype<Table>(memory.data(offsetof<Table>(), 16));
 // static data starts zeroed: TRACKS.kind is already KIND_TRACKS
 ROUTES.kind = KIND_ROUTES;
 
-function hashBytes(h: u32, ptr: usize, bytes: u32): u32 {
-  // FNV-1a: a few cycles per byte, and ids are short
-  for (let i: usize = 0; i < <usize>bytes; i++) h = (h ^ <u32>load<u8>(ptr + i)) * 0x0100_0193;
-  return h;
+// ── keyed hash ────────────────────────────────────────────────────────────────────────────────
+// SipHash-1-3 (one compression round per 8-byte block, three finalization rounds) keyed per
+// instance: the host sets a random key at instantiate time (hashKey), so ids that collide cannot
+// be computed in advance. The message is an 8-byte header (owner, then the bucket for a track or
+// the room id's length for a route, so ("ab","c") and ("a","bc") differ) and the key bytes.
+
+/** the instance key; a fixed one until the host sets its own */
+let key0: u64 = 0x0706_0504_0302_0100;
+let key1: u64 = 0x0f0e_0d0c_0b0a_0908;
+/** probe steps taken by every lookup and insert, for the tests (hashProbes) */
+let probes: u32 = 0;
+
+/** `count` (at most 8) bytes from offset `off` of the stream `[p1, p1 + n1)` then `p2...`, little-endian. */
+function gather(p1: usize, n1: u32, p2: usize, off: u32, count: u32): u64 {
+  let m: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const at = off + i;
+    const byte = at < n1 ? load<u8>(p1 + at) : load<u8>(p2 + (at - n1));
+    m |= <u64>byte << (<u64>i << 3);
+  }
+  return m;
 }
 
-function mix(h: u32): u32 {
-  h ^= h >> 16;
-  h *= 0x85eb_ca6b;
-  h ^= h >> 13;
-  h *= 0xc2b2_ae35;
-  return h ^ (h >> 16);
+/**
+ * SipHash-1-3 with key (k0, k1) of the message: `header` (8 bytes, little-endian), then
+ * `[p1, p1 + n1)`, then `[p2, p2 + n2)`. The state stays in locals, so the round is written out
+ * twice: once for the message words, once for the finalization.
+ */
+function sipHash13(k0: u64, k1: u64, header: u64, p1: usize, n1: u32, p2: usize, n2: u32): u64 {
+  let v0 = k0 ^ 0x736f_6d65_7073_6575;
+  let v1 = k1 ^ 0x646f_7261_6e64_6f6d;
+  let v2 = k0 ^ 0x6c79_6765_6e65_7261;
+  let v3 = k1 ^ 0x7465_6462_7974_6573;
+  const bytes: u32 = n1 + n2;
+  const total: u32 = 8 + bytes;
+  // word 0 is the header, words 1 .. last - 1 are full words of the id bytes, and the last holds
+  // the remaining 0-7 bytes with the message length in its top byte
+  const last: u32 = total >>> 3;
+  for (let k: u32 = 0; k <= last; k++) {
+    let m: u64;
+    if (k == 0) {
+      m = header;
+    } else {
+      const off = (k - 1) << 3;
+      if (k == last) m = gather(p1, n1, p2, off, bytes - off) | (<u64>total << 56);
+      else if (off + 8 <= n1) m = load<u64>(p1 + off);
+      else if (off >= n1) m = load<u64>(p2 + (off - n1));
+      else m = gather(p1, n1, p2, off, 8);
+    }
+    v3 ^= m;
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 3; r++) {
+    v0 += v1;
+    v1 = rotl<u64>(v1, 13) ^ v0;
+    v0 = rotl<u64>(v0, 32);
+    v2 += v3;
+    v3 = rotl<u64>(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl<u64>(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl<u64>(v1, 17) ^ v2;
+    v2 = rotl<u64>(v2, 32);
+  }
+  return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/** The hash of key (owner, sub, [p1, p1 + n1), [p2, p2 + n2)) in a table of `kind`. */
-function keyHash(kind: u32, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): u32 {
-  const seed = 0x811c_9dc5 ^ (<u32>owner * 0x9e37_79b1);
-  if (kind == KIND_TRACKS) return mix(hashBytes(seed + sub, p1, n1));
-  // the room's length goes in too, so ("ab","c") and ("a","bc") differ
-  return mix(hashBytes(hashBytes(seed ^ n1, p1, n1), p2, n2));
+/** Derives `table`'s key from the instance key and its kind and epoch. */
+function deriveKey(table: Table): void {
+  const header = <u64>table.kind | (<u64>table.epoch << 32);
+  table.k0 = sipHash13(key0, key1, header, 0, 0, 0, 0);
+  table.k1 = sipHash13(key0, key1, ~header, 0, 0, 0, 0);
+}
+
+/** The hash of key (owner, sub, [p1, p1 + n1), [p2, p2 + n2)) in `table`. */
+function keyHash(table: Table, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): u32 {
+  const header = <u64><u32>owner | (<u64>(table.kind == KIND_TRACKS ? sub : n1) << 32);
+  return <u32>sipHash13(table.k0, table.k1, header, p1, n1, p2, n2);
 }
 
 function bytesEqual(a: usize, b: usize, bytes: u32): bool {
@@ -142,11 +250,11 @@ function bytesEqual(a: usize, b: usize, bytes: u32): bool {
 function entryHash(table: Table, value: u32): u32 {
   if (table.kind == KIND_TRACKS) {
     const meta = metaAddress(value);
-    return keyHash(KIND_TRACKS, load<i32>(meta + META_WORKER), load<u32>(meta + META_BUCKET), load<u32>(meta + META_TRACK_PTR), load<u32>(meta + META_TRACK_BYTES), 0, 0);
+    return keyHash(table, load<i32>(meta + META_WORKER), load<u32>(meta + META_BUCKET), load<u32>(meta + META_TRACK_PTR), load<u32>(meta + META_TRACK_BYTES), 0, 0);
   }
   const w = workerAt(<i32>value);
   const key = <usize>w.keyPtr;
-  return keyHash(KIND_ROUTES, w.router, 0, key, w.roomBytes, key + w.roomBytes, w.pidBytes);
+  return keyHash(table, w.router, 0, key, w.roomBytes, key + w.roomBytes, w.pidBytes);
 }
 
 /** The value whose key is (owner, sub, p1/n1, p2/n2) with hash `hash`, or -1: the one probe loop. */
@@ -155,6 +263,7 @@ function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32,
   const mask = table.capacity - 1;
   let j = hash & mask;
   for (;;) {
+    probes++;
     const e = load<u32>(table.entries + (<usize>j << 2));
     if (e == 0) return -1;
     if (e != TOMBSTONE && keyMatches(table, e - 1, owner, sub, p1, n1, p2, n2)) return <i32>(e - 1);
@@ -164,11 +273,11 @@ function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32,
   return -1;
 }
 
-/** Makes room for one more entry; false when memory is exhausted. */
-function reserve(table: Table): bool {
-  if (table.capacity != 0 && (table.used + 1) * 4 <= table.capacity * 3) return true;
-  let capacity = MIN_TABLE;
-  while (capacity < (table.live + 1) * 4) capacity <<= 1;
+/**
+ * Rebuilds `table` with `capacity` entries under its current key; false when memory is
+ * exhausted (the table is unchanged then).
+ */
+function rebuild(table: Table, capacity: u32): bool {
   const entries = blockAlloc(<u64>capacity << 2);
   if (entries == 0) return false;
   memory.fill(entries, 0, <usize>capacity << 2);
@@ -184,23 +293,65 @@ function reserve(table: Table): bool {
   table.entries = entries;
   table.capacity = capacity;
   table.used = table.live;
+  table.long = 0;
   return true;
+}
+
+/**
+ * Makes room for one more entry; false when memory is exhausted.
+ *
+ * A table at most 3/4 used (tombstones included) is kept as it is, unless an insert probed
+ * longer than MAX_PROBE: then a table at least 1/8 full doubles, and a sparser one (whose long
+ * probe no load explains) takes a new key.
+ */
+function reserve(table: Table): bool {
+  if (table.capacity != 0 && (table.used + 1) * 4 <= table.capacity * 3 && table.long == 0) return true;
+  if (table.k0 == 0 && table.k1 == 0) deriveKey(table);
+  let capacity = MIN_TABLE;
+  while (capacity < (table.live + 1) * 4) capacity <<= 1;
+  if (table.long != 0) {
+    if (table.live * 8 >= table.capacity) {
+      if (capacity <= table.capacity) capacity = table.capacity << 1;
+    } else {
+      table.epoch++;
+      deriveKey(table);
+    }
+  }
+  return rebuild(table, capacity);
 }
 
 function insert(table: Table, hash: u32, value: u32): void {
   const mask = table.capacity - 1;
   let j = hash & mask;
-  for (;;) {
+  for (let steps: u32 = 1; ; steps++) {
+    probes++;
     const at = table.entries + (<usize>j << 2);
     const e = load<u32>(at);
     if (e == 0 || e == TOMBSTONE) {
       if (e == 0) table.used++;
       table.live++;
       store<u32>(at, value + 1);
+      if (steps > MAX_PROBE) table.long = 1;
       return;
     }
     j = (j + 1) & mask;
   }
+}
+
+/**
+ * Sets the instance's hash key from four random u32 (the host's crypto.getRandomValues): call
+ * it once, before the first worker. 0, or -1 once a table exists (the key is kept then).
+ */
+export function hashKey(a: u32, b: u32, c: u32, d: u32): i32 {
+  if (TRACKS.capacity != 0 || ROUTES.capacity != 0) return -1;
+  key0 = <u64>a | (<u64>b << 32);
+  key1 = <u64>c | (<u64>d << 32);
+  return 0;
+}
+
+/** Probe steps taken by every hash lookup and insert so far (wrapping): a test measure. */
+export function hashProbes(): u32 {
+  return probes;
 }
 
 function remove(table: Table, hash: u32, value: u32): void {
@@ -222,7 +373,7 @@ function remove(table: Table, hash: u32, value: u32): void {
 
 // @ts-ignore: decorator
 @inline function routeHash(router: i32, room: usize, roomBytes: u32, pid: usize, pidBytes: u32): u32 {
-  return keyHash(KIND_ROUTES, router, 0, room, roomBytes, pid, pidBytes);
+  return keyHash(ROUTES, router, 0, room, roomBytes, pid, pidBytes);
 }
 
 /** The worker routed for (router, room, participant), or -1. */
@@ -232,9 +383,25 @@ export function findRoute(router: i32, room: usize, roomBytes: u32, pid: usize, 
 
 // ── workers ───────────────────────────────────────────────────────────────────────────────
 
-/** A new router (one per TelemetryService); its routes start empty. */
+/** A new router (one per TelemetryService); its routes start empty. -1 when memory is exhausted. */
 export function routerCreate(): i32 {
-  return routerCount++;
+  const router = routerCount;
+  const need = (<u64>router + 1) << 2;
+  if (routerTracks == 0 || blockCapacity(routerTracks) < need) {
+    const grown = blockAlloc(need << 1);
+    if (grown == 0) return -1;
+    if (routerTracks != 0) memory.copy(grown, routerTracks, <usize>router << 2);
+    blockFree(routerTracks);
+    routerTracks = grown;
+  }
+  store<u32>(routerTracks + (<usize>router << 2), 0);
+  routerCount++;
+  return router;
+}
+
+// @ts-ignore: decorator
+@inline function routerTracksAt(router: i32): usize {
+  return routerTracks + (<usize>router << 2);
 }
 
 /**
@@ -281,6 +448,8 @@ export function workerCreate(ptr: usize, roomBytes: u32, pidBytes: u32, patchByt
   w.roomBytes = roomBytes;
   w.pidBytes = pidBytes;
   w.patchBytes = patchBytes;
+  w.tracks = 0;
+  w.idBytes = 0;
   if (router >= 0) {
     const hash = routeHash(router, key, roomBytes, key + roomBytes, pidBytes);
     const previous = find(ROUTES, hash, router, 0, key, roomBytes, key + roomBytes, pidBytes);
@@ -356,19 +525,27 @@ export function workerPatchBytes(worker: i32): u32 {
 
 // @ts-ignore: decorator
 @inline function trackHash(worker: i32, bucket: u32, ptr: usize, bytes: u32): u32 {
-  return keyHash(KIND_TRACKS, worker, bucket, ptr, bytes, 0, 0);
+  return keyHash(TRACKS, worker, bucket, ptr, bytes, 0, 0);
 }
 
 /**
  * The slot of (`worker`, `bucket`, track id `[ptr, ptr + bytes)`), created (zeroed) on first
- * use. -1 when `worker` is not open or memory is exhausted.
+ * use. -1 when `worker` is not open or memory is exhausted; STATUS_WORKER_TRACKS,
+ * STATUS_ROUTER_TRACKS or STATUS_WORKER_ID_BYTES when a new track would pass a bound.
  */
 export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32 {
   if (!isOpenWorker(worker)) return -1;
-  const hash = trackHash(worker, bucket, ptr, bytes);
+  let hash = trackHash(worker, bucket, ptr, bytes);
   const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
   if (found >= 0) return found;
+  const w = workerAt(worker);
+  if (w.tracks >= maxWorkerTracks) return STATUS_WORKER_TRACKS;
+  if (w.router >= 0 && load<u32>(routerTracksAt(w.router)) >= maxRouterTracks) return STATUS_ROUTER_TRACKS;
+  if (<u64>w.idBytes + bytes > <u64>maxWorkerIdBytes) return STATUS_WORKER_ID_BYTES;
+  const k0 = TRACKS.k0;
   if (!reserve(TRACKS)) return -1;
+  // a rebuild may have rekeyed the table
+  if (TRACKS.k0 != k0) hash = trackHash(worker, bucket, ptr, bytes);
   let copy: usize = 0;
   if (bytes != 0) {
     copy = blockAlloc(<u64>bytes);
@@ -385,7 +562,12 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
   store<u32>(meta + META_BUCKET, bucket);
   store<u32>(meta + META_TRACK_PTR, <u32>copy);
   store<u32>(meta + META_TRACK_BYTES, bytes);
-  const w = workerAt(worker);
+  w.tracks++;
+  w.idBytes += bytes;
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) + 1);
+  }
   const head = w.head;
   store<i32>(meta + META_NEXT, head);
   if (head >= 0) store<i32>(metaAddress(<u32>head) + META_PREV, slot);
@@ -400,10 +582,17 @@ export function releaseSlot(slot: i32): void {
   const worker = load<i32>(meta + META_WORKER);
   const next = load<i32>(meta + META_NEXT);
   const prev = load<i32>(meta + META_PREV);
+  const w = workerAt(worker);
   if (prev >= 0) store<i32>(metaAddress(<u32>prev) + META_NEXT, next);
-  else workerAt(worker).head = next;
+  else w.head = next;
   if (next >= 0) store<i32>(metaAddress(<u32>next) + META_PREV, prev);
   const trackPtr = <usize>load<u32>(meta + META_TRACK_PTR);
+  w.tracks--;
+  w.idBytes -= load<u32>(meta + META_TRACK_BYTES);
+  if (w.router >= 0) {
+    const count = routerTracksAt(w.router);
+    store<u32>(count, load<u32>(count) - 1);
+  }
   remove(TRACKS, trackHash(worker, load<u32>(meta + META_BUCKET), trackPtr, load<u32>(meta + META_TRACK_BYTES)), <u32>slot);
   blockFree(trackPtr);
   freeSlot(slot);

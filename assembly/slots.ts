@@ -1,12 +1,12 @@
 // Slot table: the running fold of each (worker, direction, track) lives in a 96-byte slot.
 //
 // Slots never move once allocated (the host keeps their addresses), so they come in blocks of
-// SLOTS_PER_BLOCK that are never freed, found through a fixed block directory. A freed slot goes
+// SLOTS_PER_BLOCK (from the heap, never freed), found through a fixed block directory. A freed slot goes
 // on a free list threaded through its own first word; a bitmap at the end of each block marks the
 // slots in use so that a double free or a stale index cannot corrupt the list.
 
 import { META_NEXT, META_PREV, META_SIZE, META_WORKER, SLOT_SIZE } from "./layout";
-import { rawAlloc } from "./memory";
+import { blockAlloc } from "./heap";
 import { zero8 } from "./bytes";
 import { releaseExt } from "./profile";
 
@@ -93,8 +93,10 @@ export function allocSlot(): i32 {
   } else {
     if (slotHigh == blockCount << SLOTS_PER_BLOCK_LOG2) {
       if (blockCount == MAX_BLOCKS) return -1;
-      const block = rawAlloc(<u64>BLOCK_BYTES);
+      const block = blockAlloc(<u64>BLOCK_BYTES);
       if (block == 0) return -1;
+      // every slot starts free; slot and meta records are zeroed as they are handed out
+      memory.fill(block + BLOCK_BITMAP, 0, BITMAP_BYTES);
       store<usize>(DIRECTORY + (<usize>blockCount << 2), block);
       blockCount++;
     }

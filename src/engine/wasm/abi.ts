@@ -28,6 +28,19 @@ export interface WasmExports {
   infoPtr(): number;
   /** grows the input buffer to at least `bytes` and returns its address; 0 when memory is exhausted */
   inputPtr(bytes: number): number;
+  /**
+   * gives the input buffer, the output buffers and the drain lists back to the heap when one big
+   * input or drain grew them past 64 KiB; the next inputPtr() returns a new address (forget the
+   * old one), and no view of the last drain's output may be held
+   */
+  trimBuffers(): void;
+  /** bytes in the engine heap's free blocks, ready for any size to reuse (a measure for tests) */
+  heapFreeBytes(): number;
+  /**
+   * bounds the engine heap to `bytes` (0: only memory's 1 GiB limit); an allocation past it fails
+   * like exhausted memory
+   */
+  setHeapLimit(bytes: number): void;
   /** takes a zeroed slot and returns its index; -1 when memory is exhausted */
   allocSlot(): number;
   /** returns a slot to the free list */
@@ -48,7 +61,20 @@ export interface WasmExports {
    */
   decodeFold(ptr: number, bytes: number, slot: number): number;
 
-  /** a new router (one per TelemetryService) for batch routing */
+  /**
+   * sets the key of the track and route hash tables (SipHash-1-3) from four random u32; call it
+   * once before the first worker. 0, or -1 once a table exists (the old key is kept)
+   */
+  hashKey(a: number, b: number, c: number, d: number): number;
+  /** probe steps taken by all hash lookups and inserts so far (a test measure, wrapping u32) */
+  hashProbes(): number;
+  /**
+   * sets the bounds that refuse a new track (existing ones are never refused): live tracks per
+   * worker, live tracks per router (one service), bytes of track ids per worker; 0 is no bound,
+   * the default. A batch counts the stats they refuse in {@link BATCH}.REFUSED.
+   */
+  setBounds(workerTracks: number, routerTracks: number, workerIdBytes: number): void;
+  /** a new router (one per TelemetryService) for batch routing; -1 when memory is exhausted */
   routerCreate(): number;
   /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
@@ -62,7 +88,11 @@ export interface WasmExports {
   workerFree(worker: number): void;
   /** stats folded into the worker by batches since its last drain */
   workerPending(worker: number): number;
-  /** the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 if none */
+  /**
+   * the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 when
+   * the worker is not open or memory is exhausted, STATUS.WORKER_TRACKS / ROUTER_TRACKS /
+   * WORKER_ID_BYTES when a new track would pass a bound set by setBounds()
+   */
   trackSlot(worker: number, bucket: number, ptr: number, bytes: number): number;
   /** address of a live slot's {@link META} record; 0 for a slot not in use */
   slotMetaPtr(slot: number): number;

@@ -50,7 +50,20 @@ export async function instantiateEngine(): Promise<WasmExports> {
   const exports = instance.exports as unknown as WasmExports;
   memory = exports.memory;
   checkAbi(exports);
+  seedHashKey(exports);
   return exports;
+}
+
+/**
+ * Gives the instance a random key for its track and route hash tables, so that ids built to
+ * collide cannot be computed in advance (crypto.getRandomValues: Node >= 20 and browsers).
+ */
+function seedHashKey(exports: WasmExports): void {
+  const key = new Uint32Array(4);
+  globalThis.crypto.getRandomValues(key);
+  if (exports.hashKey(key[0]!, key[1]!, key[2]!, key[3]!) !== 0) {
+    throw new WasmError("abi_mismatch", "engine module refused its hash key");
+  }
 }
 
 /**

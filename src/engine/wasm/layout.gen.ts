@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 7;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x036fd870;
+export const LAYOUT_HASH = 0x095a588d;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -131,7 +131,9 @@ export const BATCH = {
   /** 1 when a broken length prefix ended the batch */
   FRAMING: 32,
   LISTED: 36,
-  RESERVED: 40,
+  /** well-formed stats refused because a new track would pass a bound (setBounds) */
+  REFUSED: 40,
+  RESERVED: 44,
   INVALID_SLOTS: 48,
   /** most invalid stats listed per batch for the host to log */
   MAX_INVALID_LISTED: 64,
@@ -140,7 +142,7 @@ export const BATCH = {
   MAX_MESSAGE_BYTES: 1048576,
 } as const;
 
-/** The codes below zero that decodeFold, foldScratch and ingestBatch return. */
+/** The codes below zero that decodeFold, foldScratch, trackSlot and ingestBatch return. */
 export const STATUS = {
   TRUNCATED: -1,
   BAD_VARINT: -2,
@@ -153,6 +155,12 @@ export const STATUS = {
   MESSAGE_TOO_LARGE: -12,
   /** a track slot could not be allocated */
   OUT_OF_MEMORY: -20,
+  /** trackSlot: a new track would pass the worker's track bound (setBounds) */
+  WORKER_TRACKS: -21,
+  /** trackSlot: a new track would pass the router's track bound (setBounds) */
+  ROUTER_TRACKS: -22,
+  /** trackSlot: a new track id would pass the bound on the id bytes a worker holds (setBounds) */
+  WORKER_ID_BYTES: -23,
 } as const;
 
 /** What the livekit-current profile keeps per slot beside the slot record. */
