@@ -278,9 +278,11 @@ export class TelemetryService {
         if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
         // Q2: the registry is walked directly, so only this very worker is removed
         participants.delete(participantId);
-        worker.dispose();
         this.count--;
         if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
+        // livekit-current buffers after close: what the worker still holds is reported, never lost
+        this.updateWorker(worker);
+        worker.dispose();
         this.logger.debug("reaping analytics worker", { roomId, participantId });
       }
       if (participants.size === 0) this.rooms.delete(roomId);

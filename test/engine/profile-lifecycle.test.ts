@@ -119,6 +119,16 @@ for (const kind of PROFILE_KINDS) {
         assert.equal(service.counters.statsOut, 1);
       });
 
+      test("cleanupWorkers() called directly reports what a reaped worker still held", async () => {
+        const { service, reporter, clock } = await prepare({ closeWaitMs: 1000 });
+        service.participantLeft("RM_1", "PA_A");
+        service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, packets(3));
+        clock.advance(1001);
+        service.cleanupWorkers();
+        assert.equal(service.workerCount, 0);
+        assert.deepEqual(sent(reporter.all), [["TR_1", 3]]);
+      });
+
       test("a rejoin replaces a closed worker and reports what the closed one still held", async () => {
         const { service, reporter } = await prepare();
         service.participantLeft("RM_1", "PA_A");
