@@ -30,6 +30,14 @@ suite("loadEngine() profiles", () => {
     assert.equal(PSTATUS.TOO_MANY_SCORES < 0, true);
   });
 
+  test("the main entry exports the profile names and the guard", async () => {
+    const api = await import("../../src/index.ts");
+    assert.deepEqual(api.PROFILES, PROFILES);
+    assert.equal(api.DEFAULT_PROFILE, "livekit-v1.2");
+    assert.equal(api.isProfile("livekit-current"), true);
+    assert.equal(api.isProfile("livekit"), false);
+  });
+
   test("PROFILES lists both profiles, the default first", () => {
     assert.deepEqual(PROFILES, ["livekit-v1.2", "livekit-current"]);
     assert.equal(DEFAULT_PROFILE, PROFILES[0]);
