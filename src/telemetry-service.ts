@@ -85,6 +85,8 @@ export class TelemetryService {
   private readonly rooms = new Map<string, Map<string, StatsWorker>>();
   // T2: roomDetails() is asked by participant id alone; the newest worker of that id answers
   private readonly byParticipant = new Map<string, StatsWorker>();
+  // the closed workers awaiting reaping: reaping walks these, not every worker
+  private readonly closedWorkers = new Set<StatsWorker>();
   private count = 0;
   private flushTimer: ReturnType<typeof setInterval> | undefined = undefined;
   private cleanupTimer: ReturnType<typeof setInterval> | undefined = undefined;
@@ -164,6 +166,7 @@ export class TelemetryService {
       // Q2: the closed worker it replaces is reaped now; its room details move to the new one.
       // What it still holds (livekit-current buffers after close) is reported first.
       this.updateWorker(existing);
+      this.closedWorkers.delete(existing);
       existing.dispose();
     }
     participants.set(participant.sid, worker);
@@ -175,7 +178,10 @@ export class TelemetryService {
    * `roomDetails()` still answers for late track events (T2).
    */
   participantLeft(roomId: string, participantId: string): void {
-    this.worker(roomId, participantId)?.close();
+    const worker = this.worker(roomId, participantId);
+    if (worker === undefined) return;
+    worker.close();
+    this.closedWorkers.add(worker);
   }
 
   /**
@@ -270,22 +276,25 @@ export class TelemetryService {
   }
 
   private reap(now: number): void {
-    // a broken clock reaps nothing rather than everything
-    if (!Number.isFinite(now)) return;
-    for (const [roomId, participants] of this.rooms) {
-      for (const [participantId, worker] of participants) {
-        const closedAt = worker.closedAt;
-        if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
-        // Q2: the registry is walked directly, so only this very worker is removed
-        participants.delete(participantId);
-        this.count--;
-        if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
-        // livekit-current buffers after close: what the worker still holds is reported, never lost
-        this.updateWorker(worker);
-        worker.dispose();
-        this.logger.debug("reaping analytics worker", { roomId, participantId });
-      }
+    // a broken clock reaps nothing rather than everything; only closed workers are walked, and
+    // with none (the steady state of a livekit-current flush) nothing is allocated
+    if (!Number.isFinite(now) || this.closedWorkers.size === 0) return;
+    for (const worker of this.closedWorkers) {
+      const closedAt = worker.closedAt;
+      if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
+      this.closedWorkers.delete(worker);
+      const { roomId, participantId } = worker;
+      const participants = this.rooms.get(roomId);
+      // Q2: only this very worker is removed, never a newer one under the same key
+      if (participants?.get(participantId) !== worker) continue;
+      participants.delete(participantId);
       if (participants.size === 0) this.rooms.delete(roomId);
+      this.count--;
+      if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
+      // livekit-current buffers after close: what the worker still holds is reported, never lost
+      this.updateWorker(worker);
+      worker.dispose();
+      this.logger.debug("reaping analytics worker", { roomId, participantId });
     }
   }
 
@@ -350,6 +359,7 @@ export class TelemetryService {
     this.rooms.forEach((participants) => participants.forEach((worker) => worker.dispose()));
     this.rooms.clear();
     this.byParticipant.clear();
+    this.closedWorkers.clear();
     this.count = 0;
   }
 }
