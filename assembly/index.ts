@@ -11,7 +11,7 @@ export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
 export { decodeFold } from "./decode";
 export {
-  hashKey, hashProbes, setBounds, routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
+  hashKey, hashProbes, setBounds, routerCreate, routerFree, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
 export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,

@@ -15,7 +15,7 @@ import { LAYOUT_HASH } from "./layout-hash.gen";
 
 /** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 7;
+@inline export const ABI_VERSION: i32 = 8;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {

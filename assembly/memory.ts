@@ -1,7 +1,7 @@
-// Bump allocation of never-freed regions straight from memory.grow.
+// Bump allocation straight from memory.grow, for the heap's arena (heap.ts) and nothing else.
 //
 // The runtime's own allocator (stub) traps when memory cannot grow; the engine must report that
-// to the host instead, so everything it allocates goes through rawAlloc(), which returns 0.
+// to the host instead, so the heap grows through rawAlloc()/rawExtend(), which return 0/false.
 
 // @ts-ignore: decorator
 @inline const ALIGN_MASK: usize = 15;

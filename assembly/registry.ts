@@ -57,8 +57,15 @@ let workerHigh: u32 = 0;
 /** free worker indices, threaded through Worker.head, as index + 1 */
 let workerFreeHead: u32 = 0;
 let routerCount: i32 = 0;
-/** live track slots per router (u32 by router index), for the router bound */
+/**
+ * live track slots per router (u32 by router index), for the router bound; a freed router's word
+ * is ROUTER_FREE | (the next free router + 1)
+ */
 let routerTracks: usize = 0;
+/** free router indices, threaded through their words, as index + 1 */
+let routerFreeHead: u32 = 0;
+// @ts-ignore: decorator
+@inline const ROUTER_FREE: u32 = 0x8000_0000;
 
 // Bounds on what one participant or one service can make the engine hold (setBounds); a new
 // track over any of them is refused, and nothing that exists changes.
@@ -385,6 +392,12 @@ export function findRoute(router: i32, room: usize, roomBytes: u32, pid: usize, 
 
 /** A new router (one per TelemetryService); its routes start empty. -1 when memory is exhausted. */
 export function routerCreate(): i32 {
+  if (routerFreeHead != 0) {
+    const reused = <i32>(routerFreeHead - 1);
+    routerFreeHead = load<u32>(routerTracksAt(reused)) & ~ROUTER_FREE;
+    store<u32>(routerTracksAt(reused), 0);
+    return reused;
+  }
   const router = routerCount;
   const need = (<u64>router + 1) << 2;
   if (routerTracks == 0 || blockCapacity(routerTracks) < need) {
@@ -402,6 +415,19 @@ export function routerCreate(): i32 {
 // @ts-ignore: decorator
 @inline function routerTracksAt(router: i32): usize {
   return routerTracks + (<usize>router << 2);
+}
+
+/**
+ * Frees `router` (a stopped TelemetryService) with every worker it routes, their slots, ids and
+ * routes; its index is reused by a later routerCreate(). Ignores a router that is not live.
+ */
+export function routerFree(router: i32): void {
+  if (router < 0 || router >= routerCount || (load<u32>(routerTracksAt(router)) & ROUTER_FREE) != 0) return;
+  for (let worker: i32 = 0; <u32>worker < workerHigh; worker++) {
+    if (isWorker(worker) && workerAt(worker).router == router) workerFree(worker);
+  }
+  store<u32>(routerTracksAt(router), ROUTER_FREE | routerFreeHead);
+  routerFreeHead = <u32>router + 1;
 }
 
 /**

@@ -104,6 +104,19 @@ export function render(text) {
       host += `  ${f.key}: ${f.value},\n`;
     }
     host += "} as const;\n";
+    // word indices for typed-array views: every 4-aligned byte offset as a u32 index, and every
+    // 8-byte field (the next offset is 8 further) as a u64 index
+    const offsets = r.fields.filter((f) => f.type === "usize" && !f.key.endsWith("SIZE") && f.value % 4 === 0);
+    if (offsets.length === 0) continue;
+    host += `\n/** {@link ${r.name}} offsets as indices of 4-byte words (\`u32[(base >>> 2) + ${r.name}_U32.X]\`). */\nexport const ${r.name}_U32 = {\n`;
+    for (const f of offsets) host += `  ${f.key}: ${f.value / 4},\n`;
+    host += "} as const;\n";
+    const usizes = r.fields.filter((f) => f.type === "usize");
+    const wide = usizes.filter((f, i) => !f.key.endsWith("SIZE") && f.value % 8 === 0 && usizes[i + 1] !== undefined && usizes[i + 1].value === f.value + 8);
+    if (wide.length === 0) continue;
+    host += `\n/** The 8-byte fields of {@link ${r.name}} as indices of 8-byte words (\`u64[(base >>> 3) + ${r.name}_U64.X]\`). */\nexport const ${r.name}_U64 = {\n`;
+    for (const f of wide) host += `  ${f.key}: ${f.value / 8},\n`;
+    host += "} as const;\n";
   }
   const module =
     banner +

@@ -5,12 +5,19 @@
  */
 import { ArgumentError } from "./errors.ts";
 
-/** Default deadline of `TelemetryService.stop()` and the reporters' `close()`, in milliseconds. */
-export const DEFAULT_DEADLINE_MS = 10_000;
+/** Default deadline of `TelemetryService.stop()` and of every reporter's `close()`, in milliseconds. */
+export const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
 
-/** Throws an ArgumentError unless `ms` is a number of milliseconds >= 0 (`Infinity`: no deadline). */
-export function checkDeadline(ms: unknown, name = "deadlineMs"): asserts ms is number {
-  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) throw new ArgumentError(`invalid ${name}: ${String(ms)}`);
+/**
+ * Checks a `close()` / `stop()` deadline: a number, not NaN, at least 0 (`Infinity`: no deadline).
+ *
+ * @throws {ArgumentError} naming the bad value
+ */
+export function checkDeadline(deadlineMs: unknown): number {
+  if (typeof deadlineMs !== "number" || !(deadlineMs >= 0)) {
+    throw new ArgumentError(`deadlineMs must be a number >= 0, got ${typeof deadlineMs === "number" ? deadlineMs : typeof deadlineMs}`);
+  }
+  return deadlineMs;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
-import { checkDeadline, DEFAULT_DEADLINE_MS, settleWithin } from "./deadline.ts";
+import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
 import { profileLifecycle } from "./engine/profile.ts";
 import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
@@ -322,7 +322,7 @@ export class TelemetryService {
    *   `Infinity` waits as long as it takes
    * @throws ArgumentError when `deadlineMs` is not a number >= 0
    */
-  async stop(deadlineMs: number = DEFAULT_DEADLINE_MS): Promise<void> {
+  async stop(deadlineMs: number = DEFAULT_CLOSE_DEADLINE_MS): Promise<void> {
     checkDeadline(deadlineMs);
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.cleanupTimer !== undefined) clearInterval(this.cleanupTimer);

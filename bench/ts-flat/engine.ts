@@ -1,7 +1,7 @@
 /**
  * "ts-flat": a hand-optimised pure-TypeScript engine over the same flat records and the same
- * algorithm as the wasm engine (assembly/decode.ts, fold.ts, validate.ts), so the benchmarks can
- * tell what WebAssembly itself buys over well-written JavaScript.
+ * algorithm as the wasm engine (assembly/wire.ts, decode.ts, fold.ts, validate.ts), so the
+ * benchmarks can tell what WebAssembly itself buys over well-written JavaScript.
  *
  * It implements the engines' internal `EngineImpl` shape and drives a real StatsWorker or
  * TelemetryService unchanged. It is a benchmark subject, not a public engine kind.
@@ -279,6 +279,6 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
     // batches are decoded with protobuf-es, as for the ts engine: ts-flat has no router of its own
     createRouter: () => new DecodingRouter(),
     dispose: () => undefined,
-    usage: () => ({ memoryBytes: 0, slots: -1 }),
+    usage: () => ({ memoryBytes: 0, slots: -1, heapFreeBytes: 0 }),
   };
 }

@@ -16,6 +16,8 @@ import type { Logger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { HttpReporter } from "../reporters/http-reporter.ts";
 import { NdjsonReporter } from "../reporters/ndjson-reporter.ts";
+import { checkRedisUrl } from "../redis/client.ts";
+import { RedisStreamReporter } from "../redis/redis-stream-reporter.ts";
 import { Random } from "../sim/random.ts";
 import { SyntheticSfu, type SyntheticParticipant, type SyntheticTrack } from "../sim/synthetic-sfu.ts";
 import { TelemetryService } from "../telemetry-service.ts";
@@ -73,6 +75,9 @@ options:
   --http URL               POST each window's reported stats as one AnalyticsStats request
   --http-format FMT        protobuf | json (default protobuf)
   --http-deadline DUR      how long to keep delivering queued requests at the end (default 10s)
+  --redis URL              append each window's reported stats to a Redis stream, as a fleet
+                           node does (RedisStreamReporter; read them with 'statsworker collect')
+  --stream NAME            the stream's key, with --redis
   --capture FILE           also write every input stat (late ones included) as a replayable
                            capture for 'statsworker aggregate': size-delimited AnalyticsStat
                            messages with room_id, room_name, participant_id, track_id, kind
@@ -141,6 +146,8 @@ export async function simulate(argv: string[]): Promise<number> {
       http: { type: "string" },
       "http-format": { type: "string", default: "protobuf" },
       "http-deadline": { type: "string", default: "10s" },
+      redis: { type: "string" },
+      stream: { type: "string" },
       capture: { type: "string" },
       seed: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
@@ -167,6 +174,14 @@ export async function simulate(argv: string[]): Promise<number> {
   const httpDeadlineMs = durationOption("--http-deadline", values["http-deadline"], 0, 3_600_000);
   const httpUrl = values.http === undefined ? undefined : urlOption("--http", values.http);
   const seed = intOption("--seed", values.seed, 0, 2 ** 32 - 1);
+  if ((values.redis === undefined) !== (values.stream === undefined)) throw new UsageError("--redis and --stream go together");
+  if (values.redis !== undefined) {
+    try {
+      checkRedisUrl(values.redis);
+    } catch {
+      throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(values.redis)}`);
+    }
+  }
   if (values.out !== undefined && values.out === values.capture) throw new UsageError("--out and --capture must name different files");
   if (values.capture === "-") throw new UsageError("--capture needs a file name (stdout is for --out -)");
 
@@ -190,14 +205,20 @@ export async function simulate(argv: string[]): Promise<number> {
   const http =
     httpUrl === undefined
       ? undefined
-      : new HttpReporter({ url: httpUrl, format: httpFormat, maxQueuedBatches: Math.max(1000, windows), logger: log });
+      : // one request per window, as --help says: the windows of a virtual-time run come faster
+        // than requests complete, and coalescing would merge them
+        new HttpReporter({ url: httpUrl, format: httpFormat, maxQueuedBatches: Math.max(1000, windows), maxGroupBatches: 1, logger: log });
+  const redis =
+    values.redis === undefined
+      ? undefined
+      : new RedisStreamReporter({ url: values.redis, stream: values.stream!, maxQueuedBatches: Math.max(1000, windows), logger: log });
 
   // Each flush's batches (one per worker) are collected, sorted and handed to the sinks once per
   // window. Without sinks the reporter takes encoded batches: no AnalyticsStat objects are built
   // on the way out, which is what a host exporting bytes would do.
   let windowStats: AnalyticsStat[] = [];
   let bytesOut = 0;
-  const collect = ndjson !== undefined || http !== undefined;
+  const collect = ndjson !== undefined || http !== undefined || redis !== undefined;
   const reporter: TelemetryReporter = collect
     ? { report: (stats) => void windowStats.push(...stats) }
     : { report: () => {}, reportBytes: (batch) => void (bytesOut += batch.length) };
@@ -325,6 +346,10 @@ export async function simulate(argv: string[]): Promise<number> {
     if (http.counters.queued > 0) process.stderr.write(`statsworker simulate: delivering ${http.counters.queued} queued request(s) to ${httpUrl}\n`);
     await http.close(httpDeadlineMs);
   }
+  if (redis !== undefined) {
+    if (redis.counters.queued > 0) process.stderr.write(`statsworker simulate: delivering ${redis.counters.queued} queued batch(es) to redis\n`);
+    await redis.close();
+  }
   const { events: gcEvents, pauseMs } = await gc.stop();
 
   async function deliver(): Promise<number> {
@@ -334,6 +359,7 @@ export async function simulate(argv: string[]): Promise<number> {
     // ndjson formats at once, before the http reporter stamps `id` into the same objects
     ndjson?.report(stats);
     http?.report(stats);
+    redis?.report(stats);
     // backpressure: wait until the file or pipe has taken this window
     await ndjson?.flush();
     ndjsonOut?.check();
@@ -373,13 +399,17 @@ export async function simulate(argv: string[]): Promise<number> {
       `${formatCount(h.sent)} requests, ${formatCount(h.sentStats)} stats, ${h.retries} retries, ${formatCount(h.droppedStats)} stats dropped`,
     ]);
   }
+  if (redis !== undefined) {
+    const r = redis.counters;
+    rows.push(["redis out", `${formatCount(r.sent)} sends, ${formatCount(r.sentStats)} stats, ${r.retries} retries, ${formatCount(r.droppedStats)} stats dropped`]);
+  }
   if (capture !== undefined) rows.push(["capture", `${values.capture}: ${formatCount(offered)} stats, ${formatCount(captureBytes)} bytes`]);
   summaryStream.write(formatTable("statsworker simulate: summary", rows));
 
   if (collect && reportedStats !== c.statsOut) {
     throw new Error(`reported ${reportedStats} stats, counted ${c.statsOut}`);
   }
-  const lost = (ndjson?.counters.droppedStats ?? 0) + (http?.counters.droppedStats ?? 0);
+  const lost = (ndjson?.counters.droppedStats ?? 0) + (http?.counters.droppedStats ?? 0) + (redis?.counters.droppedStats ?? 0);
   if (lost > 0) {
     process.stderr.write(`statsworker simulate: ${lost} reported stats were not delivered\n`);
     return 1;

@@ -44,6 +44,8 @@ export interface EngineUsage {
   memoryBytes: number;
   /** track slots in use (wasm), -1 where the engine does not count them */
   slots: number;
+  /** bytes of the engine heap's free blocks, reusable by any size (wasm), 0 elsewhere */
+  heapFreeBytes: number;
 }
 
 /** Options of {@link loadEngine}. */

@@ -324,6 +324,6 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
     createRouter: () => new DecodingRouter(),
     // nothing of the ts engine outlives its objects
     dispose: () => undefined,
-    usage: () => ({ memoryBytes: 0, slots: -1 }),
+    usage: () => ({ memoryBytes: 0, slots: -1, heapFreeBytes: 0 }),
   };
 }

@@ -45,6 +45,16 @@ suite("scripts/gen-abi.mjs", () => {
     }
   });
 
+  test("the word indices are the byte offsets over 4 (U32) and 8 (U64), and U64 names only 8-byte fields", () => {
+    for (const [name, u32] of [["SLOT", abi.SLOT_U32], ["SCRATCH", abi.SCRATCH_U32], ["INFO", abi.INFO_U32], ["META", abi.META_U32], ["DRAIN_ENTRY", abi.DRAIN_ENTRY_U32], ["BATCH", abi.BATCH_U32]] as const) {
+      const bytes = abi[name] as Record<string, number>;
+      for (const [key, index] of Object.entries(u32)) assert.equal(index * 4, bytes[key], `${name}_U32.${key}`);
+    }
+    assert.deepEqual(abi.SLOT_U64, { PRIMARY_BYTES: 6, RETRANSMIT_BYTES: 7, PADDING_BYTES: 8, LAYER_BYTES: 11 });
+    assert.deepEqual(abi.SCRATCH_U64, { STREAM_PRIMARY_BYTES: 5, STREAM_RETRANSMIT_BYTES: 6, STREAM_PADDING_BYTES: 7, LAYER_BYTES: 2 });
+    assert.equal(abi.SLOT_U32.PRIMARY_PACKETS, 2);
+  });
+
   test("the host's limits are the module's: streams, layers and the batch message bound", () => {
     assert.equal(abi.SCRATCH.MAX_STREAMS_PER_STAT, LIMITS.maxStreamsPerStat);
     assert.equal(abi.SCRATCH.MAX_LAYERS_PER_STREAM, LIMITS.maxLayersPerStream);

@@ -106,3 +106,52 @@ for (const build of BUILDS) {
     });
   });
 }
+
+for (const build of BUILDS) {
+  suite(`routerFree() [${build}]`, () => {
+    test("frees every worker of a stopped service with their tracks and routes, and nothing of another", () => {
+      const wasm = instantiate(build);
+      const enc = new TextEncoder();
+      const routed = (router: number, pid: string): number => {
+        const bytes = enc.encode(`RM${pid}`);
+        const ptr = wasm.inputPtr(bytes.length);
+        new Uint8Array(wasm.memory.buffer).set(bytes, ptr);
+        const w = wasm.workerCreate(ptr, 2, pid.length, 0, router);
+        assert.ok(w >= 0);
+        return w;
+      };
+      const stopped = wasm.routerCreate();
+      const running = wasm.routerCreate();
+      const kept = routed(running, "K");
+      track(wasm, kept, 8, "kept");
+      const workers = Array.from({ length: 50 }, (_, i) => routed(stopped, `P${i}`));
+      for (const w of workers) for (let t = 0; t < 4; t++) track(wasm, w, 64, `#${t}`);
+      assert.equal(wasm.slotCount(), 1 + 200);
+      wasm.trimBuffers();
+      const free0 = wasm.heapFreeBytes();
+      wasm.routerFree(stopped);
+      assert.equal(wasm.slotCount(), 1);
+      for (const w of workers) assert.equal(wasm.workerPending(w), 0);
+      assert.ok(track(wasm, kept, 8, "kept") >= 0, "the other service's worker is open");
+      // the 200 track ids of 64+ bytes and the 50 keys came back (slot blocks and tables stay)
+      const back = wasm.heapFreeBytes() - free0;
+      assert.ok(back >= 200 * 64 + 50 * 4, `${back} bytes came back`);
+      // the index is reused, with no routes left: a batch for the old participants is dropped
+      assert.equal(wasm.routerCreate(), stopped);
+      const msg = [0x2a, 2, ...enc.encode("RM"), 0x3a, 2, ...enc.encode("P1"), 0x42, 1, 0x54];
+      const batch = Uint8Array.from([msg.length, ...msg]);
+      const ptr = wasm.inputPtr(batch.length);
+      new Uint8Array(wasm.memory.buffer).set(batch, ptr);
+      assert.equal(wasm.ingestBatch(ptr, batch.length, stopped, 0), 0);
+      assert.equal(new DataView(wasm.memory.buffer).getUint32(wasm.batchResultPtr() + 20, true), 1, "dropped");
+      // the freed worker indices are handed out again
+      assert.ok(workers.includes(routed(stopped, "new")));
+      wasm.routerFree(stopped);
+      wasm.routerFree(stopped);
+      wasm.routerFree(-1);
+      wasm.routerFree(1000);
+      assert.equal(wasm.routerCreate(), stopped, "a double free did not thread the index twice");
+      assert.notEqual(wasm.routerCreate(), stopped);
+    });
+  });
+}

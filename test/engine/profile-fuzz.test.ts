@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { toBinary } from "@bufbuild/protobuf";
 import { AnalyticsStatSchema } from "../../src/index.ts";
 import { Random } from "../../src/sim/random.ts";
-import { FIXTURE_CONFIGS, FuzzHarness, Mutator, edgeInputs, randomConfig, randomStat, seedCorpus } from "../hardening/mutate.ts";
+import { edgeInputs, seedCorpus, seedStat } from "../hardening/fuzz/corpus.ts";
+import { FIXTURE_CONFIGS, FuzzHarness, randomConfig } from "../hardening/fuzz/harness.ts";
+import { Mutator } from "../hardening/fuzz/mutator.ts";
 
 const SEED = process.env["SEED"] !== undefined ? Number(process.env["SEED"]) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const INPUTS = process.env["FUZZ_INPUTS"] !== undefined ? Number(process.env["FUZZ_INPUTS"]) : 8_000;
@@ -45,8 +47,8 @@ suite("bytes paths under malformed input, livekit-current", () => {
     };
     // truncation at every offset of a rich stat: streams with times, out-of-order packets, mime
     const rich = new Random(SEED ^ 0x7f4a7c15);
-    let stat = randomStat(rich, true);
-    while (stat.streams.length < 2) stat = randomStat(rich, true);
+    let stat = seedStat(rich, true);
+    while (stat.streams.length < 2) stat = seedStat(rich, true);
     const bytes = toBinary(AnalyticsStatSchema, stat);
     for (let cut = 0; cut <= bytes.length && i < INPUTS; cut++) run(bytes.subarray(0, cut));
     while (i < INPUTS) run(mutator.next());

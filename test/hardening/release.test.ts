@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { StreamType, StatsWorker, TelemetryService, isArgumentError, isWasmError, loadEngine } from "../../src/index.ts";
+import { create } from "@bufbuild/protobuf";
+import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
+import { AnalyticsStatSchema } from "../../src/index.ts";
 import { engineImpl } from "../../src/engine/engine.ts";
 import { CapturingReporter, RecordingLogger } from "../helpers.ts";
 
@@ -87,6 +90,25 @@ suite("memory that comes back [wasm]", () => {
     // 3000 participants a round: a leak of even 100 bytes each would add 300 kB a round
     const growth = heap[4]! - heap[1]!;
     assert.ok(growth < 400_000, `heap grew by ${growth} bytes over three rounds: ${heap.join(", ")}`);
+  });
+
+  test("buffers grown for one big batch go back to the engine's heap and are reused", async () => {
+    const engine = engineImpl(await loadEngine("wasm"));
+    const service = new TelemetryService({ engine, reporter: { report() {}, reportBytes() {} } });
+    service.participantJoined({ sid: "RM", name: "r" }, { sid: "PA", identity: "x" });
+    // about 8 MiB of messages in one batch: the input buffer grows to hold it
+    const one = sizeDelimitedEncode(AnalyticsStatSchema, create(AnalyticsStatSchema, { roomId: "RM", participantId: "PA", trackId: "TR", streams: [{ frames: 1 }] }));
+    const batch = new Uint8Array(one.length * Math.ceil((8 << 20) / one.length));
+    for (let o = 0; o < batch.length; o += one.length) batch.set(one, o);
+    const before = engine.usage();
+    service.ingestBatch(batch);
+    const after = engine.usage();
+    assert.ok(after.memoryBytes >= before.memoryBytes + (8 << 20), "the batch did not need memory");
+    assert.ok(after.heapFreeBytes >= 8 << 20, `only ${after.heapFreeBytes} bytes free after the batch`);
+    // 6 MB of distinct ids fit in what the batch gave back
+    for (let t = 0; t < 6000; t++) service.trackStats("RM", "PA", `TR_${t}_${"x".repeat(1000)}`, StreamType.UPSTREAM, { streams: [{ frames: 1 }] });
+    assert.equal(engine.usage().memoryBytes, after.memoryBytes);
+    await service.stop();
   });
 
   test("engine.dispose() lets go of the instance: later calls throw WasmError disposed", async () => {

@@ -9,7 +9,10 @@
  * @module
  */
 
-export { ABI_VERSION, BATCH, DRAIN_ENTRY, EXT, INFO, LAYOUT_HASH, META, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS } from "./layout.gen.ts";
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH, and the
+// livekit-current profile's EXT and PSCRATCH), their word indices (SLOT_U32, SLOT_U64, ...),
+// STATUS and PSTATUS
+export * from "./layout.gen.ts";
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -76,6 +79,11 @@ export interface WasmExports {
   setBounds(workerTracks: number, routerTracks: number, workerIdBytes: number): void;
   /** a new router (one per TelemetryService) for batch routing; -1 when memory is exhausted */
   routerCreate(): number;
+  /**
+   * frees a router (a stopped service) with every worker it routes, their slots, ids and routes;
+   * its index may be handed out again by routerCreate(), so the host must forget it
+   */
+  routerFree(router: number): void;
   /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
    * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its

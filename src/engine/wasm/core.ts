@@ -26,6 +26,12 @@ const DECODE_CODES: Record<number, DecodeErrorCode> = {
   [STATUS.TOO_DEEP]: "too_deep",
 };
 
+/**
+ * Input and output buffers up to this size (the module's KEEP_BUFFER_BYTES) are kept between
+ * calls; a larger one, grown for one big batch or drain, goes back to the heap afterwards.
+ */
+const KEEP_BUFFER_BYTES = 64 * 1024;
+
 // word indices of the records the hot paths read and write
 const S = words(SLOT, 4);
 const S8 = words(SLOT, 8);
@@ -53,6 +59,9 @@ export class WasmCore {
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
   private inputAt = 0;
   private inputBytes = -1;
+  // a buffer grew past KEEP_BUFFER_BYTES and no lease was out at the time
+  private trimDue = false;
+  private leases = 0;
   private readonly reader = new StatReader();
   /** whether the instance follows livekit-current (set once, before any fold) */
   readonly current: boolean;
@@ -88,7 +97,32 @@ export class WasmCore {
     if (ptr === 0) throw limitError.outOfMemory(what);
     this.inputAt = ptr;
     this.inputBytes = bytes;
+    if (bytes > KEEP_BUFFER_BYTES) this.trimDue = true;
     return ptr;
+  }
+
+  /** A drain wrote `bytes` of output: past the kept size, the buffer is given back when idle. */
+  outputGrew(bytes: number): void {
+    if (bytes > KEEP_BUFFER_BYTES) this.trimDue = true;
+  }
+
+  /** A lease of the output buffer was handed out (+1) or released (-1). */
+  lent(delta: 1 | -1): void {
+    this.leases += delta;
+  }
+
+  /**
+   * Gives buffers that one big input or drain grew back to the engine's heap, once nothing reads
+   * them: called after every public operation that may have grown one.
+   */
+  trimIfDue(): void {
+    if (!this.trimDue || this.leases !== 0) return;
+    this.trimDue = false;
+    this.wasm.trimBuffers();
+    // the module moves its buffers on the next use: forget their addresses and views
+    this.inputBytes = -1;
+    this.outputViews = new Map();
+    this.outputViewsAt = -1;
   }
 
   /** Copies `bytes` into the input buffer and returns its address. */

@@ -70,7 +70,7 @@ class WasmEngine implements EngineImpl {
 
   usage(): EngineUsage {
     const wasm = this.core.wasm;
-    return { memoryBytes: wasm.memory.buffer.byteLength, slots: wasm.slotCount() };
+    return { memoryBytes: wasm.memory.buffer.byteLength, slots: wasm.slotCount(), heapFreeBytes: wasm.heapFreeBytes() };
   }
 }
 

@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x095a588d;
+export const LAYOUT_HASH = 0xec533cc0;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -36,6 +36,38 @@ export const SLOT = {
   LAYER_FRAMES: 84,
   LAYER_BYTES: 88,
   SIZE: 96,
+} as const;
+
+/** {@link SLOT} offsets as indices of 4-byte words (`u32[(base >>> 2) + SLOT_U32.X]`). */
+export const SLOT_U32 = {
+  COUNT: 0,
+  SCORE: 1,
+  PRIMARY_PACKETS: 2,
+  RETRANSMIT_PACKETS: 3,
+  PADDING_PACKETS: 4,
+  PACKETS_LOST: 5,
+  FRAMES: 6,
+  NACKS: 7,
+  PLIS: 8,
+  FIRS: 9,
+  RTT: 10,
+  JITTER: 11,
+  PRIMARY_BYTES: 12,
+  RETRANSMIT_BYTES: 14,
+  PADDING_BYTES: 16,
+  LAYER: 18,
+  LAYER_PRESENT: 19,
+  LAYER_PACKETS: 20,
+  LAYER_FRAMES: 21,
+  LAYER_BYTES: 22,
+} as const;
+
+/** The 8-byte fields of {@link SLOT} as indices of 8-byte words (`u64[(base >>> 3) + SLOT_U64.X]`). */
+export const SLOT_U64 = {
+  PRIMARY_BYTES: 6,
+  RETRANSMIT_BYTES: 7,
+  PADDING_BYTES: 8,
+  LAYER_BYTES: 11,
 } as const;
 
 /** The record the host fills from one AnalyticsStat object before foldScratch(). */
@@ -79,6 +111,42 @@ export const SCRATCH = {
   SIZE: 53264,
 } as const;
 
+/** {@link SCRATCH} offsets as indices of 4-byte words (`u32[(base >>> 2) + SCRATCH_U32.X]`). */
+export const SCRATCH_U32 = {
+  SCORE: 0,
+  STREAM_COUNT: 1,
+  LAYER_COUNT: 2,
+  RESERVED: 3,
+  STREAM_PRIMARY_PACKETS: 0,
+  STREAM_RETRANSMIT_PACKETS: 1,
+  STREAM_PADDING_PACKETS: 2,
+  STREAM_PACKETS_LOST: 3,
+  STREAM_FRAMES: 4,
+  STREAM_NACKS: 5,
+  STREAM_PLIS: 6,
+  STREAM_FIRS: 7,
+  STREAM_RTT: 8,
+  STREAM_JITTER: 9,
+  STREAM_PRIMARY_BYTES: 10,
+  STREAM_RETRANSMIT_BYTES: 12,
+  STREAM_PADDING_BYTES: 14,
+  LAYER_LAYER: 0,
+  LAYER_PACKETS: 1,
+  LAYER_FRAMES: 2,
+  LAYER_RESERVED: 3,
+  LAYER_BYTES: 4,
+  STREAMS: 4,
+  LAYERS: 1028,
+} as const;
+
+/** The 8-byte fields of {@link SCRATCH} as indices of 8-byte words (`u64[(base >>> 3) + SCRATCH_U64.X]`). */
+export const SCRATCH_U64 = {
+  STREAM_PRIMARY_BYTES: 5,
+  STREAM_RETRANSMIT_BYTES: 6,
+  STREAM_PADDING_BYTES: 7,
+  LAYER_BYTES: 2,
+} as const;
+
 /** What the last decodeFold found: its error offset, the stat's kind and ids. */
 export const INFO = {
   ERROR_OFFSET: 0,
@@ -91,6 +159,18 @@ export const INFO = {
   TRACK_ID_PTR: 24,
   TRACK_ID_BYTES: 28,
   SIZE: 32,
+} as const;
+
+/** {@link INFO} offsets as indices of 4-byte words (`u32[(base >>> 2) + INFO_U32.X]`). */
+export const INFO_U32 = {
+  ERROR_OFFSET: 0,
+  KIND: 1,
+  ROOM_ID_PTR: 2,
+  ROOM_ID_BYTES: 3,
+  PARTICIPANT_ID_PTR: 4,
+  PARTICIPANT_ID_BYTES: 5,
+  TRACK_ID_PTR: 6,
+  TRACK_ID_BYTES: 7,
 } as const;
 
 /** Who owns a slot: read by the host through slotMetaPtr(). */
@@ -106,6 +186,16 @@ export const META = {
   SIZE: 24,
 } as const;
 
+/** {@link META} offsets as indices of 4-byte words (`u32[(base >>> 2) + META_U32.X]`). */
+export const META_U32 = {
+  WORKER: 0,
+  BUCKET: 1,
+  TRACK_PTR: 2,
+  TRACK_BYTES: 3,
+  NEXT: 4,
+  PREV: 5,
+} as const;
+
 /** One result of drainList(), at outputPtr(). */
 export const DRAIN_ENTRY = {
   SLOT: 0,
@@ -113,6 +203,14 @@ export const DRAIN_ENTRY = {
   TRACK_PTR: 8,
   TRACK_BYTES: 12,
   SIZE: 16,
+} as const;
+
+/** {@link DRAIN_ENTRY} offsets as indices of 4-byte words (`u32[(base >>> 2) + DRAIN_ENTRY_U32.X]`). */
+export const DRAIN_ENTRY_U32 = {
+  SLOT: 0,
+  BUCKET: 1,
+  TRACK_PTR: 2,
+  TRACK_BYTES: 3,
 } as const;
 
 /** The result of the last ingestBatch(), at batchResultPtr(). */
@@ -140,6 +238,23 @@ export const BATCH = {
   SIZE: 304,
   /** largest batch member (LIMITS.maxMessageBytes); a larger one is MESSAGE_TOO_LARGE */
   MAX_MESSAGE_BYTES: 1048576,
+} as const;
+
+/** {@link BATCH} offsets as indices of 4-byte words (`u32[(base >>> 2) + BATCH_U32.X]`). */
+export const BATCH_U32 = {
+  STATUS: 0,
+  ERROR_INDEX: 1,
+  ERROR_OFFSET: 2,
+  STATS_IN: 3,
+  INVALID: 4,
+  DROPPED: 5,
+  MALFORMED: 6,
+  MESSAGES: 7,
+  FRAMING: 8,
+  LISTED: 9,
+  REFUSED: 10,
+  RESERVED: 11,
+  INVALID_SLOTS: 12,
 } as const;
 
 /** The codes below zero that decodeFold, foldScratch, trackSlot and ingestBatch return. */
@@ -187,6 +302,31 @@ export const EXT = {
   MAX_SCORES: 1024,
 } as const;
 
+/** {@link EXT} offsets as indices of 4-byte words (`u32[(base >>> 2) + EXT_U32.X]`). */
+export const EXT_U32 = {
+  SCORE_COUNT: 0,
+  MIN_SCORE: 1,
+  MEDIAN_SCORE: 2,
+  PACKETS_OUT_OF_ORDER: 3,
+  START_SEC: 4,
+  END_SEC: 6,
+  START_NSEC: 8,
+  END_NSEC: 9,
+  MIME_PTR: 10,
+  MIME_BYTES: 11,
+  MIME_CAP: 12,
+  SCORES_PTR: 13,
+  SCORES_CAP: 14,
+  RESERVED: 15,
+  SCORES: 16,
+} as const;
+
+/** The 8-byte fields of {@link EXT} as indices of 8-byte words (`u64[(base >>> 3) + EXT_U64.X]`). */
+export const EXT_U64 = {
+  START_SEC: 2,
+  END_SEC: 3,
+} as const;
+
 /** What the host adds to the scratch record in the livekit-current profile. */
 export const PSCRATCH = {
   MIME_PTR: 0,
@@ -201,6 +341,27 @@ export const PSCRATCH = {
   STREAM_RESERVED: 28,
   STREAM_SIZE: 32,
   SIZE: 2064,
+} as const;
+
+/** {@link PSCRATCH} offsets as indices of 4-byte words (`u32[(base >>> 2) + PSCRATCH_U32.X]`). */
+export const PSCRATCH_U32 = {
+  MIME_PTR: 0,
+  MIME_BYTES: 1,
+  RESERVED: 2,
+  STREAMS: 4,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 2,
+  STREAM_START_NANOS: 4,
+  STREAM_END_NANOS: 5,
+  STREAM_PACKETS_OUT_OF_ORDER: 6,
+  STREAM_RESERVED: 7,
+} as const;
+
+/** The 8-byte fields of {@link PSCRATCH} as indices of 8-byte words (`u64[(base >>> 3) + PSCRATCH_U64.X]`). */
+export const PSCRATCH_U64 = {
+  RESERVED: 1,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 1,
 } as const;
 
 /** The status codes the livekit-current profile adds. */

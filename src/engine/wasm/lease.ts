@@ -27,6 +27,7 @@ export class OutputLease implements BytesLease {
     this.bytes = bytes;
     this.count = count;
     this.held = true;
+    this.core.lent(1);
     return this;
   }
 
@@ -35,5 +36,7 @@ export class OutputLease implements BytesLease {
     this.held = false;
     this.bytes = EMPTY;
     this.core.wasm.returnOutput();
+    this.core.lent(-1);
+    this.core.trimIfDue();
   }
 }

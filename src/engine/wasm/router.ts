@@ -61,6 +61,7 @@ export class WasmRouter implements BatchRouter {
         direction: m[meta + M.BUCKET]! as Bucket,
       });
     }
+    core.trimIfDue();
     if (status !== 0) {
       const index = u32[r + B.ERROR_INDEX]!;
       const offset = u32[r + B.ERROR_OFFSET]!;

@@ -98,6 +98,7 @@ export class WasmTrackTable implements TrackTable {
       throw err;
     }
     this.jsPending = true;
+    this.core.trimIfDue();
     return valid === 1;
   }
 
@@ -127,6 +128,8 @@ export class WasmTrackTable implements TrackTable {
       patchStat(stat, patch, trackId, bucket === 1 ? StreamType.DOWNSTREAM : StreamType.UPSTREAM);
       out.push(stat);
     }
+    this.core.outputGrew(n * DRAIN_ENTRY.SIZE);
+    this.core.trimIfDue();
   }
 
   drainBytes(timeMs: number): BytesLease | undefined {
@@ -145,10 +148,15 @@ export class WasmTrackTable implements TrackTable {
     if (bytes < 0) throw limitError.outOfMemory("encode the window");
     if (bytes === 0) return undefined;
     const count = wasm.drainCount();
+    this.core.outputGrew(bytes);
     const view = this.core.outputView(bytes);
     // lent, the buffer is safe from every other drain until released; when lending is nested too
     // deep, a copy is as safe
-    if (wasm.lendOutput() !== 0) return ownedLease(view.slice(), count);
+    if (wasm.lendOutput() !== 0) {
+      const copy = ownedLease(view.slice(), count);
+      this.core.trimIfDue();
+      return copy;
+    }
     const lease = (this.lease ??= new OutputLease(this.core));
     return (lease.held ? new OutputLease(this.core) : lease).lend(view, count);
   }
