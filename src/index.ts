@@ -76,3 +76,12 @@ export {
   concatBatches,
   type StampOptions,
 } from "./reporters/index.ts";
+export {
+  RtcStatsCollector,
+  type RtcStatsCollectorOptions,
+  type RtcStatsCollectorCounters,
+  type RtcStatsSample,
+  type RtcStatsReportLike,
+  type RtcStreamInfo,
+} from "./sources/rtc-stats-collector.ts";
+export { QualityScorer, packetLossWeight, packetScore, scoreToMos, MAX_MOS, MIN_MOS, type QualityScorerOptions, type QualityWindow } from "./sources/connection-quality.ts";
