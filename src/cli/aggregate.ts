@@ -8,6 +8,7 @@ import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
 import { parseArgs } from "node:util";
 import type { EngineKind } from "../engine/engine.ts";
 import { loadEngine } from "../engine/load-engine.ts";
+import { PROFILES } from "../engine/profile.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import { NdjsonReporter } from "../reporters/ndjson-reporter.ts";
 import { TelemetryService } from "../telemetry-service.ts";
@@ -45,6 +46,8 @@ options:
   --output-format FMT     ndjson | delimited (default ndjson: proto3 JSON, one stat per line)
   --out FILE              where to write (default '-': stdout)
   --engine KIND           wasm | ts (default wasm)
+  --profile NAME          livekit-v1.2 | livekit-current: which LiveKit rules to follow
+                          (default livekit-v1.2, the 2022 reference)
   --skip-bad              skip malformed records, count them and go on; a size-delimited
                           file is resynchronised at the next offset where a well-formed
                           record with room, participant, track and time stamp starts
@@ -76,6 +79,7 @@ export async function aggregate(argv: string[]): Promise<number> {
       "output-format": { type: "string", default: "ndjson" },
       out: { type: "string", default: "-" },
       engine: { type: "string", default: "wasm" },
+      profile: { type: "string", default: "livekit-v1.2" },
       "skip-bad": { type: "boolean", default: false },
       quiet: { type: "boolean", short: "q", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -95,6 +99,7 @@ export async function aggregate(argv: string[]): Promise<number> {
   const format = oneOf("--format", values.format, ["auto", "delimited", "ndjson"] as const);
   const outputFormat = oneOf("--output-format", values["output-format"], ["ndjson", "delimited"] as const);
   const engineKind: EngineKind = oneOf("--engine", values.engine, ["wasm", "ts"] as const);
+  const profile = oneOf("--profile", values.profile, PROFILES);
   if (values.out !== "-" && values.out === file) throw new UsageError("--out must not be the input FILE");
 
   const src = await ByteSource.open(file);
@@ -104,7 +109,7 @@ export async function aggregate(argv: string[]): Promise<number> {
 
   let collected: AnalyticsStat[] = [];
   let clockMs = 0;
-  const engine = await loadEngine(engineKind);
+  const engine = await loadEngine(engineKind, { profile });
   const service = new TelemetryService({
     engine,
     reporter: { report: (stats) => void collected.push(...stats) },
@@ -187,7 +192,7 @@ export async function aggregate(argv: string[]): Promise<number> {
   if (!values.quiet) {
     const c = service.counters;
     const rows: [string, string][] = [
-      ["engine", engineKind],
+      ["engine", `${engineKind} (${profile})`],
       ["input", `${file} (${formatCount(src.size)} bytes)`],
       ["records", formatCount(records)],
       ["records malformed (skipped)", `${formatCount(bad.length)}${bad.length ? ` (${formatCount(bad.reduce((n, b) => n + b.skipped, 0))} bytes)` : ""}`],

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { EngineKind } from "../engine/engine.ts";
 import { loadEngine } from "../engine/load-engine.ts";
+import { PROFILES } from "../engine/profile.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
@@ -61,6 +62,8 @@ options:
   --flush-interval DUR     window length: 500ms, 10s, 1m (default 10s)
   --realtime               pace windows by the wall clock instead of running flat out
   --engine KIND            wasm | ts (default wasm)
+  --profile NAME           livekit-v1.2 | livekit-current: which LiveKit rules to follow
+                           (default livekit-v1.2, the 2022 reference)
   --input KIND             how stats reach the service (default objects):
                              objects  trackStats() with AnalyticsStat objects
                              bytes    trackStats() with one encoded AnalyticsStat each
@@ -137,6 +140,7 @@ export async function simulate(argv: string[]): Promise<number> {
       "flush-interval": { type: "string", default: "10s" },
       realtime: { type: "boolean", default: false },
       engine: { type: "string", default: "wasm" },
+      profile: { type: "string", default: "livekit-v1.2" },
       input: { type: "string", default: "objects" },
       out: { type: "string" },
       http: { type: "string" },
@@ -164,6 +168,7 @@ export async function simulate(argv: string[]): Promise<number> {
   const invalidRate = numberOption("--invalid-rate", values["invalid-rate"], 0, 1);
   const windowMs = durationOption("--flush-interval", values["flush-interval"], 10, 24 * 3_600_000);
   const engineKind: EngineKind = oneOf("--engine", values.engine, ["wasm", "ts"] as const);
+  const profile = oneOf("--profile", values.profile, PROFILES);
   const input = oneOf("--input", values.input, ["objects", "bytes", "batch"] as const);
   const httpFormat = oneOf("--http-format", values["http-format"], ["protobuf", "json"] as const);
   const httpDeadlineMs = durationOption("--http-deadline", values["http-deadline"], 0, 3_600_000);
@@ -218,7 +223,7 @@ export async function simulate(argv: string[]): Promise<number> {
     ? { report: (stats) => void windowStats.push(...stats) }
     : { report: () => {}, reportBytes: (batch) => void (bytesOut += batch.length) };
 
-  const engine = await loadEngine(engineKind);
+  const engine = await loadEngine(engineKind, { profile });
   const service = new TelemetryService({ engine, reporter, flushIntervalMs: windowMs, now: () => new Date(clockMs) });
 
   let open: Member[] = sfu.participants.map((p, i) => ({ p, room: Math.floor(i / perRoom), leaveAt: Infinity }));
@@ -364,7 +369,7 @@ export async function simulate(argv: string[]): Promise<number> {
   const c = service.counters;
   const trackText = minTracks === maxTracks ? String(minTracks) : `${minTracks}-${maxTracks}`;
   const rows: [string, string][] = [
-    ["engine", engineKind],
+    ["engine", `${engineKind} (${profile})`],
     ["input", input],
     ["participants", `${formatCount(participants)} at a time, ${formatCount(joined)} joined, ${formatCount(left)} left early`],
     ["tracks per participant", trackText],
