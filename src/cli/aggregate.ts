@@ -36,7 +36,7 @@ already flushed window is aggregated into the current window and counted as late
 
 Output order: within each window, stats are sorted by room_id, participant_id, kind (UPSTREAM
 first) and track_id, comparing strings by code units. The order in which workers report and
-the order of tracks inside a worker's batch are unspecified (SPEC R2); sorting makes the output
+the order of tracks inside a worker's batch are unspecified (R2 in docs/rules.md); sorting makes the output
 byte-identical for both engines and for any run.
 
 options:

@@ -18,7 +18,7 @@ function cmp(a: string, b: string): number {
  * Orders stats by time stamp, room id, participant id, kind (UPSTREAM first) and track id,
  * comparing strings by UTF-16 code units (locale-independent).
  *
- * Within one worker's batch the order of tracks is unspecified (SPEC R2) and the order in which
+ * Within one worker's batch the order of tracks is unspecified (R2 in docs/rules.md) and the order in which
  * workers flush is the registry's, so output is sorted before it is written: that is what makes
  * it byte-identical for both engines and every input mode.
  */

@@ -42,10 +42,10 @@ percent of the participants leave at a random moment (their worker is closed the
 many new ones join at the start of the next window; a participant that left still sends a late
 stat now and then (dropped and counted, R5/T3).
 
-Time is virtual and runs as fast as possible: window w covers [T0 + w*I, T0 + (w+1)*I) with
-I = --flush-interval and T0 = 2026-01-01T00:00:00Z (aligned down to a multiple of I), and at
+Time is virtual and runs as fast as possible: window w covers [t0 + w*I, t0 + (w+1)*I) with
+I = --flush-interval and t0 = 2026-01-01T00:00:00Z (aligned down to a multiple of I), and at
 each window end the service is flushed with its clock set to that end, so runs are
-reproducible from --seed. With --realtime, T0 is now and each window is processed when its
+reproducible from --seed. With --realtime, t0 is now and each window is processed when its
 end arrives on the wall clock (use a short --flush-interval, like 1s, to watch it live).
 
 options:

@@ -56,7 +56,7 @@ function ms(stat: AnalyticsStat): number {
   return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
 }
 
-// SPEC R7, written out again here so the test does not trust the engines' own check
+// R7 (docs/rules.md), written out again here so the test does not trust the engines' own check
 function valid(stat: AnalyticsStat): boolean {
   const u32 = (v: number) => v < 2 ** 31;
   const u64 = (v: bigint) => v < 2n ** 63n;
