@@ -6,6 +6,7 @@
 // dist/ whose source is gone are removed, so a pack never ships a stale module.
 //
 // Usage: node scripts/build.mjs [--force]   (npm run build; --force rebuilds every step)
+// Progress goes to stderr, one line per step.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -40,7 +41,8 @@ function touch(stamp) {
 }
 
 function run(command, args) {
-  const r = spawnSync(process.execPath, [command, ...args], { stdio: "inherit" });
+  // stdout is the caller's (npm pack --json prints there): progress and compiler errors go to stderr
+  const r = spawnSync(process.execPath, [command, ...args], { stdio: [0, 2, 2] });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
@@ -50,7 +52,7 @@ const started = performance.now();
 const WASM_STAMP = "build/.wasm-stamp";
 const wasmInputs = ["assembly", "asconfig.json", "scripts/build-wasm.mjs"];
 if (force || !existsSync("src/engine/wasm/binary.gen.ts") || newest(wasmInputs) >= stampTime(WASM_STAMP)) {
-  console.log("build: compiling assembly/ to WebAssembly (asc) ...");
+  console.error("build: compiling assembly/ to WebAssembly (asc) ...");
   run("scripts/build-wasm.mjs", []);
   touch(WASM_STAMP);
 }
@@ -62,15 +64,15 @@ const tsInputs = ["src", "tsconfig.json", "tsconfig.build.json", "scripts/build.
 if (force || !existsSync("dist/index.js") || newest(tsInputs) >= stampTime(TS_STAMP)) {
   // a deleted dist/ with build info left behind would make tsc believe its outputs exist
   if (force || !existsSync("dist/index.js")) rmSync(TS_BUILD_INFO, { force: true });
-  console.log("build: compiling src/ to dist/ (tsc, incremental) ...");
+  console.error("build: compiling src/ to dist/ (tsc, incremental) ...");
   run("node_modules/typescript/bin/tsc", ["-p", "tsconfig.build.json", "--incremental", "--tsBuildInfoFile", TS_BUILD_INFO]);
   pruneOrphans();
   rewriteDeclarationSpecifiers();
   chmodSync("dist/cli/main.js", 0o755);
   touch(TS_STAMP);
-  console.log(`build: dist/ is ready (${(performance.now() - started).toFixed(0)} ms)`);
+  console.error(`build: dist/ is ready (${(performance.now() - started).toFixed(0)} ms)`);
 } else {
-  console.log("build: dist/ is up to date");
+  console.error("build: dist/ is up to date");
 }
 
 /** Removes dist/ files whose source file in src/ no longer exists. */

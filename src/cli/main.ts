@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
 import { simulate } from "./simulate.ts";
@@ -19,8 +20,19 @@ commands:
   aggregate FILE     replay a capture (size-delimited or NDJSON AnalyticsStat messages),
                      windowed by time stamp, and write the coalesced stats
 
-Run 'statsworker <command> --help' for a command's options.
+options:
+  -v, --version      print the package version and exit
+  -h, --help         show this help
+
+Run 'statsworker <command> --help' for a command's options. Exit codes: 0 done, 1 failure
+(one line on stderr), 2 bad arguments (one line on stderr), 130 interrupted (Ctrl+C).
 `;
+
+/** The package version, from the package.json two folders up (from src/cli/ and dist/cli/ alike). */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -30,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
         return await simulate(rest);
       case "aggregate":
         return await aggregate(rest);
+      case "-v":
+      case "--version":
+        process.stdout.write(`${version()}\n`);
+        return 0;
       case "-h":
       case "--help":
       case "help":
