@@ -14,6 +14,19 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The routing fields the output order compares, after the time stamp. */
+export interface Routed {
+  readonly roomId: string;
+  readonly participantId: string;
+  readonly kind: number;
+  readonly trackId: string;
+}
+
+/** The order of {@link compareStats} for anything routed, with its time stamp in ms given apart. */
+export function compareRouted(a: Routed, aMs: number, b: Routed, bMs: number): number {
+  return aMs - bMs || cmp(a.roomId, b.roomId) || cmp(a.participantId, b.participantId) || a.kind - b.kind || cmp(a.trackId, b.trackId);
+}
+
 /**
  * Orders stats by time stamp, room id, participant id, kind (UPSTREAM first) and track id,
  * comparing strings by UTF-16 code units (locale-independent).
@@ -23,11 +36,5 @@ function cmp(a: string, b: string): number {
  * it byte-identical for both engines and every input mode.
  */
 export function compareStats(a: AnalyticsStat, b: AnalyticsStat): number {
-  return (
-    timeMs(a) - timeMs(b) ||
-    cmp(a.roomId, b.roomId) ||
-    cmp(a.participantId, b.participantId) ||
-    a.kind - b.kind ||
-    cmp(a.trackId, b.trackId)
-  );
+  return compareRouted(a, timeMs(a), b, timeMs(b));
 }

@@ -302,7 +302,7 @@ export async function simulate(argv: string[]): Promise<number> {
       captureBytes += delimited.length;
       await capture.write(delimited);
     }
-    progress.update(w + 1, windows, `${w + 1}/${windows} windows, ${formatCount(service.counters.statsIn)} stats in`);
+    progress.update(w + 1, windows, service.counters.statsIn);
   }
 
   // the end of the run: everyone still there leaves (nothing is buffered any more), then stop()
