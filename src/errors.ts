@@ -22,26 +22,76 @@ export type DecodeErrorCode =
   /** groups nested deeper than protobuf-es's recursion limit (100) */
   | "too_deep";
 
+/** The reason of each {@link DecodeErrorCode}, in words: the `detail` of an error made without one. */
+const DECODE_DETAIL: Record<DecodeErrorCode, string> = {
+  truncated: "truncated",
+  bad_varint: "bad varint",
+  bad_tag: "bad tag",
+  bad_group: "bad group",
+  bad_utf8: "invalid utf-8",
+  too_deep: "groups nested too deep",
+};
+
+/** Where a {@link DecodeError} was found, and what else it carries. */
+export interface DecodeErrorOptions {
+  /** the reason in words, without its location; default: the code in words */
+  detail?: string;
+  /** the message's position in a batch; default -1 (not in a batch) */
+  index?: number;
+  /** within a batch: where in the message itself the problem was found; default -1 (unknown) */
+  messageOffset?: number;
+  /** the error this one was made from (protobuf-es's, for the ts engine) */
+  cause?: unknown;
+}
+
 /**
  * Malformed protobuf bytes: the message is rejected whole and nothing of it is buffered.
  *
- * `offset` is the byte offset where the problem was found (within the message given, or within
- * the batch for `ingestBatch`), or -1 when the decoder could not tell; `index` is the message's
- * position in a batch, -1 outside one.
+ * `offset` is the byte offset where the problem was found, or -1 when the decoder could not tell;
+ * for `ingestBatch` it is the offset in the batch of the bad message's length prefix, `index` is
+ * the message's position in the batch (-1 outside one), and `messageOffset` the place of the
+ * problem inside that message, when the decoder knows it. The message is composed once, from
+ * these fields; read the fields, never the message.
  */
 export class DecodeError extends Error {
   override readonly name = "DecodeError";
   readonly code: DecodeErrorCode;
+  /** the reason in words, without its location */
+  readonly detail: string;
   readonly offset: number;
   readonly index: number;
+  readonly messageOffset: number;
 
-  constructor(code: DecodeErrorCode, offset: number, detail?: string, index = -1) {
-    const where = (index >= 0 ? ` in batch message ${index}` : "") + (offset >= 0 ? ` at byte ${offset}` : "");
-    super(`cannot decode AnalyticsStat: ${detail ?? code.replace("_", " ")}${where}`);
+  constructor(code: DecodeErrorCode, offset: number, options: DecodeErrorOptions = {}) {
+    const detail = options.detail ?? DECODE_DETAIL[code];
+    const index = options.index ?? -1;
+    const messageOffset = options.messageOffset ?? -1;
+    const where =
+      (index >= 0 ? ` in batch message ${index}` : "") +
+      (offset >= 0 ? ` at byte ${offset}` : "") +
+      (messageOffset >= 0 ? ` (byte ${messageOffset} of the message)` : "");
+    super(`cannot decode AnalyticsStat: ${detail}${where}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.detail = detail;
     this.offset = offset;
     this.index = index;
+    this.messageOffset = messageOffset;
   }
+}
+
+/**
+ * The error of a batch's message `index`, whose length prefix starts at `offset` in the batch: a
+ * DecodeError found inside the message moves there (its own offset becomes `messageOffset`); any
+ * other error, a LimitError, is about the message as a whole and comes back as it is.
+ */
+export function inBatch(err: Error, index: number, offset: number): Error {
+  if (!isDecodeError(err)) return err;
+  return new DecodeError(err.code, offset, { detail: err.detail, index, messageOffset: err.offset, cause: err.cause });
+}
+
+/** The DecodeError of a batch whose length prefix at `offset` (message `index`) is broken. */
+export function badLengthPrefix(code: "truncated" | "bad_varint", index: number, offset: number): DecodeError {
+  return new DecodeError(code, offset, { detail: "bad length prefix", index });
 }
 
 /** Which documented bound was exceeded. */
@@ -66,14 +116,21 @@ export class LimitError extends Error {
 /** Which argument was wrong. */
 export type ArgumentErrorCode = "invalid_argument" | "closed";
 
-/** Public API misuse: a wrong argument type or value, or a call on a stopped service. */
+/**
+ * Public API misuse: a wrong argument type or value, or a call on a stopped service.
+ *
+ * `field` names the offending field of a stat object (`streams[1].primaryPackets`) when the error
+ * is about one, and is undefined otherwise.
+ */
 export class ArgumentError extends TypeError {
   override readonly name = "ArgumentError";
   readonly code: ArgumentErrorCode;
+  readonly field: string | undefined;
 
-  constructor(message: string, code: ArgumentErrorCode = "invalid_argument") {
+  constructor(message: string, code: ArgumentErrorCode = "invalid_argument", field?: string) {
     super(message);
     this.code = code;
+    this.field = field;
   }
 }
 
@@ -93,16 +150,6 @@ export class WasmError extends Error {
     super(message, options);
     this.code = code;
   }
-}
-
-/**
- * @internal The ArgumentError for a stat object whose fields cannot be read as their proto
- * types (the TypeError a conversion threw); other errors pass through.
- */
-export function invalidStat(err: unknown): unknown {
-  return err instanceof TypeError && !isArgumentError(err)
-    ? new ArgumentError(`invalid stat: a field has the wrong type (${err.message})`)
-    : err;
 }
 
 function hasName(err: unknown, name: string): boolean {

@@ -20,6 +20,12 @@ export type {
   AnalyticsStats,
 } from "./gen/livekit/livekit_analytics_pb.ts";
 export type { Engine, EngineKind, EngineOptions } from "./engine/engine.ts";
+export type {
+  AnalyticsStatInput,
+  AnalyticsStreamInput,
+  AnalyticsVideoLayerInput,
+  TimestampInput,
+} from "./engine/read-stat.ts";
 export { loadEngine } from "./engine/load-engine.ts";
 export { StatsWorker, type StatsWorkerOptions } from "./stats-worker.ts";
 export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from "./telemetry-service.ts";

@@ -17,6 +17,35 @@ export const LIMITS = {
   maxMessageBytes: 1 << 20,
 } as const;
 
+/** What the engine could not find memory for: the end of an out-of-memory error's message. */
+export type OutOfMemoryWhat =
+  | "take an id"
+  | "take the message"
+  | "take a batch"
+  | "add a worker"
+  | "add a track"
+  | "drain the window"
+  | "encode the window";
+
+/**
+ * The LimitErrors, one factory per code, so that both engines and every path that refuses an input
+ * over a bound say it in the same words.
+ */
+export const limitError = {
+  /** a stat with more than `LIMITS.maxStreamsPerStat` streams */
+  tooManyStreams: (): LimitError =>
+    new LimitError("too_many_streams", LIMITS.maxStreamsPerStat, `stat has more than ${LIMITS.maxStreamsPerStat} streams`),
+  /** a stream with more than `LIMITS.maxLayersPerStream` video layers */
+  tooManyLayers: (): LimitError =>
+    new LimitError("too_many_layers", LIMITS.maxLayersPerStream, `a stream has more than ${LIMITS.maxLayersPerStream} video layers`),
+  /** an encoded stat of more than `LIMITS.maxMessageBytes` bytes */
+  messageTooLarge: (): LimitError =>
+    new LimitError("message_too_large", LIMITS.maxMessageBytes, `message is larger than ${LIMITS.maxMessageBytes} bytes`),
+  /** the engine's memory is exhausted (its maximum reached); `what` it could not do */
+  outOfMemory: (what: OutOfMemoryWhat): LimitError =>
+    new LimitError("out_of_memory", 0, `engine memory exhausted: cannot ${what}`),
+} as const;
+
 /**
  * Throws a {@link LimitError} when `stat` carries more streams or layers than {@link LIMITS}.
  *
@@ -24,21 +53,8 @@ export const LIMITS = {
  */
 export function checkLimits(stat: AnalyticsStat): void {
   const streams = stat.streams;
-  if (streams.length > LIMITS.maxStreamsPerStat) {
-    throw new LimitError(
-      "too_many_streams",
-      LIMITS.maxStreamsPerStat,
-      `stat has ${streams.length} streams, more than the limit of ${LIMITS.maxStreamsPerStat}`,
-    );
-  }
+  if (streams.length > LIMITS.maxStreamsPerStat) throw limitError.tooManyStreams();
   for (let i = 0; i < streams.length; i++) {
-    const layers = streams[i]!.videoLayers.length;
-    if (layers > LIMITS.maxLayersPerStream) {
-      throw new LimitError(
-        "too_many_layers",
-        LIMITS.maxLayersPerStream,
-        `stream ${i} has ${layers} video layers, more than the limit of ${LIMITS.maxLayersPerStream}`,
-      );
-    }
+    if (streams[i]!.videoLayers.length > LIMITS.maxLayersPerStream) throw limitError.tooManyLayers();
   }
 }

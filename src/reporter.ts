@@ -10,9 +10,12 @@ import type { AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
  * message, and no `AnalyticsStat` objects are built. The buffer may be a view into engine memory
  * that is valid only during the call: a reporter that keeps it must copy it (`batch.slice()`).
  *
- * A reporter that throws never breaks the worker: the error is caught, logged and counted.
+ * A reporter that throws never breaks the worker: the error is caught, logged and counted. Either
+ * method may return a promise; a rejection is caught, logged and counted the same way (the
+ * worker does not wait for it). The bytes of `reportBytes` are valid only until the call returns,
+ * so an async reporter copies them before its first `await`.
  */
 export interface TelemetryReporter {
-  report(stats: AnalyticsStat[]): void;
-  reportBytes?(batch: Uint8Array): void;
+  report(stats: AnalyticsStat[]): void | Promise<unknown>;
+  reportBytes?(batch: Uint8Array): void | Promise<unknown>;
 }

@@ -6,12 +6,12 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
-import { ArgumentError, DecodeError, isDecodeError, isLimitError } from "./errors.ts";
-import { decodeStat } from "./engine/decode-stat.ts";
-import type { AnalyticsStat, StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
+import { ArgumentError } from "./errors.ts";
+import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
-import { StatsWorker, checkReporter } from "./stats-worker.ts";
+import type { AnalyticsStatInput } from "./engine/read-stat.ts";
+import { ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
 
 /** Options of {@link TelemetryService}. */
 export interface TelemetryServiceOptions {
@@ -60,8 +60,8 @@ export class TelemetryService {
   readonly counters: TelemetryCounters = newCounters();
 
   private readonly engine: Engine;
-  // the engine's own batch routing (wasm), or undefined: batches are decoded and routed here
-  private readonly router: BatchRouter | undefined;
+  // routes ingestBatch's messages to this service's workers, inside the engine
+  private readonly router: BatchRouter;
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
@@ -81,7 +81,7 @@ export class TelemetryService {
   constructor(options: TelemetryServiceOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     this.engine = options.engine;
-    this.router = engineImpl(options.engine).createRouter?.();
+    this.router = engineImpl(options.engine).createRouter();
     this.reporter = options.reporter;
     this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
@@ -99,7 +99,7 @@ export class TelemetryService {
     return this.count;
   }
 
-  private workerOptions(roomId: string, roomName: string, participantId: string, identity: string) {
+  private workerOptions(roomId: string, roomName: string, participantId: string, identity: string): ServiceWorkerOptions {
     return {
       engine: this.engine,
       reporter: this.reporter,
@@ -111,7 +111,7 @@ export class TelemetryService {
       ...(this.userNow === undefined ? {} : { now: this.userNow }),
       logger: this.logger,
       counters: this.counters,
-      router: this.router,
+      [ROUTER]: this.router,
     };
   }
 
@@ -170,7 +170,7 @@ export class TelemetryService {
     participantId: string,
     trackId: string,
     direction: StreamType,
-    stat: AnalyticsStat | Uint8Array,
+    stat: AnalyticsStatInput | Uint8Array,
   ): void {
     const worker = this.stopped ? undefined : this.worker(roomId, participantId);
     if (worker === undefined) {
@@ -192,58 +192,18 @@ export class TelemetryService {
    */
   ingestBatch(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
-    if (this.router !== undefined) {
-      // the engine decodes and routes every message itself: one call for the whole batch
-      const r = this.router.ingest(bytes, this.stopped);
-      const c = this.counters;
-      c.statsIn += r.statsIn;
-      c.invalid += r.invalid;
-      c.dropped += r.dropped;
-      c.malformed += r.malformed;
-      for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
-      if (r.invalid > r.invalidTracks.length) {
-        this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
-      }
-      return this.endBatch(r.error);
+    // the engine's router frames, decodes and routes every message: one call for the whole batch
+    const r = this.router.ingest(bytes, this.stopped);
+    const c = this.counters;
+    c.statsIn += r.statsIn;
+    c.invalid += r.invalid;
+    c.dropped += r.dropped;
+    c.malformed += r.malformed;
+    for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
+    if (r.invalid > r.invalidTracks.length) {
+      this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
     }
-    let first: unknown = undefined;
-    let pos = 0;
-    let index = 0;
-    while (pos < bytes.length) {
-      const start = pos;
-      let length = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        if (pos >= bytes.length || shift > 28) {
-          first ??= new DecodeError(pos >= bytes.length ? "truncated" : "bad_varint", start, "bad length prefix", index);
-          return this.endBatch(first);
-        }
-        b = bytes[pos++]!;
-        length += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
-      if (pos + length > bytes.length) {
-        first ??= new DecodeError("truncated", start, "bad length prefix", index);
-        return this.endBatch(first);
-      }
-      const message = bytes.subarray(pos, pos + length);
-      pos += length;
-      try {
-        const stat = decodeStat(message);
-        this.trackStats(stat.roomId, stat.participantId, stat.trackId, stat.kind, stat);
-      } catch (err) {
-        if (!isDecodeError(err) && !isLimitError(err)) throw err;
-        this.counters.malformed++;
-        first ??= isDecodeError(err) ? new DecodeError(err.code, start, err.message, index) : err;
-      }
-      index++;
-    }
-    this.endBatch(first);
-  }
-
-  private endBatch(first: unknown): void {
-    if (first !== undefined) throw first;
+    if (r.error !== undefined) throw r.error;
   }
 
   /** Room id and name of the participant's newest worker, also after it left (T2). */

@@ -257,6 +257,19 @@ for (const kind of ENGINE_KINDS) {
         assert.equal(reporter.all[0]!.streams[0]!.primaryPackets, 3);
       });
 
+      test("a clock beyond the range of a Date throws and keeps the window", async () => {
+        let ms = 1e300;
+        const { worker, reporter } = await prepare({ now: () => ({ getTime: () => ms }) as Date });
+        worker.onTrackStat("TR_1", UPSTREAM, stat({ streams: [{ primaryPackets: 3 }] }));
+        assert.throws(() => worker.update(), isArgumentError);
+        ms = 8.64e15 + 1;
+        assert.throws(() => worker.update(), isArgumentError);
+        ms = -8.64e15;
+        worker.update();
+        assert.equal(reporter.all[0]!.streams[0]!.primaryPackets, 3);
+        assert.equal(reporter.all[0]!.timeStamp!.seconds, -8_640_000_000_000n);
+      });
+
       test("with nothing buffered the reporter is not called (R2)", async () => {
         const { worker, reporter } = await prepare();
         worker.update();
@@ -318,6 +331,32 @@ for (const kind of ENGINE_KINDS) {
         assert.deepEqual(reporter.batches.map((b) => b.map((s) => s.trackId)), [["TR_1"], ["TR_2"]]);
         assert.ok(worker.closedAt);
         assert.equal(worker.counters.dropped, 1);
+      });
+
+      test("an async reporter that rejects is logged and counted, never an unhandled rejection", async () => {
+        const unhandled: unknown[] = [];
+        const onUnhandled = (err: unknown) => void unhandled.push(err);
+        process.on("unhandledRejection", onUnhandled);
+        try {
+          for (const bytes of [false, true]) {
+            const { worker, logger } = await prepare({
+              reporter: bytes
+                ? { report: () => undefined, reportBytes: async (b: Uint8Array) => { b.slice(); await Promise.resolve(); throw new Error("bytes boom"); } }
+                : { report: async () => Promise.reject(new Error("boom")) },
+            });
+            worker.onTrackStat("TR_1", UPSTREAM, stat());
+            worker.update();
+            worker.onTrackStat("TR_1", UPSTREAM, stat());
+            worker.update();
+            await new Promise((r) => setTimeout(r, 10));
+            assert.equal(worker.counters.reporterErrors, 2);
+            assert.equal(worker.counters.reports, 2);
+            assert.equal(logger.count("error"), 2);
+          }
+          assert.deepEqual(unhandled, []);
+        } finally {
+          process.off("unhandledRejection", onUnhandled);
+        }
       });
 
       test("a throwing reporter is logged and counted and the next window still reports", async () => {

@@ -9,7 +9,18 @@
  * @module
  */
 import { StreamType, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
-import type { Bucket, EngineImpl, EngineKind, EngineOptions, TrackIdentity, TrackTable } from "../../src/engine/engine.ts";
+import { DecodingRouter, type Route } from "../../src/engine/decoding-router.ts";
+import {
+  ownedLease,
+  type BatchRouter,
+  type BytesLease,
+  type Bucket,
+  type EngineImpl,
+  type EngineKind,
+  type EngineOptions,
+  type TrackIdentity,
+  type TrackTable,
+} from "../../src/engine/engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "../../src/engine/output.ts";
 import { checkLimits } from "../../src/limits.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
@@ -135,12 +146,15 @@ class FlatCore {
 class FlatTrackTable implements TrackTable {
   private readonly buckets: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
   pending = false;
-  drainedCount = 0;
+  private readonly route: Route | undefined;
 
   constructor(
     private readonly core: FlatCore,
     private readonly identity: TrackIdentity,
-  ) {}
+    router: DecodingRouter | undefined,
+  ) {
+    this.route = router?.attach(identity, this);
+  }
 
   private slotFor(trackId: string, bucket: Bucket): number {
     const tracks = this.buckets[bucket];
@@ -169,22 +183,12 @@ class FlatTrackTable implements TrackTable {
 
   drain(timeMs: number, out: AnalyticsStat[]): void {
     const patch = makePatch(timeMs, this.identity);
-    const before = out.length;
     this.collect(this.buckets[0], StreamType.UPSTREAM, patch, out);
     this.collect(this.buckets[1], StreamType.DOWNSTREAM, patch, out);
     this.pending = false;
-    this.drainedCount = out.length - before;
   }
 
-  // drainBytes returns a view of the shared writer buffer: the worker hands over a copy, since
-  // a drain the reporter causes would overwrite it (the wasm engine lends its buffer instead)
-  beginRead(): boolean {
-    return false;
-  }
-
-  endRead(): void {}
-
-  drainBytes(timeMs: number): Uint8Array | undefined {
+  drainBytes(timeMs: number): BytesLease | undefined {
     const core = this.core;
     const out = core.writer;
     out.pos = 0;
@@ -207,8 +211,9 @@ class FlatTrackTable implements TrackTable {
       }
     }
     this.pending = false;
-    this.drainedCount = count;
-    return count === 0 ? undefined : out.buf.subarray(0, out.pos);
+    // the writer buffer is shared and a drain the reporter causes would overwrite it, so the
+    // lease holds a copy (the wasm engine lends its buffer instead)
+    return count === 0 ? undefined : ownedLease(out.buf.slice(0, out.pos), count);
   }
 
   // Reads and resets every slot of a bucket; a quiet track's slot goes back to the pool, as in
@@ -229,15 +234,17 @@ class FlatTrackTable implements TrackTable {
   }
 
   close(): void {
-    this.dispose();
-  }
-
-  dispose(): void {
     for (const tracks of this.buckets) {
       for (const slot of tracks.values()) this.core.pool.release(slot);
       tracks.clear();
     }
     this.pending = false;
+    this.route?.close();
+  }
+
+  dispose(): void {
+    this.close();
+    this.route?.detach();
   }
 }
 
@@ -265,6 +272,9 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
     isValid(stat: AnalyticsStat): boolean {
       return core.foldObject(stat);
     },
-    createTrackTable: (identity: TrackIdentity) => new FlatTrackTable(core, identity),
+    createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
+      new FlatTrackTable(core, identity, router instanceof DecodingRouter ? router : undefined),
+    // batches are decoded with protobuf-es, as for the ts engine: ts-flat has no router of its own
+    createRouter: () => new DecodingRouter(),
   };
 }

@@ -12,9 +12,9 @@
  */
 import { fromBinary, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { DecodeError, LimitError, type DecodeErrorCode } from "../errors.ts";
+import { DecodeError, type DecodeErrorCode } from "../errors.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits, LIMITS } from "../limits.ts";
+import { checkLimits, limitError, LIMITS } from "../limits.ts";
 
 /**
  * Decodes one `AnalyticsStat`; throws `DecodeError` for malformed bytes and `LimitError` for a
@@ -22,7 +22,7 @@ import { checkLimits, LIMITS } from "../limits.ts";
  */
 export function decodeStat(bytes: Uint8Array): AnalyticsStat {
   if (bytes.length > LIMITS.maxMessageBytes) {
-    throw new LimitError("message_too_large", LIMITS.maxMessageBytes, `message of ${bytes.length} bytes is larger than the limit of ${LIMITS.maxMessageBytes}`);
+    throw limitError.messageTooLarge();
   }
   let stat: AnalyticsStat;
   try {
@@ -42,6 +42,8 @@ export function decodeStat(bytes: Uint8Array): AnalyticsStat {
   return stat;
 }
 
+// protobuf-es throws plain Errors without a code, so its words are the only way to tell the kind
+// of a foreign error; this is the one place that reads an error message, and only protobuf-es's
 function toDecodeError(err: unknown): DecodeError {
   const message = err instanceof Error ? err.message : String(err);
   let code: DecodeErrorCode;
@@ -52,7 +54,7 @@ function toDecodeError(err: unknown): DecodeError {
   else if (/end group/.test(message)) code = "bad_group";
   else if (/recursion depth/.test(message)) code = "too_deep";
   else code = "truncated";
-  return new DecodeError(code, -1, message);
+  return new DecodeError(code, -1, { cause: err });
 }
 
 // protobuf-es keeps unknown fields with their raw bytes, so over-long varints can be found after
@@ -62,13 +64,13 @@ function checkUnknownVarints(message: Message): void {
   if (unknown === undefined) return;
   for (const field of unknown) {
     if (field.wireType === WireType.Varint && field.data.length > 10) {
-      throw new DecodeError("bad_varint", -1, `varint of ${field.data.length} bytes in field ${field.no}`);
+      throw new DecodeError("bad_varint", -1);
     }
-    if (field.wireType === WireType.StartGroup) checkGroupVarints(field.data, field.no);
+    if (field.wireType === WireType.StartGroup) checkGroupVarints(field.data);
   }
 }
 
-function checkGroupVarints(data: Uint8Array, fieldNo: number): void {
+function checkGroupVarints(data: Uint8Array): void {
   const reader = new BinaryReader(data);
   while (reader.pos < reader.len) {
     const [no, wireType] = reader.tag();
@@ -77,7 +79,7 @@ function checkGroupVarints(data: Uint8Array, fieldNo: number): void {
         const start = reader.pos;
         reader.skip(wireType, no);
         if (reader.pos - start > 10) {
-          throw new DecodeError("bad_varint", -1, `varint of ${reader.pos - start} bytes in group ${fieldNo}`);
+          throw new DecodeError("bad_varint", -1);
         }
         break;
       }

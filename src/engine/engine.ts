@@ -6,6 +6,7 @@
  */
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
+import type { AnalyticsStatInput } from "./read-stat.ts";
 import { ArgumentError } from "../errors.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
@@ -22,9 +23,9 @@ export interface Engine {
    * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
    * skipped and logged. Throws a `LimitError` for a stat over `LIMITS`.
    */
-  coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined;
+  coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined;
   /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
-  isValid(stat: AnalyticsStat): boolean;
+  isValid(stat: AnalyticsStatInput): boolean;
 }
 
 /** Options of {@link loadEngine}. */
@@ -44,12 +45,33 @@ export interface TrackIdentity {
 }
 
 /**
+ * One window's results, encoded as one `AnalyticsStats` message and lent to the caller until
+ * `release()`: the bytes may be engine memory, which no drain overwrites while they are lent.
+ * @internal
+ */
+export interface BytesLease {
+  /** the encoded `AnalyticsStats`; valid until `release()` */
+  readonly bytes: Uint8Array;
+  /** how many stats it holds */
+  readonly count: number;
+  /** gives the bytes back; the lease must not be used after */
+  release(): void;
+}
+
+/** @internal A lease of bytes that nobody else holds: releasing it is a no-op. */
+export function ownedLease(bytes: Uint8Array, count: number): BytesLease {
+  return { bytes, count, release: noop };
+}
+
+function noop(): void {}
+
+/**
  * One worker's window: for each (bucket, track), the stats received since the last drain.
  * @internal
  */
 export interface TrackTable {
   /** Takes one stat object; returns false when it is invalid (R7) and was only counted. */
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean;
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean;
   /**
    * Takes one encoded `AnalyticsStat`; returns false when it is invalid. Throws `DecodeError` or
    * `LimitError` and keeps nothing of the message when it is malformed or over a bound.
@@ -63,21 +85,8 @@ export interface TrackTable {
    * returning.
    */
   drain(timeMs: number, out: AnalyticsStat[]): void;
-  /**
-   * Like `drain`, but returns the results encoded as one `AnalyticsStats` message, or undefined
-   * when there are none. The bytes may be a view into engine memory, valid until the next call.
-   */
-  drainBytes(timeMs: number): Uint8Array | undefined;
-  /**
-   * Marks the bytes of the last `drainBytes` as being read (by `reportBytes`) until
-   * `endRead()`: a drain of any table meanwhile must not overwrite them. Returns false when
-   * they cannot be protected (the caller then hands over a copy).
-   */
-  beginRead(): boolean;
-  /** Ends `beginRead()`. */
-  endRead(): void;
-  /** How many results the last `drain` or `drainBytes` produced. */
-  readonly drainedCount: number;
+  /** Like `drain`, but lends the results encoded; undefined when there are none. */
+  drainBytes(timeMs: number): BytesLease | undefined;
   /** The worker closed: drops the window; routed batch stats for it now count as dropped (R5). */
   close(): void;
   /** The worker is gone (reaped): gives everything back; the table is unusable after. */
@@ -90,17 +99,22 @@ export interface BatchResult {
   invalid: number;
   dropped: number;
   malformed: number;
-  /** the first bad message's error (DecodeError with index and batch offset, or LimitError) */
+  /** the first bad message's error (a DecodeError placed by `inBatch`, or a LimitError) */
   error: Error | undefined;
-  /** up to 64 of the invalid stats, for logging */
-  invalidTracks: { participantId: string; trackId: string; direction: number }[];
+  /** up to {@link MAX_INVALID_LISTED} of the invalid stats, for logging */
+  invalidTracks: { participantId: string; trackId: string; direction: Bucket }[];
 }
 
+/** How many invalid stats one `ingestBatch` lists by track for the log; the rest are counted. */
+export const MAX_INVALID_LISTED = 64;
+
 /**
- * Routes size-delimited batches to the workers of one TelemetryService inside the engine.
+ * Routes size-delimited batches to the workers of one TelemetryService: one per service, and
+ * every track table made with it can be reached by its (room id, participant id).
  * @internal
  */
 export interface BatchRouter {
+  /** Ingests one batch; with `dropAll` every well-formed message is counted as dropped. */
   ingest(bytes: Uint8Array, dropAll: boolean): BatchResult;
 }
 
@@ -108,8 +122,8 @@ export interface BatchRouter {
 export interface EngineImpl extends Engine {
   /** A new, empty track table for one worker; with `router`, batches can reach it. */
   createTrackTable(identity: TrackIdentity, router?: BatchRouter): TrackTable;
-  /** A batch router for one service, when the engine routes batches itself. */
-  createRouter?(): BatchRouter;
+  /** A batch router for one TelemetryService. */
+  createRouter(): BatchRouter;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */

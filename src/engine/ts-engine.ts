@@ -9,11 +9,11 @@
  * @module
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
-import { invalidStat } from "../errors.ts";
-import { checkLimits } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeStat } from "./decode-stat.ts";
-import type { Bucket, EngineImpl, EngineOptions, TrackIdentity, TrackTable } from "./engine.ts";
+import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "./read-stat.ts";
+import { DecodingRouter, type Route } from "./decoding-router.ts";
+import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
 
@@ -28,47 +28,34 @@ const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
  * u64 counter is >= 2^63 (Go casts them to int32/int64 and tests `< 0`). rtt, jitter, ssrc,
  * layer and score are not checked.
  */
-export function isValid(stat: AnalyticsStat): boolean {
-  for (const s of stat.streams) {
+export function isValid(stat: StatSnapshot): boolean {
+  for (let i = 0; i < stat.streamCount; i++) {
+    const s = stat.streams[i]!;
     if (
-      u32(s.primaryPackets) >= U32_SIGN ||
-      u64(s.primaryBytes) >= U64_SIGN ||
-      u32(s.retransmitPackets) >= U32_SIGN ||
-      u64(s.retransmitBytes) >= U64_SIGN ||
-      u32(s.paddingPackets) >= U32_SIGN ||
-      u64(s.paddingBytes) >= U64_SIGN ||
-      u32(s.packetsLost) >= U32_SIGN ||
-      u32(s.frames) >= U32_SIGN ||
-      u32(s.nacks) >= U32_SIGN ||
-      u32(s.plis) >= U32_SIGN ||
-      u32(s.firs) >= U32_SIGN
+      s.primaryPackets >= U32_SIGN ||
+      s.primaryBytes >= U64_SIGN ||
+      s.retransmitPackets >= U32_SIGN ||
+      s.retransmitBytes >= U64_SIGN ||
+      s.paddingPackets >= U32_SIGN ||
+      s.paddingBytes >= U64_SIGN ||
+      s.packetsLost >= U32_SIGN ||
+      s.frames >= U32_SIGN ||
+      s.nacks >= U32_SIGN ||
+      s.plis >= U32_SIGN ||
+      s.firs >= U32_SIGN
     ) {
       return false;
     }
-    for (const l of s.videoLayers) {
-      if (u32(l.packets) >= U32_SIGN || u64(l.bytes) >= U64_SIGN || u32(l.frames) >= U32_SIGN) return false;
+    for (let j = 0; j < s.layerCount; j++) {
+      const l = s.layers[j]!;
+      if (l.packets >= U32_SIGN || l.bytes >= U64_SIGN || l.frames >= U32_SIGN) return false;
     }
   }
   return true;
 }
 
-/**
- * isValid, after reading every field the fold reads with the fold's own conversions, so that a
- * field of the wrong JS type throws here, before the fold has changed anything.
- */
-function readable(stat: AnalyticsStat): boolean {
-  try {
-    Math.fround(stat.score);
-    for (const s of stat.streams) {
-      u32(s.rtt);
-      u32(s.jitter);
-      for (const l of s.videoLayers) void (l.layer | 0);
-    }
-    return isValid(stat);
-  } catch (err) {
-    throw invalidStat(err);
-  }
-}
+// every Coalescer of the process reads through one reader: a stat is read once, then folded
+const reader = new StatReader();
 
 /**
  * The body of Go's `coalesce` loop, one stat at a time: `coalesce(stats)` is `add` for each
@@ -96,40 +83,41 @@ export class Coalescer {
 
   /**
    * Folds one stat in; returns false when it is invalid and was only counted (R7). A stat whose
-   * fields have the wrong JS types (a number in a 64-bit field, a bigint in a 32-bit one) throws
-   * an ArgumentError before anything is counted or folded.
+   * fields have the wrong JS types or are out of range throws an ArgumentError, and one over
+   * `LIMITS` a LimitError, before anything is counted or folded.
    */
-  add(stat: AnalyticsStat): boolean {
-    checkLimits(stat);
-    const valid = readable(stat);
+  add(input: AnalyticsStatInput): boolean {
+    const stat = reader.read(input);
+    const valid = isValid(stat);
     this.count++;
     if (!valid) return false;
     // Go parity (R10): float32 sum, rounded after every addition.
     this.score = Math.fround(this.score + Math.fround(stat.score));
-    for (const s of stat.streams) {
-      if (u32(s.rtt) > this.maxRtt) this.maxRtt = u32(s.rtt);
-      if (u32(s.jitter) > this.maxJitter) this.maxJitter = u32(s.jitter);
-      this.primaryPackets = u32(this.primaryPackets + u32(s.primaryPackets));
-      this.primaryBytes = u64(this.primaryBytes + u64(s.primaryBytes));
-      this.retransmitPackets = u32(this.retransmitPackets + u32(s.retransmitPackets));
-      this.retransmitBytes = u64(this.retransmitBytes + u64(s.retransmitBytes));
-      this.paddingPackets = u32(this.paddingPackets + u32(s.paddingPackets));
-      this.paddingBytes = u64(this.paddingBytes + u64(s.paddingBytes));
-      this.packetsLost = u32(this.packetsLost + u32(s.packetsLost));
-      this.frames = u32(this.frames + u32(s.frames));
-      this.nacks = u32(this.nacks + u32(s.nacks));
-      this.plis = u32(this.plis + u32(s.plis));
-      this.firs = u32(this.firs + u32(s.firs));
-      for (const l of s.videoLayers) {
-        const index = l.layer | 0;
-        const merged = this.layers.get(index);
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
+      if (s.rtt > this.maxRtt) this.maxRtt = s.rtt;
+      if (s.jitter > this.maxJitter) this.maxJitter = s.jitter;
+      this.primaryPackets = u32(this.primaryPackets + s.primaryPackets);
+      this.primaryBytes = u64(this.primaryBytes + s.primaryBytes);
+      this.retransmitPackets = u32(this.retransmitPackets + s.retransmitPackets);
+      this.retransmitBytes = u64(this.retransmitBytes + s.retransmitBytes);
+      this.paddingPackets = u32(this.paddingPackets + s.paddingPackets);
+      this.paddingBytes = u64(this.paddingBytes + s.paddingBytes);
+      this.packetsLost = u32(this.packetsLost + s.packetsLost);
+      this.frames = u32(this.frames + s.frames);
+      this.nacks = u32(this.nacks + s.nacks);
+      this.plis = u32(this.plis + s.plis);
+      this.firs = u32(this.firs + s.firs);
+      for (let j = 0; j < s.layerCount; j++) {
+        const l = s.layers[j]!;
+        const merged = this.layers.get(l.layer);
         if (merged === undefined) {
           // Go parity (R9): the first occurrence is copied (proto.Clone), later ones add into it.
-          this.layers.set(index, makeLayer(index, u32(l.packets), u64(l.bytes), u32(l.frames)));
+          this.layers.set(l.layer, makeLayer(l.layer, l.packets, l.bytes, l.frames));
         } else {
-          merged.packets = u32(merged.packets + u32(l.packets));
-          merged.bytes = u64(merged.bytes + u64(l.bytes));
-          merged.frames = u32(merged.frames + u32(l.frames));
+          merged.packets = u32(merged.packets + l.packets);
+          merged.bytes = u64(merged.bytes + l.bytes);
+          merged.frames = u32(merged.frames + l.frames);
         }
       }
     }
@@ -169,11 +157,17 @@ export class Coalescer {
 class TsTrackTable implements TrackTable {
   private buckets: [Map<string, Coalescer>, Map<string, Coalescer>] = [new Map(), new Map()];
   pending = false;
-  drainedCount = 0;
 
-  constructor(private readonly identity: TrackIdentity) {}
+  private readonly route: Route | undefined;
 
-  add(trackId: string, bucket: Bucket, stat: AnalyticsStat): boolean {
+  constructor(
+    private readonly identity: TrackIdentity,
+    router: DecodingRouter | undefined,
+  ) {
+    this.route = router?.attach(identity, this);
+  }
+
+  add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean {
     const tracks = this.buckets[bucket];
     let coalescer = tracks.get(trackId);
     if (coalescer === undefined) {
@@ -199,32 +193,26 @@ class TsTrackTable implements TrackTable {
     const patch = makePatch(timeMs, this.identity);
     this.buckets = [new Map(), new Map()];
     this.pending = false;
-    const before = out.length;
     collect(up, StreamType.UPSTREAM, patch, out);
     collect(down, StreamType.DOWNSTREAM, patch, out);
-    this.drainedCount = out.length - before;
   }
 
-  drainBytes(timeMs: number): Uint8Array | undefined {
+  drainBytes(timeMs: number): BytesLease | undefined {
     const out: AnalyticsStat[] = [];
     this.drain(timeMs, out);
-    return out.length === 0 ? undefined : encodeBatch(out);
+    // a fresh array each time: nothing to protect
+    return out.length === 0 ? undefined : ownedLease(encodeBatch(out), out.length);
   }
-
-  // drainBytes returns a fresh array each time: nothing to protect
-  beginRead(): boolean {
-    return true;
-  }
-
-  endRead(): void {}
 
   close(): void {
     this.buckets = [new Map(), new Map()];
     this.pending = false;
+    this.route?.close();
   }
 
   dispose(): void {
     this.close();
+    this.route?.detach();
   }
 }
 
@@ -242,17 +230,18 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
   const logger: Logger = options.logger ?? silentLogger;
   return {
     kind: "ts",
-    coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
+    coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
       const coalescer = new Coalescer();
       for (const stat of stats) {
         if (!coalescer.add(stat)) logger.warn("telemetry skipping invalid stat", { stat });
       }
       return coalescer.result();
     },
-    isValid(stat: AnalyticsStat): boolean {
-      checkLimits(stat);
-      return readable(stat);
+    isValid(stat: AnalyticsStatInput): boolean {
+      return isValid(reader.read(stat));
     },
-    createTrackTable: (identity: TrackIdentity) => new TsTrackTable(identity),
+    createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
+      new TsTrackTable(identity, router instanceof DecodingRouter ? router : undefined),
+    createRouter: () => new DecodingRouter(),
   };
 }

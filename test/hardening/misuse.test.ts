@@ -68,7 +68,7 @@ for (const kind of KINDS) {
       argumentError(() => worker.onTrackStat(any(null), StreamType.UPSTREAM, goodStat(1)));
       argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any(null)));
       argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any(undefined)));
-      argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any({ score: 1 })));
+      argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any({ streams: [null] })));
       argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any({ streams: "no" })));
       argumentError(() => worker.onTrackStat("ok", StreamType.UPSTREAM, any("stat")));
       argumentError(() => worker.onTrackStatBytes(any(7), StreamType.UPSTREAM, new Uint8Array()));

@@ -1,0 +1,111 @@
+/**
+ * Batch routing for engines that decode with protobuf-es (the ts engine, and the benchmarks'
+ * ts-flat): the same framing, counting and errors as the wasm engine's router, in TypeScript.
+ *
+ * @module
+ */
+import { badLengthPrefix, inBatch, isDecodeError, isLimitError } from "../errors.ts";
+import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
+import { decodeStat } from "./decode-stat.ts";
+import { MAX_INVALID_LISTED, type BatchResult, type BatchRouter, type TrackIdentity, type TrackTable } from "./engine.ts";
+
+/** A table's place in a {@link DecodingRouter}, which the table updates as its worker changes. */
+export interface Route {
+  /** The worker closed: batch stats for it now count as dropped (R5); the route stays. */
+  close(): void;
+  /** The worker is gone: the route is removed, unless a newer worker of the key took it (Q2). */
+  detach(): void;
+}
+
+interface Entry {
+  readonly table: TrackTable;
+  readonly participantId: string;
+  open: boolean;
+}
+
+/**
+ * Frames a buffer of size-delimited `AnalyticsStat` messages (a varint length of at most 5 bytes
+ * before each), decodes each with protobuf-es and adds it to the table of its
+ * (`room_id`, `participant_id`).
+ */
+export class DecodingRouter implements BatchRouter {
+  // room id -> participant id -> entry; nested maps spare a key string per message
+  private readonly routes = new Map<string, Map<string, Entry>>();
+
+  /** Makes `table` the route of its identity's (room id, participant id), replacing an earlier one. */
+  attach(identity: TrackIdentity, table: TrackTable): Route {
+    const { roomId, participantId } = identity;
+    const entry: Entry = { table, participantId, open: true };
+    let room = this.routes.get(roomId);
+    if (room === undefined) {
+      room = new Map();
+      this.routes.set(roomId, room);
+    }
+    room.set(participantId, entry);
+    return {
+      close: () => {
+        entry.open = false;
+      },
+      detach: () => {
+        const current = this.routes.get(roomId);
+        if (current?.get(participantId) !== entry) return;
+        current.delete(participantId);
+        if (current.size === 0) this.routes.delete(roomId);
+      },
+    };
+  }
+
+  ingest(bytes: Uint8Array, dropAll: boolean): BatchResult {
+    const result: BatchResult = { statsIn: 0, invalid: 0, dropped: 0, malformed: 0, error: undefined, invalidTracks: [] };
+    let pos = 0;
+    let index = 0;
+    while (pos < bytes.length) {
+      const start = pos;
+      let length = 0;
+      let shift = 0;
+      let b: number;
+      do {
+        if (pos >= bytes.length || shift > 28) {
+          result.error ??= badLengthPrefix(pos >= bytes.length ? "truncated" : "bad_varint", index, start);
+          return result;
+        }
+        b = bytes[pos++]!;
+        length += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b & 0x80);
+      if (pos + length > bytes.length) {
+        result.error ??= badLengthPrefix("truncated", index, start);
+        return result;
+      }
+      const message = bytes.subarray(pos, pos + length);
+      pos += length;
+      let stat: AnalyticsStat;
+      try {
+        stat = decodeStat(message);
+      } catch (err) {
+        if (!isDecodeError(err) && !isLimitError(err)) throw err;
+        result.malformed++;
+        result.error ??= inBatch(err, index, start);
+        index++;
+        continue;
+      }
+      index++;
+      // T3 (no worker), R5 (a closed worker) and a stopped service drop the stat and count it
+      const entry = dropAll ? undefined : this.routes.get(stat.roomId)?.get(stat.participantId);
+      if (entry === undefined || !entry.open) {
+        result.dropped++;
+        continue;
+      }
+      // R1: DOWNSTREAM when kind is DOWNSTREAM, UPSTREAM for every other value
+      const bucket = stat.kind === StreamType.DOWNSTREAM ? 1 : 0;
+      result.statsIn++;
+      if (!entry.table.add(stat.trackId, bucket, stat)) {
+        result.invalid++;
+        if (result.invalidTracks.length < MAX_INVALID_LISTED) {
+          result.invalidTracks.push({ participantId: entry.participantId, trackId: stat.trackId, direction: bucket });
+        }
+      }
+    }
+    return result;
+  }
+}

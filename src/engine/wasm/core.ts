@@ -1,0 +1,271 @@
+/**
+ * The core of the wasm engine: one instance and its buffers, shared by every track table and
+ * router of one engine. It moves numbers in and out of the module (stat objects into the scratch
+ * record, slots out as `AnalyticsStat`s) and turns the module's statuses into errors; it knows
+ * nothing of workers or tables.
+ *
+ * @module
+ */
+import { DecodeError, WasmError, type DecodeErrorCode } from "../../errors.ts";
+import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
+import { limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
+import { makeLayer, makeStat, makeStream } from "../output.ts";
+import { StatReader, type AnalyticsStatInput } from "../read-stat.ts";
+import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
+import { encodeWtf8 } from "./keys.ts";
+import { Views, words } from "./views.ts";
+
+const DECODE_CODES: Record<number, DecodeErrorCode> = {
+  [STATUS.TRUNCATED]: "truncated",
+  [STATUS.BAD_VARINT]: "bad_varint",
+  [STATUS.BAD_TAG]: "bad_tag",
+  [STATUS.BAD_GROUP]: "bad_group",
+  [STATUS.BAD_UTF8]: "bad_utf8",
+  [STATUS.TOO_DEEP]: "too_deep",
+};
+
+// word indices of the records the hot paths read and write
+const S = words(SLOT, 4);
+const S8 = words(SLOT, 8);
+const X = words(SCRATCH, 4);
+const X8 = words(SCRATCH, 8);
+
+/** The instance and what every track table of one engine shares. */
+export class WasmCore {
+  readonly views: Views;
+  private readonly scratch: number;
+  private readonly info: number;
+  // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
+  // protobuf-es does
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  private outputViews = new Map<number, Uint8Array>();
+  private outputViewsAt = -1;
+  private outputViewsBuffer: ArrayBuffer | undefined = undefined;
+  private inputAt = 0;
+  private inputBytes = -1;
+  private readonly reader = new StatReader();
+
+  constructor(readonly wasm: WasmExports) {
+    this.views = new Views(wasm.memory);
+    this.scratch = wasm.scratchPtr();
+    this.info = wasm.infoPtr();
+  }
+
+  /**
+   * Address of the input buffer, grown to at least `bytes`. The engine only moves the buffer when
+   * asked to grow it, so its address is cached here.
+   *
+   * @throws LimitError out_of_memory, naming `what` could not be done
+   */
+  input(bytes: number, what: OutOfMemoryWhat): number {
+    if (bytes <= this.inputBytes) return this.inputAt;
+    const ptr = this.wasm.inputPtr(bytes);
+    if (ptr === 0) throw limitError.outOfMemory(what);
+    this.inputAt = ptr;
+    this.inputBytes = bytes;
+    return ptr;
+  }
+
+  /** Copies `bytes` into the input buffer and returns its address. */
+  copyIn(bytes: Uint8Array, what: OutOfMemoryWhat): number {
+    const ptr = this.input(bytes.length, what);
+    this.views.refresh().u8.set(bytes, ptr);
+    return ptr;
+  }
+
+  /**
+   * Writes the key bytes of id `text` ({@link encodeWtf8}) at the start of the input buffer;
+   * returns their length, negated when `text` has an unpaired surrogate.
+   */
+  writeKey(text: string): number {
+    // ids are short and almost always ASCII: a charCode loop allocates nothing
+    let ascii = true;
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    const key = ascii ? undefined : encodeWtf8(text);
+    const length = key === undefined ? text.length : key.bytes.length;
+    const ptr = this.input(length, "take an id");
+    const u8 = this.views.refresh().u8;
+    if (key === undefined) {
+      for (let i = 0; i < length; i++) u8[ptr + i] = text.charCodeAt(i);
+    } else {
+      u8.set(key.bytes, ptr);
+    }
+    return key === undefined || key.wellFormed ? length : -length;
+  }
+
+  /** The UTF-8 text at `[ptr, ptr + bytes)` of engine memory. */
+  readUtf8(ptr: number, bytes: number): string {
+    return bytes === 0 ? "" : this.decoder.decode(this.views.refresh().u8.subarray(ptr, ptr + bytes));
+  }
+
+  /**
+   * A view of `[outputPtr, outputPtr + bytes)`. Views are cached by length while the output
+   * buffer stays put, so a steady window hands its reporter bytes without allocating; a view is
+   * valid only while the output buffer is lent to its reader.
+   */
+  outputView(bytes: number): Uint8Array {
+    const at = this.wasm.outputPtr();
+    const buffer = this.wasm.memory.buffer;
+    if (at !== this.outputViewsAt || buffer !== this.outputViewsBuffer) {
+      this.outputViews = new Map();
+      this.outputViewsAt = at;
+      this.outputViewsBuffer = buffer;
+    }
+    let view = this.outputViews.get(bytes);
+    if (view === undefined) {
+      view = new Uint8Array(buffer, at, bytes);
+      this.outputViews.set(bytes, view);
+    }
+    return view;
+  }
+
+  /**
+   * Reads one stat object (once, checked: {@link StatReader}) into the scratch record.
+   *
+   * @throws ArgumentError for a field of the wrong type or out of range, LimitError over `LIMITS`
+   */
+  pack(input: AnalyticsStatInput): void {
+    const stat = this.reader.read(input);
+    const { u32, i32, f32, u64 } = this.views.refresh();
+    const base = this.scratch;
+    let layerCount = 0;
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
+      const p = base + SCRATCH.HEADER_SIZE + i * SCRATCH.STREAM_SIZE;
+      const w = p >>> 2;
+      u32[w + X.STREAM_PRIMARY_PACKETS] = s.primaryPackets;
+      u32[w + X.STREAM_RETRANSMIT_PACKETS] = s.retransmitPackets;
+      u32[w + X.STREAM_PADDING_PACKETS] = s.paddingPackets;
+      u32[w + X.STREAM_PACKETS_LOST] = s.packetsLost;
+      u32[w + X.STREAM_FRAMES] = s.frames;
+      u32[w + X.STREAM_NACKS] = s.nacks;
+      u32[w + X.STREAM_PLIS] = s.plis;
+      u32[w + X.STREAM_FIRS] = s.firs;
+      u32[w + X.STREAM_RTT] = s.rtt;
+      u32[w + X.STREAM_JITTER] = s.jitter;
+      const d = p >>> 3;
+      u64[d + X8.STREAM_PRIMARY_BYTES] = s.primaryBytes;
+      u64[d + X8.STREAM_RETRANSMIT_BYTES] = s.retransmitBytes;
+      u64[d + X8.STREAM_PADDING_BYTES] = s.paddingBytes;
+      for (let j = 0; j < s.layerCount; j++) {
+        const l = s.layers[j]!;
+        const q = base + SCRATCH.LAYERS + layerCount * SCRATCH.LAYER_SIZE;
+        const v = q >>> 2;
+        i32[v + X.LAYER_LAYER] = l.layer;
+        u32[v + X.LAYER_PACKETS] = l.packets;
+        u32[v + X.LAYER_FRAMES] = l.frames;
+        u64[(q >>> 3) + X8.LAYER_BYTES] = l.bytes;
+        layerCount++;
+      }
+    }
+    const h = base >>> 2;
+    f32[h + X.SCORE] = stat.score;
+    u32[h + X.STREAM_COUNT] = stat.streamCount;
+    u32[h + X.LAYER_COUNT] = layerCount;
+  }
+
+  /** A new zeroed slot (not owned by any worker). */
+  allocSlot(): number {
+    const slot = this.wasm.allocSlot();
+    if (slot < 0) throw limitError.outOfMemory("add a track");
+    return slot;
+  }
+
+  /** Folds `bytes` into `slot`: 1 valid, 0 invalid; throws for malformed or over-limit input. */
+  decodeFold(bytes: Uint8Array, slot: number): number {
+    if (bytes.length > LIMITS.maxMessageBytes) throw limitError.messageTooLarge();
+    const ptr = this.copyIn(bytes, "take the message");
+    const status = this.wasm.decodeFold(ptr, bytes.length, slot);
+    if (status >= 0) return status;
+    throw this.statusError(status);
+  }
+
+  /**
+   * The error of a negative status; a DecodeError carries the offset within the message that the
+   * module left in the info record.
+   */
+  statusError(status: number): Error {
+    const code = DECODE_CODES[status];
+    if (code !== undefined) return new DecodeError(code, this.views.refresh().u32[(this.info + INFO.ERROR_OFFSET) >>> 2]!);
+    switch (status) {
+      case STATUS.TOO_MANY_STREAMS:
+        return limitError.tooManyStreams();
+      case STATUS.TOO_MANY_LAYERS:
+        return limitError.tooManyLayers();
+      case STATUS.MESSAGE_TOO_LARGE:
+        return limitError.messageTooLarge();
+      case STATUS.OUT_OF_MEMORY:
+        return limitError.outOfMemory("add a track");
+      default:
+        return new WasmError("trap", `engine returned unknown status ${status}`);
+    }
+  }
+
+  /** The coalesced stat of `slot` (R6-R12); the slot is left as it is. */
+  result(slot: number): AnalyticsStat {
+    const { u32, i32, f32, u64 } = this.views.refresh();
+    const a = this.wasm.slotPtr(slot);
+    const w = a >>> 2;
+    const d = a >>> 3;
+    const layers =
+      u32[w + S.LAYER_PRESENT] !== 0
+        ? [makeLayer(i32[w + S.LAYER]!, u32[w + S.LAYER_PACKETS]!, u64[d + S8.LAYER_BYTES]!, u32[w + S.LAYER_FRAMES]!)]
+        : [];
+    const stream = makeStream(
+      u32[w + S.PRIMARY_PACKETS]!,
+      u64[d + S8.PRIMARY_BYTES]!,
+      u32[w + S.RETRANSMIT_PACKETS]!,
+      u64[d + S8.RETRANSMIT_BYTES]!,
+      u32[w + S.PADDING_PACKETS]!,
+      u64[d + S8.PADDING_BYTES]!,
+      u32[w + S.PACKETS_LOST]!,
+      u32[w + S.FRAMES]!,
+      u32[w + S.RTT]!,
+      u32[w + S.JITTER]!,
+      u32[w + S.NACKS]!,
+      u32[w + S.PLIS]!,
+      u32[w + S.FIRS]!,
+      layers,
+    );
+    // Go parity (R10): float32 division by the count of ALL stats; both operands are float32 and
+    // a float64 division rounded once to float32 is the correctly rounded float32 quotient
+    return makeStat(Math.fround(f32[w + S.SCORE]! / Math.fround(u32[w + S.COUNT]!)), stream);
+  }
+
+  /** How many stats `slot` has folded in this window (invalid ones included). */
+  slotCount(slot: number): number {
+    return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
+  }
+}
+
+/**
+ * A WebAssembly trap would be a bug in assembly/ (every input error is a status code); should one
+ * happen anyway it leaves as a WasmError naming it, never as a bare RuntimeError.
+ */
+function trapError(err: unknown): unknown {
+  return err instanceof WebAssembly.RuntimeError ? new WasmError("trap", `engine trapped: ${err.message}`, { cause: err }) : err;
+}
+
+/**
+ * Wraps each named method of `proto`, once, so that a trap inside it leaves as a WasmError: the
+ * public entries of the wasm engine are the only places traps are caught. Methods take at most
+ * three arguments; the fixed arity keeps the wrapper from allocating an arguments array per call.
+ */
+export function catchTraps<T extends object>(proto: T, methods: readonly (keyof T & string)[]): void {
+  for (const name of methods) {
+    const method = proto[name] as unknown as (this: unknown, a?: unknown, b?: unknown, c?: unknown) => unknown;
+    const guarded = function (this: unknown, a?: unknown, b?: unknown, c?: unknown): unknown {
+      try {
+        return method.call(this, a, b, c);
+      } catch (err) {
+        throw trapError(err);
+      }
+    };
+    Object.defineProperty(proto, name, { value: guarded, writable: true, configurable: true });
+  }
+}
