@@ -181,9 +181,8 @@ export function describeBadRecord(bad: BadRecord): string {
  * that names the record itself.
  */
 export function errorDetail(err: DecodeError | LimitError): string {
-  const detail = (err as { detail?: unknown }).detail;
-  if (typeof detail === "string" && detail !== "") return detail;
-  return isDecodeError(err) ? err.code.replaceAll("_", " ") : err.message;
+  // a LimitError's message is its reason alone
+  return isDecodeError(err) ? err.detail : err.message;
 }
 
 /**
