@@ -128,15 +128,21 @@ export async function aggregate(argv: string[]): Promise<number> {
   const engineKind: EngineKind = oneOf("--engine", values.engine, ["wasm", "ts"] as const);
   if (values.out !== "-" && values.out === file) throw new UsageError("--out must not be the input FILE");
 
-  const src = await ByteSource.open(file);
+  const interrupt = new Interrupt();
+  let src: ByteSource;
   let output: Output;
   try {
-    output = new Output(values.out);
+    src = await ByteSource.open(file, interrupt.signal);
+    try {
+      output = new Output(values.out);
+    } catch (err) {
+      await src.close();
+      throw err;
+    }
   } catch (err) {
-    await src.close();
+    interrupt.dispose();
     throw err;
   }
-  const interrupt = new Interrupt();
   const progress = new ProgressBar("aggregate", {
     enabled: process.stderr.isTTY === true && src.size >= PROGRESS_MIN_BYTES,
     unit: "records",
@@ -271,7 +277,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
   let index = 0;
   // the block: file bytes [base, base + view.length)
   let base = 0;
-  await src.ensure(0, BLOCK_BYTES);
+  await src.ensure(0, BLOCK_BYTES, 1);
   let view = src.view(0, BLOCK_BYTES);
   // the pending segment: records [segIndex, index) at view bytes [segStart, pos)
   let pos = 0;
@@ -283,8 +289,11 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     segStart = pos;
     segIndex = index;
   };
+  // the block from `at` on, with at least one byte more than is held from there (a stream
+  // delivers what it has; a file gives a whole block)
   const refill = async (at: number): Promise<void> => {
-    await src.ensure(at, BLOCK_BYTES);
+    const held = Math.max(0, base + view.length - at);
+    await src.ensure(at, BLOCK_BYTES, held + 1);
     base = at;
     view = src.view(at, BLOCK_BYTES);
     pos = segStart = 0;
@@ -307,7 +316,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     ingest();
     const bad: BadRecord = { offset, index: index++, detail, skipped: 0 };
     if (options.onBad === undefined) throw new CliError(describeBadRecord(bad));
-    const next = resync ? await resynchronise(src, offset + 1) : base + f.end;
+    const next = resync ? await resynchronise(src, offset + 1, interrupt) : base + f.end;
     bad.skipped = next - offset;
     options.onBad(bad);
     if (resync) await refill(next);
@@ -435,30 +444,34 @@ function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: numbe
  * track and time stamp. Random bytes decode as an AnalyticsStat surprisingly often, but rarely
  * with every routing field set. Each offset costs a bounded time, so the scan is linear.
  */
-async function resynchronise(src: ByteSource, from: number): Promise<number> {
+async function resynchronise(src: ByteSource, from: number, interrupt: Interrupt): Promise<number> {
   const probe = new RecordFields();
   let q = from;
-  await src.ensure(q, BLOCK_BYTES);
+  await src.ensure(q, BLOCK_BYTES, 1);
   let base = q;
   let view = src.view(q, BLOCK_BYTES);
+  const more = async (): Promise<void> => {
+    const held = Math.max(0, base + view.length - q);
+    await src.ensure(q, BLOCK_BYTES, held + 1);
+    base = q;
+    view = src.view(q, BLOCK_BYTES);
+  };
   for (;;) {
+    // an interrupted read brings nothing new: the caller stops at its next check
+    if (interrupt.requested) return q;
     if (q >= src.size) return src.size;
     const i = q - base;
     const atEnd = base + view.length >= src.size;
     if (i >= view.length) {
       if (atEnd) return src.size;
-      await src.ensure(q, BLOCK_BYTES);
-      base = q;
-      view = src.view(q, BLOCK_BYTES);
+      await more();
       continue;
     }
     const status = scanRecord(view, i, view.length, atEnd, probe, MAX_PROBE_FIELDS);
     // a record fits in a block, so from the block's start More cannot happen; elsewhere it asks
     // for the block to move up to the candidate
-    if (status === Scan.More && i > 0) {
-      await src.ensure(q, BLOCK_BYTES);
-      base = q;
-      view = src.view(q, BLOCK_BYTES);
+    if (status === Scan.More) {
+      await more();
       continue;
     }
     if (

@@ -13,8 +13,9 @@
  * @module
  */
 import { fromJsonString } from "@bufbuild/protobuf";
-import { createWriteStream, openSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { createWriteStream, open as openCallback, openSync } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
+import { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import { isDecodeError, isLimitError, type DecodeError, type LimitError } from "../errors.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
@@ -44,26 +45,39 @@ export class ByteSource {
   private block: Uint8Array = new Uint8Array(0);
   private blockStart = 0;
 
-  private constructor(size: number, file: FileHandle | undefined, stream: AsyncIterator<Buffer> | undefined) {
+  private readonly signal: AbortSignal | undefined;
+  private aborted: Promise<void> | undefined;
+
+  private constructor(size: number, file: FileHandle | undefined, stream: AsyncIterator<Buffer> | undefined, signal: AbortSignal | undefined) {
     this.size = size;
     this.file = file;
     this.stream = stream;
+    this.signal = signal;
   }
 
   /**
    * Opens `path`, or stdin for `-`. Throws a CliError naming the path when it cannot be read or
-   * is a directory.
+   * is a directory. Once `signal` aborts, a stream read that waits for more input returns with
+   * what is held (the caller checks why), so Ctrl+C works on a pipe that sends nothing.
    */
-  static async open(path: string): Promise<ByteSource> {
-    if (path === "-") return new ByteSource(Infinity, undefined, (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]());
+  static async open(path: string, signal?: AbortSignal): Promise<ByteSource> {
+    if (path === "-") return new ByteSource(Infinity, undefined, (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator](), signal);
     let file: FileHandle | undefined;
     try {
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error("EISDIR: is a directory"), { code: "EISDIR" });
+      if (info.isFIFO()) {
+        // A FIFO or process substitution (/dev/fd/N) is read as a pipe (non-blocking, polled),
+        // not by the file thread pool: a thread blocked reading a silent pipe would keep the
+        // process from exiting on Ctrl+C. The open itself waits for a writer.
+        const fd = await new Promise<number>((resolve, reject) => openCallback(path, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
+        const pipe = new Socket({ fd, readable: true, writable: false });
+        return new ByteSource(Infinity, undefined, (pipe as AsyncIterable<Buffer>)[Symbol.asyncIterator](), signal);
+      }
       file = await open(path, "r");
-      const stat = await file.stat();
-      if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-      if (stat.isFile()) return new ByteSource(stat.size, file, undefined);
-      // a FIFO or device reports size 0: read it as the stream it is
-      return new ByteSource(Infinity, undefined, file.createReadStream()[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+      if (info.isFile()) return new ByteSource((await file.stat()).size, file, undefined, signal);
+      // a character device reports size 0: read it as the stream it is
+      return new ByteSource(Infinity, undefined, file.createReadStream()[Symbol.asyncIterator]() as AsyncIterator<Buffer>, signal);
     } catch (err) {
       await file?.close().catch(() => {});
       throw new CliError(`cannot read ${path}: ${systemMessage(err)}`);
@@ -72,10 +86,12 @@ export class ByteSource {
 
   /**
    * Makes `[offset, offset + n)` readable with {@link view}, as far as the input goes, reading
-   * at least a block. Free when the bytes are already held, which is the common case. Offsets
-   * only move forward: bytes before `offset` may be released.
+   * at least a block from a file. Free when the bytes are already held, which is the common
+   * case. Offsets only move forward: bytes before `offset` may be released. A stream read
+   * returns as soon as `atLeast` bytes from `offset` are held, so that a live pipe is processed
+   * as it comes (the caller asks again for the rest).
    */
-  async ensure(offset: number, n: number): Promise<void> {
+  async ensure(offset: number, n: number, atLeast = n): Promise<void> {
     if (this.has(offset, n)) return;
     if (this.file !== undefined) {
       const length = Math.min(this.size - offset, Math.max(n, BLOCK_BYTES));
@@ -92,15 +108,16 @@ export class ByteSource {
     }
     if (this.stream === undefined) return;
     if (offset < this.blockStart) throw new Error(`stream read went back from byte ${this.blockStart} to ${offset}`);
-    // keep what is held from `offset` on, then read until n bytes (or a block) are held
-    const want = Math.max(n, BLOCK_BYTES);
+    // keep what is held from `offset` on, then read until atLeast (at most n) bytes are held
+    const want = Math.min(n, atLeast);
     const heldEnd = this.blockStart + this.block.length;
     const kept = offset < heldEnd ? this.block.subarray(offset - this.blockStart) : new Uint8Array(0);
     const parts: Uint8Array[] = [kept];
     let held = kept.length;
     let toSkip = offset > heldEnd ? offset - heldEnd : 0;
     while (held < want && !Number.isFinite(this.size)) {
-      const next = await this.stream.next();
+      const next = await this.nextChunk();
+      if (next === undefined) break;
       if (next.done === true) {
         this.size = offset + held;
         break;
@@ -118,6 +135,15 @@ export class ByteSource {
     this.blockStart = offset;
   }
 
+  // the stream's next chunk, or undefined once the signal aborted
+  private async nextChunk(): Promise<IteratorResult<Buffer> | undefined> {
+    const signal = this.signal;
+    if (signal === undefined) return this.stream!.next();
+    if (signal.aborted) return undefined;
+    this.aborted ??= new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    return Promise.race([this.stream!.next(), this.aborted.then(() => undefined)]);
+  }
+
   /** The held bytes `[offset, offset + n)`, clamped to what is held; valid until the next `ensure`. */
   view(offset: number, n: number): Uint8Array {
     const from = offset - this.blockStart;
@@ -130,10 +156,11 @@ export class ByteSource {
     return offset >= this.blockStart && end <= this.blockStart + this.block.length;
   }
 
-  /** Closes the file or stops reading the stream. */
+  /** Closes the file or stops reading the stream (without waiting for a read that hangs). */
   async close(): Promise<void> {
     await this.file?.close();
-    await this.stream?.return?.();
+    if (this.signal?.aborted === true) void this.stream?.return?.();
+    else await this.stream?.return?.();
   }
 }
 
@@ -193,12 +220,21 @@ export function errorDetail(err: DecodeError | LimitError): string {
  * record is reported as such rather than as a binary file.
  */
 export async function detectFormat(src: ByteSource): Promise<CaptureFormat> {
-  await src.ensure(0, 64 << 10);
-  const head = src.view(0, 64 << 10);
+  const HEAD = 64 << 10;
+  let head: Uint8Array = new Uint8Array(0);
   let i = 0;
-  while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+  let nl = -1;
+  // a pipe delivers what it has: read until the first line is complete, not until 64 KiB are
+  for (;;) {
+    await src.ensure(0, HEAD, head.length + 1);
+    const held = head.length;
+    head = src.view(0, HEAD);
+    while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+    if (i < head.length && head[i] !== 0x7b) return "delimited";
+    nl = i < head.length ? head.indexOf(0x0a, i) : -1;
+    if (nl >= 0 || head.length >= HEAD || head.length >= src.size || head.length === held) break;
+  }
   if (head[i] !== 0x7b) return "delimited";
-  const nl = head.indexOf(0x0a, i);
   try {
     JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(i, nl < 0 ? head.length : nl)));
     return "ndjson";
@@ -232,8 +268,9 @@ export async function* readNdjson(src: ByteSource, options: ReadNdjsonOptions = 
     line++;
     let want = 64 << 10;
     let end = -1;
+    let held = -1;
     for (;;) {
-      if (!src.has(offset, want)) await src.ensure(offset, want);
+      if (!src.has(offset, want)) await src.ensure(offset, want, held + 1);
       const view = src.view(offset, want);
       const nl = view.indexOf(0x0a);
       if (nl >= 0) {
@@ -244,6 +281,10 @@ export async function* readNdjson(src: ByteSource, options: ReadNdjsonOptions = 
         end = offset + view.length;
         break;
       }
+      // a stream read that brought nothing: the read was cut short (Ctrl+C), stop here
+      if (view.length === held) return;
+      held = view.length;
+      if (view.length < want) continue;
       if (want >= MAX_LINE_BYTES) break;
       want *= 4;
     }

@@ -15,7 +15,13 @@ export class Interrupt {
   requested = false;
   private readonly controller = new AbortController();
   private readonly onSignal = (): void => {
-    if (this.requested) process.exit(INTERRUPTED_EXIT_CODE);
+    if (this.requested) {
+      // the second one: die of the signal, as if nothing handled it (exit() could wait for a
+      // thread still blocked opening a FIFO that no writer opens)
+      process.off("SIGINT", this.onSignal);
+      process.kill(process.pid, "SIGINT");
+      return;
+    }
     this.requested = true;
     this.controller.abort();
   };

@@ -2,13 +2,15 @@
 /**
  * The `statsworker` command line: `simulate` and `aggregate`.
  *
- * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr).
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr),
+ * 130 interrupted by SIGINT.
  *
  * @module
  */
 import { readFileSync } from "node:fs";
 import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
+import { INTERRUPTED_EXIT_CODE } from "./interrupt.ts";
 import { simulate } from "./simulate.ts";
 
 const HELP = `usage: statsworker <command> [options]
@@ -73,4 +75,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+if (code === INTERRUPTED_EXIT_CODE) {
+  // A read of a pipe or FIFO that sends nothing may still be pending and would keep the process
+  // alive. Writes to stdout and stderr are synchronous for files, pipes and terminals on Linux,
+  // and the outputs were closed before the summary: nothing is lost by exiting now.
+  process.exit(code);
+}
