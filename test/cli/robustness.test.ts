@@ -15,7 +15,7 @@ import { after, before, suite, test } from "node:test";
 import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
 import { ROOT, cli, finished, oneLine, parseNdjson, startCli } from "./helpers.ts";
 
-const T0 = Date.UTC(2026, 0, 1);
+const EPOCH_MS = Date.UTC(2026, 0, 1);
 
 /** A capture record: a stat of one stream with `packets` packets, at `t` ms. */
 function record(room: string, participant: string, track: string, t: number, packets: number): AnalyticsStat {
@@ -40,7 +40,7 @@ function capture(participants: number, windows: number): AnalyticsStat[] {
   const stats: AnalyticsStat[] = [];
   for (let w = 0; w < windows; w++) {
     for (let k = 0; k < 2; k++) {
-      for (let p = 0; p < participants; p++) stats.push(record("RM_A", `PA_${p}`, `TR_${p}`, T0 + w * 10_000 + k * 5000 + p, 10 + p));
+      for (let p = 0; p < participants; p++) stats.push(record("RM_A", `PA_${p}`, `TR_${p}`, EPOCH_MS + w * 10_000 + k * 5000 + p, 10 + p));
     }
   }
   return stats;
@@ -119,7 +119,7 @@ suite("statsworker failures: one line on stderr, the documented exit code", () =
 
   test("a time stamp outside a Date's range is a one-line error naming the record, exit 1; --skip-bad skips it", async () => {
     const stats = capture(2, 2);
-    const bad = record("RM_A", "PA_0", "TR_0", T0 + 15_000, 5);
+    const bad = record("RM_A", "PA_0", "TR_0", EPOCH_MS + 15_000, 5);
     bad.timeStamp = { $typeName: "google.protobuf.Timestamp", seconds: 1_000_000_000_000_000n, nanos: 0 };
     const at = delimited(stats.slice(0, 5)).length;
     const file = join(dir, "far-future.bin");
@@ -136,7 +136,7 @@ suite("statsworker failures: one line on stderr, the documented exit code", () =
   test("a record without its routing fields is malformed, named by index and offset", async () => {
     const stats = capture(1, 1);
     const file = join(dir, "no-room.bin");
-    const orphan = record("", "PA_9", "TR_9", T0 + 1, 1);
+    const orphan = record("", "PA_9", "TR_9", EPOCH_MS + 1, 1);
     await writeFile(file, delimited([stats[0]!, orphan]));
     const run = await cli(["aggregate", "-q", file]);
     assert.equal(run.code, 1);
@@ -211,9 +211,9 @@ suite("statsworker aggregate workers", () => {
     // A sends every 60 s window from 0 to 420 s; B at 0 s and again at 400 s
     const stats: AnalyticsStat[] = [];
     for (let w = 0; w < 8; w++) {
-      stats.push(record("RM_A", "PA_A", "TR_A", T0 + w * 60_000 + 10, 1));
-      if (w === 0) stats.push(record("RM_A", "PA_B", "TR_B", T0 + 20, 7));
-      if (w === 6) stats.push(record("RM_A", "PA_B", "TR_B", T0 + 400_000, 9));
+      stats.push(record("RM_A", "PA_A", "TR_A", EPOCH_MS + w * 60_000 + 10, 1));
+      if (w === 0) stats.push(record("RM_A", "PA_B", "TR_B", EPOCH_MS + 20, 7));
+      if (w === 6) stats.push(record("RM_A", "PA_B", "TR_B", EPOCH_MS + 400_000, 9));
     }
     const file = join(dir, "churn.bin");
     await writeFile(file, delimited(stats));
@@ -224,7 +224,7 @@ suite("statsworker aggregate workers", () => {
     assert.match(run.stderr, /^ {2}workers +3 joined, 2 closed idle, 1 reaped$/m);
     const out = parseNdjson(run.stdout.toString());
     assert.deepEqual(
-      out.filter((s) => s.participantId === "PA_B").map((s) => [Number(s.timeStamp!.seconds) * 1000 - T0, s.streams[0]!.primaryPackets]),
+      out.filter((s) => s.participantId === "PA_B").map((s) => [Number(s.timeStamp!.seconds) * 1000 - EPOCH_MS, s.streams[0]!.primaryPackets]),
       [[60_000, 7], [420_000, 9]],
     );
     assert.equal(out.filter((s) => s.participantId === "PA_A").length, 8);
@@ -258,9 +258,9 @@ suite("Ctrl+C", () => {
     const written = parseNdjson(text);
     assert.equal(written.length, Number(/^ {2}stats out +([\d ]+)$/m.exec(summary)![1]!.replaceAll(" ", "")));
     // flushes stamp a window's end, closes the time of the leave: all within the windows run
-    const T0s = Date.UTC(2026, 0, 1) / 1000;
-    assert.ok(written.every((s) => Number(s.timeStamp!.seconds) <= T0s + windows * 10), "only windows that ran are written");
-    assert.ok(written.some((s) => Number(s.timeStamp!.seconds) === T0s + windows * 10), "the last window that ran is written");
+    const EPOCH_S = Date.UTC(2026, 0, 1) / 1000;
+    assert.ok(written.every((s) => Number(s.timeStamp!.seconds) <= EPOCH_S + windows * 10), "only windows that ran are written");
+    assert.ok(written.some((s) => Number(s.timeStamp!.seconds) === EPOCH_S + windows * 10), "the last window that ran is written");
   });
 
   test("aggregate reading a pipe that sends nothing more stops at once: whole windows out, exit 130", async () => {
