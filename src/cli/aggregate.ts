@@ -285,7 +285,8 @@ async function replayDelimited(options: RunOptions): Promise<number> {
   let segIndex = 0;
 
   const ingest = (): void => {
-    if (pos > segStart) ingestSegment(options, view.subarray(segStart, pos), base + segStart, segIndex);
+    // records the engine rejected were counted as read: they are bad records after all
+    if (pos > segStart) records -= ingestSegment(options, view.subarray(segStart, pos), base + segStart, segIndex);
     segStart = pos;
     segIndex = index;
   };
@@ -405,14 +406,15 @@ function decodeProblem(message: Uint8Array): string {
 }
 
 /**
- * Ingests one segment of whole records. A record the engine rejects (it skips it and ingests the
+ * Ingests one segment of whole records and returns how many the engine rejected. A record it rejects (it skips it and ingests the
  * others) is a bad record: without --skip-bad the run stops there; with it, the segment's other
  * bad records, which the engine skipped too, are found by decoding the rest and reported.
  */
-function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: number, firstIndex: number): void {
+function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: number, firstIndex: number): number {
+  let bad = 0;
   try {
     options.replay.service.ingestBatch(bytes);
-    return;
+    return 0;
   } catch (err) {
     if (!isDecodeError(err) && !isLimitError(err)) throw err;
     if (isLimitError(err) && err.code === "out_of_memory") throw new CliError(`engine memory exhausted at byte offset ${fileOffset}`);
@@ -431,11 +433,15 @@ function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: numbe
           detail = errorDetail(e);
         }
       }
-      if (detail !== undefined) badRecord(options, { offset: fileOffset + pos, index: firstIndex + i, detail, skipped: f.end - pos });
+      if (detail !== undefined) {
+        badRecord(options, { offset: fileOffset + pos, index: firstIndex + i, detail, skipped: f.end - pos });
+        bad++;
+      }
       pos = f.end;
       i++;
     }
   }
+  return bad;
 }
 
 /**

@@ -133,6 +133,26 @@ suite("statsworker failures: one line on stderr, the documented exit code", () =
     assert.equal(parseNdjson(skip.stdout.toString()).length, 4, "both windows of both participants");
   });
 
+  test("a record the engine rejects inside a block (a bad stream) is named by index and offset; --skip-bad skips only it", async () => {
+    const stats = capture(2, 2);
+    const encoded = stats.map((st) => Buffer.from(sizeDelimitedEncode(AnalyticsStatSchema, st)));
+    // record 3 gains a streams entry holding wire type 7: its top level reads fine, its stream does not
+    const body = Buffer.concat([encoded[3]!.subarray(1), Buffer.from([0x52, 0x01, 0x07])]);
+    assert.ok(body.length < 0x80);
+    encoded[3] = Buffer.concat([Buffer.from([body.length]), body]);
+    const at = Buffer.concat(encoded.slice(0, 3)).length;
+    const file = join(dir, "bad-stream.bin");
+    await writeFile(file, Buffer.concat(encoded));
+    const run = await cli(["aggregate", "-q", file]);
+    assert.equal(run.code, 1);
+    assert.match(oneLine(run.stderr), new RegExp(`^statsworker aggregate: malformed record 3 at byte offset ${at}: `));
+    const skip = await cli(["aggregate", "--skip-bad", file]);
+    assert.equal(skip.code, 0, skip.stderr);
+    assert.match(skip.stderr, new RegExp(`skipping malformed record 3 at byte offset ${at}: .* \\(${body.length + 1} bytes\\)`));
+    assert.match(skip.stderr, /^ {2}records +7$/m);
+    assert.match(skip.stderr, /^ {2}records malformed \(skipped\) +1 /m);
+  });
+
   test("a record without its routing fields is malformed, named by index and offset", async () => {
     const stats = capture(1, 1);
     const file = join(dir, "no-room.bin");
