@@ -44,6 +44,7 @@ export class ByteSource {
   private readonly stream: AsyncIterator<Buffer> | undefined;
   private block: Uint8Array = new Uint8Array(0);
   private blockStart = 0;
+  private spare: Buffer = Buffer.alloc(0);
 
   private readonly signal: AbortSignal | undefined;
   private aborted: Promise<void> | undefined;
@@ -94,8 +95,11 @@ export class ByteSource {
   async ensure(offset: number, n: number, atLeast = n): Promise<void> {
     if (this.has(offset, n)) return;
     if (this.file !== undefined) {
-      const length = Math.min(this.size - offset, Math.max(n, BLOCK_BYTES));
-      const block = Buffer.allocUnsafe(Math.max(0, length));
+      const length = Math.max(0, Math.min(this.size - offset, Math.max(n, BLOCK_BYTES)));
+      // one buffer for every block: views are valid until the next ensure, and a fresh 4 MiB
+      // per block would be external memory for the GC to chase
+      if (this.spare.length < length) this.spare = Buffer.allocUnsafe(length);
+      const block = this.spare;
       let read = 0;
       while (read < length) {
         const { bytesRead } = await this.file.read(block, read, length - read, offset + read);

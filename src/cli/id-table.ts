@@ -65,7 +65,10 @@ export class IdTable<V> {
         return s;
       }
     }
-    const slot: Slot<V> = { room: buf.slice(roomStart, roomEnd), participant: buf.slice(partStart, partEnd), hash: h, value, next: head };
+    // copies: `buf` may be a Buffer, whose slice() is a view that would pin (and follow) the block
+    const room = new Uint8Array(buf.subarray(roomStart, roomEnd));
+    const participant = new Uint8Array(buf.subarray(partStart, partEnd));
+    const slot: Slot<V> = { room, participant, hash: h, value, next: head };
     this.buckets.set(h, slot);
     this.count++;
     return slot;

@@ -57,8 +57,8 @@ export class WindowSink {
       this.ndjson = undefined;
       this.reporter = {
         report: () => {},
-        // the batch is only valid during the call
-        reportBytes: (batch) => void (this.discarding || this.batches.push(batch.slice())),
+        // the batch is only valid during the call: copy it (a Buffer's slice() would be a view)
+        reportBytes: (batch) => void (this.discarding || this.batches.push(new Uint8Array(batch))),
       };
     }
   }
@@ -109,17 +109,40 @@ export class WindowSink {
 
 const fields = new RecordFields();
 
-// An encoded AnalyticsStats is a run of field-1 entries: 0x0a, then a length-prefixed stat.
+function sameBytes(buf: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (buf[aStart + i] !== buf[bStart + i]) return false;
+  return true;
+}
+
+// An encoded AnalyticsStats is a run of field-1 entries: 0x0a, then a length-prefixed stat. One
+// worker's batch shares its room and participant (R3), so their strings are made once per batch.
 function splitBatch(batch: Uint8Array, into: Entry[]): void {
   let pos = 0;
+  let roomId = "";
+  let participantId = "";
+  let roomStart = -1;
+  let roomEnd = -1;
+  let partStart = -1;
+  let partEnd = -1;
   while (pos < batch.length) {
     if (batch[pos] !== 0x0a) throw new Error(`encoded batch: unexpected tag ${batch[pos]} at byte ${pos}`);
     const status = scanRecord(batch, pos + 1, batch.length, true, fields);
     if (status !== Scan.Ok) throw new Error(`encoded batch: unreadable stat at byte ${pos}`);
+    if (!sameBytes(batch, roomStart, roomEnd, fields.roomIdStart, fields.roomIdEnd)) {
+      roomId = utf8.decode(batch.subarray(fields.roomIdStart, fields.roomIdEnd));
+    }
+    if (!sameBytes(batch, partStart, partEnd, fields.participantIdStart, fields.participantIdEnd)) {
+      participantId = utf8.decode(batch.subarray(fields.participantIdStart, fields.participantIdEnd));
+    }
+    roomStart = fields.roomIdStart;
+    roomEnd = fields.roomIdEnd;
+    partStart = fields.participantIdStart;
+    partEnd = fields.participantIdEnd;
     into.push({
       time: fields.hasTime ? timeMs(fields.seconds, fields.nanos) : 0,
-      roomId: utf8.decode(batch.subarray(fields.roomIdStart, fields.roomIdEnd)),
-      participantId: utf8.decode(batch.subarray(fields.participantIdStart, fields.participantIdEnd)),
+      roomId,
+      participantId,
       kind: fields.kind,
       trackId: utf8.decode(batch.subarray(fields.trackIdStart, fields.trackIdEnd)),
       bytes: batch.subarray(pos + 1, fields.end),

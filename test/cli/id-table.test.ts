@@ -43,6 +43,15 @@ suite("IdTable", () => {
     }
   });
 
+  test("keeps its own copy of the ids: a Buffer whose bytes are reused later does not change the key", () => {
+    const table = new IdTable<string>();
+    const buf = Buffer.from("xRM_1PA_1x");
+    table.set(buf, 1, 5, 5, 9, "first");
+    buf.write("yRM_2PA_2y");
+    assert.equal(table.get(Buffer.from("RM_1PA_1"), 0, 4, 4, 8), "first");
+    assert.equal(table.get(buf, 1, 5, 5, 9), undefined);
+  });
+
   test("the split between room and participant is part of the key", () => {
     const table = new IdTable<string>();
     table.set(...pair("ab", "c"), "ab|c");
