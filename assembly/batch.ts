@@ -6,64 +6,19 @@
 import { decodeFold, foldDecodedInto } from "./decode";
 import { infoPtr } from "./input";
 import {
-  INFO_ERROR_OFFSET, INFO_KIND, INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR,
-  INFO_ROOM_ID_BYTES, INFO_ROOM_ID_PTR, INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, STATUS_BAD_VARINT,
-  STATUS_TRUNCATED,
+  BATCH_DROPPED, BATCH_ERROR_INDEX, BATCH_ERROR_OFFSET, BATCH_FRAMING, BATCH_INVALID,
+  BATCH_INVALID_SLOTS, BATCH_LISTED, BATCH_MALFORMED, BATCH_MAX_INVALID_LISTED,
+  BATCH_MAX_MESSAGE_BYTES, BATCH_MESSAGES, BATCH_REFUSED, BATCH_SIZE, BATCH_STATS_IN, BATCH_STATUS, INFO_KIND,
+  INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR, INFO_ROOM_ID_BYTES, INFO_ROOM_ID_PTR,
+  INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, STATUS_BAD_VARINT, STATUS_MESSAGE_TOO_LARGE,
+  STATUS_OUT_OF_MEMORY, STATUS_TRUNCATED,
 } from "./layout";
 import { findRoute, isOpenWorker, notePending, trackSlot } from "./registry";
 import { zero8 } from "./bytes";
 
-/** LIMITS.maxMessageBytes: a larger message is rejected like the TS path rejects it */
-// @ts-ignore: decorator
-@inline const MAX_MESSAGE_BYTES: u64 = 1 << 20;
-/** status of a message over MAX_MESSAGE_BYTES */
-// @ts-ignore: decorator
-@inline export const STATUS_MESSAGE_TOO_LARGE: i32 = -12;
-/** status of a track slot that could not be allocated */
-// @ts-ignore: decorator
-@inline export const STATUS_OUT_OF_MEMORY: i32 = -20;
-/** most invalid stats listed per batch for the host to log */
-// @ts-ignore: decorator
-@inline const MAX_INVALID_LISTED: u32 = 64;
-
-// ╒═══════════ Batch result (48 + 4 * 64 bytes) ═══════════╕
-// ┌─────────────┬──────────────┬───────────────┬─────────────┐
-// │ status i32  │ errorIndex   │ errorOffset   │ statsIn     │  0
-// ├─────────────┼──────────────┼───────────────┼─────────────┤
-// │ invalid     │ dropped      │ malformed     │ messages    │ 16
-// ├─────────────┼──────────────┼───────────────┴─────────────┤
-// │ framing u32 │ listed u32   │ reserved (8)                │ 32
-// ├─────────────┴──────────────┴─────────────────────────────┤
-// │ invalid slots i32 × 64 (the first `listed`)              │ 48
-// └──────────────────────────────────────────────────────────┘
-// @ts-ignore: decorator
-@inline export const BATCH_STATUS: usize = 0;
-// @ts-ignore: decorator
-@inline export const BATCH_ERROR_INDEX: usize = BATCH_STATUS + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_ERROR_OFFSET: usize = BATCH_ERROR_INDEX + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_STATS_IN: usize = BATCH_ERROR_OFFSET + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_INVALID: usize = BATCH_STATS_IN + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_DROPPED: usize = BATCH_INVALID + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_MALFORMED: usize = BATCH_DROPPED + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_MESSAGES: usize = BATCH_MALFORMED + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_FRAMING: usize = BATCH_MESSAGES + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_LISTED: usize = BATCH_FRAMING + 4;
-// @ts-ignore: decorator
-@inline export const BATCH_INVALID_SLOTS: usize = 48;
-// @ts-ignore: decorator
-@inline export const BATCH_SIZE: usize = BATCH_INVALID_SLOTS + (<usize>MAX_INVALID_LISTED << 2);
-
 const RESULT: usize = memory.data(<i32>BATCH_SIZE, 16);
 
-/** Address of the last ingestBatch's result record. */
+/** Address of the last ingestBatch's result record (BATCH in layout.ts). */
 export function batchResultPtr(): usize {
   return RESULT;
 }
@@ -130,7 +85,7 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
     const message = pos;
     pos += <usize>length;
     bump(BATCH_MESSAGES);
-    const status = length > MAX_MESSAGE_BYTES ? STATUS_MESSAGE_TOO_LARGE : decodeFold(message, <u32>length, -1);
+    const status = length > <u64>BATCH_MAX_MESSAGE_BYTES ? STATUS_MESSAGE_TOO_LARGE : decodeFold(message, <u32>length, -1);
     if (status < 0) {
       bump(BATCH_MALFORMED);
       failOnce(status, index, <u32>(start - ptr));
@@ -160,14 +115,19 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
       lastPidPtr = pidPtr;
       lastPidBytes = pidBytes;
     }
-    // T3 (no worker) and R5 (a closed worker) both drop the stat and count it
+    // no worker and a closed worker both drop the stat and count it
     if (worker < 0 || !isOpenWorker(worker)) {
       bump(BATCH_DROPPED);
       continue;
     }
-    // R1: DOWNSTREAM when kind is 1, UPSTREAM for 0 and every other value
+    // DOWNSTREAM when kind is 1, UPSTREAM for 0 and every other value (as onTrackStat)
     const bucket: u32 = load<i32>(info + INFO_KIND) == 1 ? 1 : 0;
     const slot = trackSlot(worker, bucket, load<u32>(info + INFO_TRACK_ID_PTR), load<u32>(info + INFO_TRACK_ID_BYTES));
+    if (slot < -1) {
+      // a bound refused the new track: this stat only, the batch goes on
+      bump(BATCH_REFUSED);
+      continue;
+    }
     if (slot < 0) {
       failOnce(STATUS_OUT_OF_MEMORY, index - 1, <u32>(start - ptr));
       break;
@@ -177,7 +137,7 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
     bump(BATCH_STATS_IN);
     if (status == 0) {
       const listed = load<u32>(RESULT + BATCH_LISTED);
-      if (listed < MAX_INVALID_LISTED) {
+      if (listed < BATCH_MAX_INVALID_LISTED) {
         store<i32>(RESULT + BATCH_INVALID_SLOTS + (<usize>listed << 2), slot);
         store<u32>(RESULT + BATCH_LISTED, listed + 1);
       }

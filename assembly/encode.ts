@@ -7,23 +7,84 @@
 
 import { blockAlloc, blockCapacity, blockFree } from "./heap";
 import {
-  SLOT_COUNT, SLOT_FIRS, SLOT_FRAMES, SLOT_JITTER, SLOT_LAYER, SLOT_LAYER_BYTES,
-  SLOT_LAYER_FRAMES, SLOT_LAYER_PACKETS, SLOT_LAYER_PRESENT, SLOT_NACKS, SLOT_PACKETS_LOST,
-  SLOT_PADDING_BYTES, SLOT_PADDING_PACKETS, SLOT_PLIS, SLOT_PRIMARY_BYTES, SLOT_PRIMARY_PACKETS,
-  SLOT_RETRANSMIT_BYTES, SLOT_RETRANSMIT_PACKETS, SLOT_RTT, SLOT_SCORE, SLOT_SIZE,
+  DRAIN_ENTRY_BUCKET, DRAIN_ENTRY_SIZE, DRAIN_ENTRY_SLOT, DRAIN_ENTRY_TRACK_BYTES,
+  DRAIN_ENTRY_TRACK_PTR, META_BUCKET, META_NEXT, META_TRACK_BYTES, META_TRACK_PTR, SLOT_COUNT,
+  SLOT_FIRS, SLOT_FRAMES, SLOT_JITTER, SLOT_LAYER, SLOT_LAYER_BYTES, SLOT_LAYER_FRAMES,
+  SLOT_LAYER_PACKETS, SLOT_LAYER_PRESENT, SLOT_NACKS, SLOT_PACKETS_LOST, SLOT_PADDING_BYTES,
+  SLOT_PADDING_PACKETS, SLOT_PLIS, SLOT_PRIMARY_BYTES, SLOT_PRIMARY_PACKETS, SLOT_RETRANSMIT_BYTES,
+  SLOT_RETRANSMIT_PACKETS, SLOT_RTT, SLOT_SCORE, SLOT_SIZE,
 } from "./layout";
+import * as F from "./schema";
+import { WT_BIT32, WT_LENGTH_DELIMITED, WT_VARINT } from "./wire";
 import {
   clearPending, isWorker, releaseSlot, slotAddress, workerHead, workerPatch, workerPatchBytes,
 } from "./registry";
-import { metaAddress, META_BUCKET, META_NEXT, META_TRACK_BYTES, META_TRACK_PTR } from "./slots";
+import { metaAddress } from "./slots";
 import { copySmall, zero8 } from "./bytes";
+import { KEEP_BUFFER_BYTES } from "./input";
 
 /** the output buffer (drainList entries or drainEncode bytes), grown on demand */
 let output: usize = 0;
+/** bytes of output the last drain wrote */
+let outputUsed: u64 = 0;
 let drained: u32 = 0;
+
+/** A growable list of i32 in a heap block; only the module reads it. */
+@unmanaged class I32List {
+  ptr: usize;
+  count: u32;
+}
+
 /** slots released by the last drain, for the host to forget its cached ids */
-let freed: usize = 0;
-let freedCount: u32 = 0;
+const FREED = changetype<I32List>(memory.data(offsetof<I32List>(), 16));
+/** the live slots of the drain in progress, in result order */
+const ORDER = changetype<I32List>(memory.data(offsetof<I32List>(), 16));
+
+/** Appends `value` to `list`; false when memory is exhausted (the list is unchanged). */
+function push(list: I32List, value: i32): bool {
+  if (list.ptr == 0 || blockCapacity(list.ptr) < (<u64>list.count + 1) << 2) {
+    const grown = blockAlloc(list.ptr == 0 ? 256 : blockCapacity(list.ptr) << 1);
+    if (grown == 0) return false;
+    if (list.ptr != 0) memory.copy(grown, list.ptr, <usize>list.count << 2);
+    blockFree(list.ptr);
+    list.ptr = grown;
+  }
+  store<i32>(list.ptr + (<usize>list.count << 2), value);
+  list.count++;
+  return true;
+}
+
+/** Frees an empty list's block when it grew past KEEP_BUFFER_BYTES. */
+function trimList(list: I32List): void {
+  if (list.ptr != 0 && blockCapacity(list.ptr) > KEEP_BUFFER_BYTES) {
+    blockFree(list.ptr);
+    list.ptr = 0;
+  }
+}
+
+/**
+ * Gives the output buffer, the spare and the drain lists back to the heap when they grew past
+ * KEEP_BUFFER_BYTES (64 KiB); the host must hold no view of the last drain's output.
+ */
+export function trimOutput(): void {
+  if (output != 0 && blockCapacity(output) > KEEP_BUFFER_BYTES) {
+    blockFree(output);
+    output = 0;
+  }
+  if (spare != 0 && blockCapacity(spare) > KEEP_BUFFER_BYTES) {
+    blockFree(spare);
+    spare = 0;
+  }
+  FREED.count = 0;
+  trimList(FREED);
+  trimList(ORDER);
+  outputUsed = 0;
+}
+
+// @ts-ignore: decorator
+@inline function at(list: I32List, i: u32): i32 {
+  return load<i32>(list.ptr + (<usize>i << 2));
+}
 
 // A reporter handed a view of `output` may, inside reportBytes, make another worker drain
 // (participantLeft, flush): that drain must not overwrite the view. The host lends the buffer
@@ -48,10 +109,10 @@ export function lendOutput(): i32 {
   return 0;
 }
 
-/** Takes back the buffer lent last; the one used meanwhile becomes the spare. */
+/** Takes back the buffer lent last; the one used meanwhile becomes the spare unless it is large. */
 export function returnOutput(): void {
   if (lentDepth == 0) return;
-  if (spare == 0) spare = output;
+  if (spare == 0 && (output == 0 || blockCapacity(output) <= KEEP_BUFFER_BYTES)) spare = output;
   else blockFree(output);
   lentDepth--;
   output = load<usize>(LENT + (<usize>lentDepth << 2));
@@ -69,12 +130,12 @@ export function drainCount(): u32 {
 
 /** Address of the list of slots (i32) the last drain released. */
 export function freedPtr(): usize {
-  return freed;
+  return FREED.ptr;
 }
 
 /** Number of slots the last drain released. */
 export function freedSlots(): u32 {
-  return freedCount;
+  return FREED.count;
 }
 
 /** Makes `output` hold `bytes` bytes, keeping the first `keep`; false when memory is exhausted. */
@@ -90,33 +151,22 @@ function ensureOutput(bytes: u64, keep: usize): bool {
   return true;
 }
 
-function noteFreed(slot: i32): bool {
-  if (freed == 0 || blockCapacity(freed) < (<u64>freedCount + 1) << 2) {
-    const grown = blockAlloc(freed == 0 ? 256 : blockCapacity(freed) << 1);
-    if (grown == 0) return false;
-    if (freed != 0) memory.copy(grown, freed, <usize>freedCount << 2);
-    blockFree(freed);
-    freed = grown;
-  }
-  store<i32>(freed + (<usize>freedCount << 2), slot);
-  freedCount++;
-  return true;
-}
-
 /**
- * Lists `worker`'s live results at outputPtr(), every UPSTREAM (bucket 0) entry first (R2), and
- * releases quiet slots (listed at freedPtr()). The host reads each listed slot and resets it.
- * Returns the number of entries, or -1 when memory is exhausted.
- *
- * ┌──────────┬────────────┬──────────────┬────────────────┐
- * │ slot i32 │ bucket u32 │ trackPtr u32 │ trackBytes u32 │  one 16-byte entry per result
- * └──────────┴────────────┴──────────────┴────────────────┘
+ * The one drain walk: releases `worker`'s quiet slots (no stat this window; listed at
+ * freedPtr()) and lists its live ones in ORDER, every UPSTREAM (bucket 0) slot first. False
+ * when memory is exhausted; nothing live was touched then.
  */
-export function drainList(worker: i32): i32 {
+function collect(worker: i32): bool {
   drained = 0;
-  freedCount = 0;
-  if (!isWorker(worker)) return 0;
-  clearPending(worker);
+  FREED.count = 0;
+  ORDER.count = 0;
+  // buffers that grew for one big drain go back to the heap once drains are small again
+  if (output != 0 && blockCapacity(output) > KEEP_BUFFER_BYTES && outputUsed * 4 < blockCapacity(output)) {
+    blockFree(output);
+    output = 0;
+  }
+  trimList(FREED);
+  trimList(ORDER);
   for (let bucket: u32 = 0; bucket < 2; bucket++) {
     let slot = workerHead(worker);
     while (slot >= 0) {
@@ -124,25 +174,100 @@ export function drainList(worker: i32): i32 {
       const next = load<i32>(meta + META_NEXT);
       if (load<u32>(meta + META_BUCKET) == bucket) {
         if (load<u32>(slotAddress(slot) + SLOT_COUNT) == 0) {
-          if (!noteFreed(slot)) return -1;
+          if (!push(FREED, slot)) return false;
           releaseSlot(slot);
-        } else {
-          if (!ensureOutput((<u64>drained + 1) << 4, <usize>drained << 4)) return -1;
-          const entry = output + (<usize>drained << 4);
-          store<i32>(entry, slot);
-          store<u32>(entry + 4, bucket);
-          store<u32>(entry + 8, load<u32>(meta + META_TRACK_PTR));
-          store<u32>(entry + 12, load<u32>(meta + META_TRACK_BYTES));
-          drained++;
+        } else if (!push(ORDER, slot)) {
+          return false;
         }
       }
       slot = next;
     }
   }
-  return <i32>drained;
+  return true;
+}
+
+/**
+ * Lists `worker`'s live results at outputPtr() (DRAIN_ENTRY records), every UPSTREAM entry
+ * first, and releases quiet slots (listed at freedPtr()). The host reads each listed slot and
+ * resets it. Returns the number of entries, or -1 when memory is exhausted.
+ */
+export function drainList(worker: i32): i32 {
+  drained = 0;
+  FREED.count = 0;
+  if (!isWorker(worker)) return 0;
+  if (!collect(worker)) return -1;
+  const n = ORDER.count;
+  if (n != 0 && !ensureOutput(<u64>n * DRAIN_ENTRY_SIZE, 0)) return -1;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = at(ORDER, i);
+    const meta = metaAddress(<u32>slot);
+    const entry = output + <usize>i * DRAIN_ENTRY_SIZE;
+    store<i32>(entry + DRAIN_ENTRY_SLOT, slot);
+    store<u32>(entry + DRAIN_ENTRY_BUCKET, load<u32>(meta + META_BUCKET));
+    store<u32>(entry + DRAIN_ENTRY_TRACK_PTR, load<u32>(meta + META_TRACK_PTR));
+    store<u32>(entry + DRAIN_ENTRY_TRACK_BYTES, load<u32>(meta + META_TRACK_BYTES));
+  }
+  drained = n;
+  outputUsed = <u64>n * DRAIN_ENTRY_SIZE;
+  clearPending(worker);
+  return <i32>n;
 }
 
 // ── protobuf writing ──────────────────────────────────────────────────────────────────────────
+
+// Tags, built from the field numbers (schema.ts) and wire types (wire.ts).
+// @ts-ignore: decorator
+@inline const TAG_STATS_STAT: u8 = <u8>((F.STATS_STATS << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_STAT_KIND: u8 = <u8>((F.STAT_KIND << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STAT_TIME_STAMP: u8 = <u8>((F.STAT_TIME_STAMP << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_STAT_TRACK_ID: u8 = <u8>((F.STAT_TRACK_ID << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_STAT_SCORE: u8 = <u8>((F.STAT_SCORE << 3) | WT_BIT32);
+// @ts-ignore: decorator
+@inline const TAG_STAT_STREAMS: u8 = <u8>((F.STAT_STREAMS << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PRIMARY_PACKETS: u8 = <u8>((F.STREAM_PRIMARY_PACKETS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PRIMARY_BYTES: u8 = <u8>((F.STREAM_PRIMARY_BYTES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_RETRANSMIT_PACKETS: u8 = <u8>((F.STREAM_RETRANSMIT_PACKETS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_RETRANSMIT_BYTES: u8 = <u8>((F.STREAM_RETRANSMIT_BYTES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PADDING_PACKETS: u8 = <u8>((F.STREAM_PADDING_PACKETS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PADDING_BYTES: u8 = <u8>((F.STREAM_PADDING_BYTES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PACKETS_LOST: u8 = <u8>((F.STREAM_PACKETS_LOST << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_FRAMES: u8 = <u8>((F.STREAM_FRAMES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_RTT: u8 = <u8>((F.STREAM_RTT << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_JITTER: u8 = <u8>((F.STREAM_JITTER << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_NACKS: u8 = <u8>((F.STREAM_NACKS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PLIS: u8 = <u8>((F.STREAM_PLIS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_FIRS: u8 = <u8>((F.STREAM_FIRS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_VIDEO_LAYERS: u8 = <u8>((F.STREAM_VIDEO_LAYERS << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_LAYER_LAYER: u8 = <u8>((F.LAYER_LAYER << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_LAYER_PACKETS: u8 = <u8>((F.LAYER_PACKETS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_LAYER_BYTES: u8 = <u8>((F.LAYER_BYTES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_LAYER_FRAMES: u8 = <u8>((F.LAYER_FRAMES << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_TIMESTAMP_SECONDS: u8 = <u8>((F.TIMESTAMP_SECONDS << 3) | WT_VARINT);
+// @ts-ignore: decorator
+@inline const TAG_TIMESTAMP_NANOS: u8 = <u8>((F.TIMESTAMP_NANOS << 3) | WT_VARINT);
 
 // @ts-ignore: decorator
 @inline function varintSize(v: u64): u32 {
@@ -187,28 +312,28 @@ const TIME_BUF: usize = memory.data(32, 16);
 /** Encodes the coalesced stream of slot record `a` into STREAM_BUF; returns its length. */
 function encodeStream(a: usize): u32 {
   let p = STREAM_BUF;
-  p = fieldU32(p, 0x10, load<u32>(a + SLOT_PRIMARY_PACKETS));
-  p = fieldU64(p, 0x18, load<u64>(a + SLOT_PRIMARY_BYTES));
-  p = fieldU32(p, 0x20, load<u32>(a + SLOT_RETRANSMIT_PACKETS));
-  p = fieldU64(p, 0x28, load<u64>(a + SLOT_RETRANSMIT_BYTES));
-  p = fieldU32(p, 0x30, load<u32>(a + SLOT_PADDING_PACKETS));
-  p = fieldU64(p, 0x38, load<u64>(a + SLOT_PADDING_BYTES));
-  p = fieldU32(p, 0x40, load<u32>(a + SLOT_PACKETS_LOST));
-  p = fieldU32(p, 0x48, load<u32>(a + SLOT_FRAMES));
-  p = fieldU32(p, 0x50, load<u32>(a + SLOT_RTT));
-  p = fieldU32(p, 0x58, load<u32>(a + SLOT_JITTER));
-  p = fieldU32(p, 0x60, load<u32>(a + SLOT_NACKS));
-  p = fieldU32(p, 0x68, load<u32>(a + SLOT_PLIS));
-  p = fieldU32(p, 0x70, load<u32>(a + SLOT_FIRS));
+  p = fieldU32(p, TAG_STREAM_PRIMARY_PACKETS, load<u32>(a + SLOT_PRIMARY_PACKETS));
+  p = fieldU64(p, TAG_STREAM_PRIMARY_BYTES, load<u64>(a + SLOT_PRIMARY_BYTES));
+  p = fieldU32(p, TAG_STREAM_RETRANSMIT_PACKETS, load<u32>(a + SLOT_RETRANSMIT_PACKETS));
+  p = fieldU64(p, TAG_STREAM_RETRANSMIT_BYTES, load<u64>(a + SLOT_RETRANSMIT_BYTES));
+  p = fieldU32(p, TAG_STREAM_PADDING_PACKETS, load<u32>(a + SLOT_PADDING_PACKETS));
+  p = fieldU64(p, TAG_STREAM_PADDING_BYTES, load<u64>(a + SLOT_PADDING_BYTES));
+  p = fieldU32(p, TAG_STREAM_PACKETS_LOST, load<u32>(a + SLOT_PACKETS_LOST));
+  p = fieldU32(p, TAG_STREAM_FRAMES, load<u32>(a + SLOT_FRAMES));
+  p = fieldU32(p, TAG_STREAM_RTT, load<u32>(a + SLOT_RTT));
+  p = fieldU32(p, TAG_STREAM_JITTER, load<u32>(a + SLOT_JITTER));
+  p = fieldU32(p, TAG_STREAM_NACKS, load<u32>(a + SLOT_NACKS));
+  p = fieldU32(p, TAG_STREAM_PLIS, load<u32>(a + SLOT_PLIS));
+  p = fieldU32(p, TAG_STREAM_FIRS, load<u32>(a + SLOT_FIRS));
   if (load<u32>(a + SLOT_LAYER_PRESENT) != 0) {
     let q = LAYER_BUF;
     // int32 is written as a sign-extended 64-bit varint, as protobuf-es does
-    q = fieldU64(q, 0x08, <u64>(<i64>load<i32>(a + SLOT_LAYER)));
-    q = fieldU32(q, 0x10, load<u32>(a + SLOT_LAYER_PACKETS));
-    q = fieldU64(q, 0x18, load<u64>(a + SLOT_LAYER_BYTES));
-    q = fieldU32(q, 0x20, load<u32>(a + SLOT_LAYER_FRAMES));
+    q = fieldU64(q, TAG_LAYER_LAYER, <u64>(<i64>load<i32>(a + SLOT_LAYER)));
+    q = fieldU32(q, TAG_LAYER_PACKETS, load<u32>(a + SLOT_LAYER_PACKETS));
+    q = fieldU64(q, TAG_LAYER_BYTES, load<u64>(a + SLOT_LAYER_BYTES));
+    q = fieldU32(q, TAG_LAYER_FRAMES, load<u32>(a + SLOT_LAYER_FRAMES));
     const layerBytes = <u32>(q - LAYER_BUF);
-    store<u8>(p, 0x7a);
+    store<u8>(p, TAG_STREAM_VIDEO_LAYERS);
     p = writeVarint(p + 1, layerBytes);
     copySmall(p, LAYER_BUF, layerBytes);
     p += layerBytes;
@@ -218,81 +343,74 @@ function encodeStream(a: usize): u32 {
 
 /**
  * Encodes `worker`'s window as one AnalyticsStats message at outputPtr() and resets the slots:
- * one stat per live slot, UPSTREAM first (R2), each patched (R3) with kind, time stamp
- * (`seconds`, `nanos`), the worker's pre-encoded room and participant fields and the track id.
- * Quiet slots are released (listed at freedPtr()). Returns the message length (0: no results),
- * or -1 when memory is exhausted; drainCount() gives the number of stats.
+ * one stat per live slot, UPSTREAM first, each patched with kind, time stamp (`seconds`,
+ * `nanos`), the worker's pre-encoded room and participant fields and the track id. Quiet slots
+ * are released (listed at freedPtr()). Returns the message length (0: no results), or -1 when
+ * memory is exhausted: the window then stays in place for the next drain. drainCount() gives
+ * the number of stats.
  */
 export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
   drained = 0;
-  freedCount = 0;
+  FREED.count = 0;
   if (!isWorker(worker)) return 0;
-  clearPending(worker);
+  if (!collect(worker)) return -1;
   let t = TIME_BUF;
-  t = fieldU64(t, 0x08, <u64>(<i64>seconds));
-  t = fieldU64(t, 0x10, <u64>(<i64>nanos));
+  t = fieldU64(t, TAG_TIMESTAMP_SECONDS, <u64>(<i64>seconds));
+  t = fieldU64(t, TAG_TIMESTAMP_NANOS, <u64>(<i64>nanos));
   const timeBytes = <u32>(t - TIME_BUF);
   const patch = workerPatch(worker);
   const patchBytes = workerPatchBytes(worker);
+  const n = ORDER.count;
   let length: usize = 0;
-  for (let bucket: u32 = 0; bucket < 2; bucket++) {
-    let slot = workerHead(worker);
-    while (slot >= 0) {
-      const meta = metaAddress(<u32>slot);
-      const next = load<i32>(meta + META_NEXT);
-      if (load<u32>(meta + META_BUCKET) != bucket) {
-        slot = next;
-        continue;
-      }
-      const a = slotAddress(slot);
-      const count = load<u32>(a + SLOT_COUNT);
-      if (count == 0) {
-        if (!noteFreed(slot)) return -1;
-        releaseSlot(slot);
-        slot = next;
-        continue;
-      }
-      const streamBytes = encodeStream(a);
-      const trackBytes = load<u32>(meta + META_TRACK_BYTES);
-      // Go parity (R10): float32 division by the count of all stats, invalid ones included
-      const score = load<f32>(a + SLOT_SCORE) / <f32>count;
-      let statBytes: u32 = (bucket == 1 ? 2 : 0) + 2 + timeBytes + patchBytes + 1 + varintSize(streamBytes) + streamBytes;
-      if (trackBytes != 0) statBytes += 1 + varintSize(trackBytes) + trackBytes;
-      if (reinterpret<u32>(score) != 0) statBytes += 5;
-      if (!ensureOutput(<u64>length + 6 + statBytes, length)) return -1;
-      let p = output + length;
-      store<u8>(p, 0x0a);
-      p = writeVarint(p + 1, statBytes);
-      if (bucket == 1) {
-        store<u16>(p, 0x0110); // kind = DOWNSTREAM (field 2, varint 1)
-        p += 2;
-      }
-      store<u8>(p, 0x1a);
-      store<u8>(p + 1, <u8>timeBytes);
-      copySmall(p + 2, TIME_BUF, timeBytes);
-      p += 2 + timeBytes;
-      copySmall(p, patch, patchBytes);
-      p += patchBytes;
-      if (trackBytes != 0) {
-        store<u8>(p, 0x42);
-        p = writeVarint(p + 1, trackBytes);
-        copySmall(p, load<u32>(meta + META_TRACK_PTR), trackBytes);
-        p += trackBytes;
-      }
-      if (reinterpret<u32>(score) != 0) {
-        store<u8>(p, 0x4d);
-        store<f32>(p + 1, score);
-        p += 5;
-      }
-      store<u8>(p, 0x52);
-      p = writeVarint(p + 1, streamBytes);
-      copySmall(p, STREAM_BUF, streamBytes);
-      p += streamBytes;
-      length = p - output;
-      zero8(a, SLOT_SIZE);
-      drained++;
-      slot = next;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = at(ORDER, i);
+    const meta = metaAddress(<u32>slot);
+    const bucket = load<u32>(meta + META_BUCKET);
+    const a = slotAddress(slot);
+    const streamBytes = encodeStream(a);
+    const trackBytes = load<u32>(meta + META_TRACK_BYTES);
+    // Go parity: float32 division by the count of all stats, invalid ones included
+    const score = load<f32>(a + SLOT_SCORE) / <f32>load<u32>(a + SLOT_COUNT);
+    let statBytes: u32 = (bucket == 1 ? 2 : 0) + 2 + timeBytes + patchBytes + 1 + varintSize(streamBytes) + streamBytes;
+    if (trackBytes != 0) statBytes += 1 + varintSize(trackBytes) + trackBytes;
+    if (reinterpret<u32>(score) != 0) statBytes += 5;
+    if (!ensureOutput(<u64>length + 6 + statBytes, length)) return -1;
+    let p = output + length;
+    store<u8>(p, TAG_STATS_STAT);
+    p = writeVarint(p + 1, statBytes);
+    if (bucket == 1) {
+      // kind = DOWNSTREAM (1)
+      store<u8>(p, TAG_STAT_KIND);
+      store<u8>(p + 1, 1);
+      p += 2;
     }
+    store<u8>(p, TAG_STAT_TIME_STAMP);
+    store<u8>(p + 1, <u8>timeBytes);
+    copySmall(p + 2, TIME_BUF, timeBytes);
+    p += 2 + timeBytes;
+    copySmall(p, patch, patchBytes);
+    p += patchBytes;
+    if (trackBytes != 0) {
+      store<u8>(p, TAG_STAT_TRACK_ID);
+      p = writeVarint(p + 1, trackBytes);
+      copySmall(p, load<u32>(meta + META_TRACK_PTR), trackBytes);
+      p += trackBytes;
+    }
+    if (reinterpret<u32>(score) != 0) {
+      store<u8>(p, TAG_STAT_SCORE);
+      store<f32>(p + 1, score);
+      p += 5;
+    }
+    store<u8>(p, TAG_STAT_STREAMS);
+    p = writeVarint(p + 1, streamBytes);
+    copySmall(p, STREAM_BUF, streamBytes);
+    p += streamBytes;
+    length = p - output;
   }
+  // only now that every stat is encoded does the window end
+  for (let i: u32 = 0; i < n; i++) zero8(slotAddress(at(ORDER, i)), SLOT_SIZE);
+  drained = n;
+  outputUsed = <u64>length;
+  clearPending(worker);
   return <i32>length;
 }

@@ -1,15 +1,29 @@
 // The export surface of the engine module; the contract is src/engine/wasm/abi.ts.
 
-export { abiVersion } from "./layout";
+export { abiLayoutHash, abiVersion } from "./layout";
+import { trimInput } from "./input";
+import { trimOutput } from "./encode";
+
 export { scratchPtr, infoPtr, inputPtr } from "./input";
+export { heapFreeBytes, setHeapLimit } from "./heap";
 export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
 export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
 export { decodeFold } from "./decode";
 export {
-  routerCreate, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
+  hashKey, hashProbes, setBounds, routerCreate, routerFree, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
 export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,
 } from "./encode";
 export { ingestBatch, batchResultPtr } from "./batch";
+
+/**
+ * Gives the input buffer, the output buffers and the drain lists back to the heap when one big
+ * input or drain grew them past 64 KiB. The next inputPtr() returns a new address: the host must
+ * forget the old one, and hold no view of the last drain's output.
+ */
+export function trimBuffers(): void {
+  trimInput();
+  trimOutput();
+}

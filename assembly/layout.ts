@@ -1,50 +1,56 @@
-// Record layouts and status codes shared with the host.
+// Every record the host and the module share, and every status code: the one source of truth.
 //
-// Mirrors src/engine/wasm/abi.ts field by field; bump ABI_VERSION whenever either side changes.
-// Offsets are built from the previous field so that a reordering cannot leave a gap or overlap.
+// scripts/gen-abi.mjs reads this file at build time and writes the host's constants
+// (src/engine/wasm/layout.gen.ts, re-exported by abi.ts) and the layout fingerprint
+// (assembly/layout-hash.gen.ts) that the loader compares with the module's, so a host and a
+// module built from different layouts cannot load together.
+//
+// Format the generator relies on: `// @record NAME description` starts a record (the host gets
+// an object NAME whose keys are the constant names without their `NAME_` prefix); each constant
+// is `@inline export const X: type = expression;` over integer literals and earlier constants,
+// preceded by an optional one-line `/** doc */`. Offsets are built from the previous field, so a
+// reordering cannot leave a gap or an overlap.
 
-/** ABI version of this module (src/engine/wasm/abi.ts `ABI_VERSION`). */
+import { LAYOUT_HASH } from "./layout-hash.gen";
+
+/** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 3;
+@inline export const ABI_VERSION: i32 = 8;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {
   return ABI_VERSION;
 }
 
-// ╒══════════════════════ Slot record (96 bytes, 8-aligned) ═══════════════════╕
-//    3                   2                   1
-//  1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0 9 8 7 6 5 4 3 2 1 0  bits
-// ├───────────────────────────────────────────────────────────────┤
-// │ count u32: every stat folded in, invalid ones too (R10)       │  0
-// ├───────────────────────────────────────────────────────────────┤
-// │ score f32: float32 sum of the valid stats' scores (R10)       │  4
-// ├───────────────────────────────────────────────────────────────┤
-// │ primaryPackets u32     (wrapping sums, R8, from here to 40)   │  8
-// │ retransmitPackets u32                                         │ 12
-// │ paddingPackets u32                                            │ 16
-// │ packetsLost u32                                               │ 20
-// │ frames u32                                                    │ 24
-// │ nacks u32                                                     │ 28
-// │ plis u32                                                      │ 32
-// │ firs u32                                                      │ 36
-// ├───────────────────────────────────────────────────────────────┤
-// │ rtt u32 (max, R8)                                             │ 40
-// │ jitter u32 (max, R8)                                          │ 44
-// ├───────────────────────────────────────────────────────────────┤
-// │ primaryBytes u64                                              │ 48
-// │ retransmitBytes u64                                           │ 56
-// │ paddingBytes u64                                              │ 64
-// ├───────────────────────────────────────────────────────────────┤
-// │ layer i32: index of the highest layer seen (R9, Q1)           │ 72
-// │ layerPresent u32: 1 once any layer was seen                   │ 76
-// │ layerPackets u32                                              │ 80
-// │ layerFrames u32                                               │ 84
-// │ layerBytes u64                                                │ 88
-// └───────────────────────────────────────────────────────────────┘ 96
+/** Fingerprint of every constant in this file; the host refuses a module whose value differs. */
+export function abiLayoutHash(): u32 {
+  return LAYOUT_HASH;
+}
 
+// @record SLOT the running fold of one (worker, direction, track) in one window
+//
+//  0 ┌───────────┬───────────┬────────────────┬───────────────────┐
+//    │ count u32 │ score f32 │ primaryPackets │ retransmitPackets │
+// 16 ├───────────┴───────────┼────────────────┼───────────────────┤
+//    │ paddingPackets        │ packetsLost    │ frames            │ nacks (28)
+// 32 ├───────────┬───────────┼────────────────┼───────────────────┤
+//    │ plis      │ firs      │ rtt (max)      │ jitter (max)      │
+// 48 ├───────────┴───────────┼────────────────┴───────────────────┤
+//    │ primaryBytes u64      │ retransmitBytes u64                │
+// 64 ├───────────────────────┼───────────┬────────────────────────┤
+//    │ paddingBytes u64      │ layer i32 │ layerPresent u32       │
+// 80 ├───────────┬───────────┼───────────┴────────────────────────┤
+//    │ layerPkts │ layerFrms │ layerBytes u64                     │
+// 96 └───────────┴───────────┴────────────────────────────────────┘
+//
+// The u32 fields from primaryPackets to firs and the u64 fields are wrapping sums (R8), rtt and
+// jitter maxima; the layer fields accumulate the highest layer index seen (R9, Q1). The decoder
+// keeps one stat's own fold in the same layout (count 1) before merging it.
+
+/** every stat folded in, invalid ones too: the divisor of the score */
 // @ts-ignore: decorator
 @inline export const SLOT_COUNT: usize = 0;
+/** f32 sum of the valid stats' scores, rounded after every addition */
 // @ts-ignore: decorator
 @inline export const SLOT_SCORE: usize = SLOT_COUNT + 4;
 // @ts-ignore: decorator
@@ -73,8 +79,10 @@ export function abiVersion(): i32 {
 @inline export const SLOT_RETRANSMIT_BYTES: usize = SLOT_PRIMARY_BYTES + 8;
 // @ts-ignore: decorator
 @inline export const SLOT_PADDING_BYTES: usize = SLOT_RETRANSMIT_BYTES + 8;
+/** i32 index of the highest layer seen */
 // @ts-ignore: decorator
 @inline export const SLOT_LAYER: usize = SLOT_PADDING_BYTES + 8;
+/** 1 once any layer was seen */
 // @ts-ignore: decorator
 @inline export const SLOT_LAYER_PRESENT: usize = SLOT_LAYER + 4;
 // @ts-ignore: decorator
@@ -86,50 +94,34 @@ export function abiVersion(): i32 {
 // @ts-ignore: decorator
 @inline export const SLOT_SIZE: usize = SLOT_LAYER_BYTES + 8;
 
-// ╒═════════════════ Scratch record (host-filled from one AnalyticsStat) ═══════╕
+// @record SCRATCH the record the host fills from one AnalyticsStat object before foldScratch()
 //
-// header (16 bytes) at SCRATCH_HEADER
-// ┌──────────────────────────────┐
-// │ score f32                    │  0
-// │ streamCount u32              │  4
-// │ layerCount u32               │  8
-// │ reserved                     │ 12
-// └──────────────────────────────┘ 16
+// A header, then streamCount stream records from STREAMS, then layerCount layer records from
+// LAYERS (the layers of all streams, concatenated). The decoder keeps the stream and the layer
+// it is reading in the same stream and layer layouts.
 //
-// stream record (64 bytes), MAX_STREAMS_PER_STAT of them from SCRATCH_HEADER_SIZE
-// ┌──────────────────────────────┐
-// │ primaryPackets u32           │  0
-// │ retransmitPackets u32        │  4
-// │ paddingPackets u32           │  8
-// │ packetsLost u32              │ 12
-// │ frames u32                   │ 16
-// │ nacks u32                    │ 20
-// │ plis u32                     │ 24
-// │ firs u32                     │ 28
-// │ rtt u32                      │ 32
-// │ jitter u32                   │ 36
-// │ primaryBytes u64             │ 40
-// │ retransmitBytes u64          │ 48
-// │ paddingBytes u64             │ 56
-// └──────────────────────────────┘ 64
-//
-// layer record (24 bytes), SCRATCH_MAX_LAYERS of them from SCRATCH_LAYERS; the layers of all
-// streams concatenated
-// ┌──────────────────────────────┐
-// │ layer i32                    │  0
-// │ packets u32                  │  4
-// │ frames u32                   │  8
-// │ reserved                     │ 12
-// │ bytes u64                    │ 16
-// └──────────────────────────────┘ 24
+// header   0 ┌───────────┬─────────────────┬────────────────┬──────────────┐
+//            │ score f32 │ streamCount u32 │ layerCount u32 │ reserved u32 │
+//         16 └───────────┴─────────────────┴────────────────┴──────────────┘
+// stream   0 ┌────────────────┬───────────────────┬────────────────┬─────────────┐
+//            │ primaryPackets │ retransmitPackets │ paddingPackets │ packetsLost │
+//         16 ├────────────────┼───────────────────┼────────────────┼─────────────┤
+//            │ frames         │ nacks             │ plis           │ firs        │
+//         32 ├────────────────┼───────────────────┼────────────────┴─────────────┤
+//            │ rtt            │ jitter            │ primaryBytes u64             │
+//         48 ├────────────────┴───────────────────┼──────────────────────────────┤
+//            │ retransmitBytes u64                │ paddingBytes u64             │
+//         64 └────────────────────────────────────┴──────────────────────────────┘
+// layer    0 ┌───────────┬─────────────┬────────────┬──────────────┬───────────┐
+//            │ layer i32 │ packets u32 │ frames u32 │ reserved u32 │ bytes u64 │
+//         24 └───────────┴─────────────┴────────────┴──────────────┴───────────┘
 
-/** Most streams one stat may carry (src/limits.ts `maxStreamsPerStat`). */
+/** most streams one stat may carry (LIMITS.maxStreamsPerStat in src/limits.ts) */
 // @ts-ignore: decorator
 @inline export const MAX_STREAMS_PER_STAT: u32 = 64;
-/** Most video layers one stream may carry (src/limits.ts `maxLayersPerStream`). */
+/** most video layers one stream may carry (LIMITS.maxLayersPerStream) */
 // @ts-ignore: decorator
 @inline export const MAX_LAYERS_PER_STREAM: u32 = 32;
-
 // @ts-ignore: decorator
 @inline export const SCRATCH_SCORE: usize = 0;
 // @ts-ignore: decorator
@@ -137,8 +129,9 @@ export function abiVersion(): i32 {
 // @ts-ignore: decorator
 @inline export const SCRATCH_LAYER_COUNT: usize = SCRATCH_STREAM_COUNT + 4;
 // @ts-ignore: decorator
-@inline export const SCRATCH_HEADER_SIZE: usize = SCRATCH_LAYER_COUNT + 4 + 4;
-
+@inline export const SCRATCH_RESERVED: usize = SCRATCH_LAYER_COUNT + 4;
+// @ts-ignore: decorator
+@inline export const SCRATCH_HEADER_SIZE: usize = SCRATCH_RESERVED + 4;
 // @ts-ignore: decorator
 @inline export const STREAM_PRIMARY_PACKETS: usize = 0;
 // @ts-ignore: decorator
@@ -167,7 +160,6 @@ export function abiVersion(): i32 {
 @inline export const STREAM_PADDING_BYTES: usize = STREAM_RETRANSMIT_BYTES + 8;
 // @ts-ignore: decorator
 @inline export const STREAM_SIZE: usize = STREAM_PADDING_BYTES + 8;
-
 // @ts-ignore: decorator
 @inline export const LAYER_LAYER: usize = 0;
 // @ts-ignore: decorator
@@ -175,37 +167,38 @@ export function abiVersion(): i32 {
 // @ts-ignore: decorator
 @inline export const LAYER_FRAMES: usize = LAYER_PACKETS + 4;
 // @ts-ignore: decorator
-@inline export const LAYER_BYTES: usize = LAYER_FRAMES + 4 + 4;
+@inline export const LAYER_RESERVED: usize = LAYER_FRAMES + 4;
+// @ts-ignore: decorator
+@inline export const LAYER_BYTES: usize = LAYER_RESERVED + 4;
 // @ts-ignore: decorator
 @inline export const LAYER_SIZE: usize = LAYER_BYTES + 8;
-
-/** Byte offset of the first stream record in the scratch region. */
+/** byte offset of the first stream record */
 // @ts-ignore: decorator
 @inline export const SCRATCH_STREAMS: usize = SCRATCH_HEADER_SIZE;
-/** Byte offset of the first layer record: after MAX_STREAMS_PER_STAT stream records. */
+/** byte offset of the first layer record, after MAX_STREAMS_PER_STAT stream records */
 // @ts-ignore: decorator
 @inline export const SCRATCH_LAYERS: usize = SCRATCH_STREAMS + <usize>MAX_STREAMS_PER_STAT * STREAM_SIZE;
-/** Layer records available in the scratch region. */
+/** layer records the scratch region holds */
 // @ts-ignore: decorator
 @inline export const SCRATCH_MAX_LAYERS: u32 = MAX_STREAMS_PER_STAT * MAX_LAYERS_PER_STREAM;
-/** Total size of the scratch region in bytes. */
+/** bytes of the whole scratch region */
 // @ts-ignore: decorator
 @inline export const SCRATCH_SIZE: usize = SCRATCH_LAYERS + <usize>SCRATCH_MAX_LAYERS * LAYER_SIZE;
 
-// ╒═════════════ Decode info record (32 bytes, written by decodeFold) ═════════╕
-// ┌──────────────────────────────────────────────────────────────┐
-// │ errorOffset u32: offset of the error within the message      │  0
-// │ kind i32: AnalyticsStat.kind, 0 when absent                  │  4
-// │ roomIdPtr u32: absolute address inside the input             │  8
-// │ roomIdBytes u32                                              │ 12
-// │ participantIdPtr u32                                         │ 16
-// │ participantIdBytes u32                                       │ 20
-// │ trackIdPtr u32                                               │ 24
-// │ trackIdBytes u32                                             │ 28
-// └──────────────────────────────────────────────────────────────┘ 32
+// @record INFO what the last decodeFold found: its error offset, the stat's kind and ids
+//
+//  0 ┌──────────────────┬──────────────────────┬────────────────┬──────────────────┐
+//    │ errorOffset u32  │ kind i32             │ roomIdPtr u32  │ roomIdBytes u32  │
+// 16 ├──────────────────┼──────────────────────┼────────────────┼──────────────────┤
+//    │ participantIdPtr │ participantIdBytes   │ trackIdPtr u32 │ trackIdBytes u32 │
+// 32 └──────────────────┴──────────────────────┴────────────────┴──────────────────┘
+//
+// errorOffset is relative to the start of the message; the id pointers are absolute addresses
+// inside the input, with 0 bytes when the field is absent (the last occurrence wins).
 
 // @ts-ignore: decorator
 @inline export const INFO_ERROR_OFFSET: usize = 0;
+/** AnalyticsStat.kind, 0 when absent */
 // @ts-ignore: decorator
 @inline export const INFO_KIND: usize = INFO_ERROR_OFFSET + 4;
 // @ts-ignore: decorator
@@ -223,7 +216,105 @@ export function abiVersion(): i32 {
 // @ts-ignore: decorator
 @inline export const INFO_SIZE: usize = INFO_TRACK_ID_BYTES + 4;
 
-// ╒═════════════════════ Status codes (decodeFold < 0) ══════════════════════╕
+// @record META who owns a slot: read by the host through slotMetaPtr()
+//
+//  0 ┌────────────┬────────────┬──────────────┬────────────────┬──────────┬──────────┐
+//    │ worker i32 │ bucket u32 │ trackPtr u32 │ trackBytes u32 │ next i32 │ prev i32 │
+// 24 └────────────┴────────────┴──────────────┴────────────────┴──────────┴──────────┘
+//
+// worker -1 is a slot the host manages by index alone (coalesce()); next and prev link the
+// slots of one worker (-1 ends the list).
+
+// @ts-ignore: decorator
+@inline export const META_WORKER: usize = 0;
+/** 0 UPSTREAM, 1 DOWNSTREAM */
+// @ts-ignore: decorator
+@inline export const META_BUCKET: usize = META_WORKER + 4;
+/** address of the engine's copy of the track id */
+// @ts-ignore: decorator
+@inline export const META_TRACK_PTR: usize = META_BUCKET + 4;
+// @ts-ignore: decorator
+@inline export const META_TRACK_BYTES: usize = META_TRACK_PTR + 4;
+// @ts-ignore: decorator
+@inline export const META_NEXT: usize = META_TRACK_BYTES + 4;
+// @ts-ignore: decorator
+@inline export const META_PREV: usize = META_NEXT + 4;
+// @ts-ignore: decorator
+@inline export const META_SIZE: usize = META_PREV + 4;
+
+// @record DRAIN_ENTRY one result of drainList(), at outputPtr()
+//
+//  0 ┌──────────┬────────────┬──────────────┬────────────────┐
+//    │ slot i32 │ bucket u32 │ trackPtr u32 │ trackBytes u32 │
+// 16 └──────────┴────────────┴──────────────┴────────────────┘
+
+// @ts-ignore: decorator
+@inline export const DRAIN_ENTRY_SLOT: usize = 0;
+// @ts-ignore: decorator
+@inline export const DRAIN_ENTRY_BUCKET: usize = DRAIN_ENTRY_SLOT + 4;
+// @ts-ignore: decorator
+@inline export const DRAIN_ENTRY_TRACK_PTR: usize = DRAIN_ENTRY_BUCKET + 4;
+// @ts-ignore: decorator
+@inline export const DRAIN_ENTRY_TRACK_BYTES: usize = DRAIN_ENTRY_TRACK_PTR + 4;
+// @ts-ignore: decorator
+@inline export const DRAIN_ENTRY_SIZE: usize = DRAIN_ENTRY_TRACK_BYTES + 4;
+
+// @record BATCH the result of the last ingestBatch(), at batchResultPtr()
+//
+//  0 ┌────────────┬────────────────┬─────────────────┬──────────────┐
+//    │ status i32 │ errorIndex u32 │ errorOffset u32 │ statsIn u32  │
+// 16 ├────────────┼────────────────┼─────────────────┼──────────────┤
+//    │ invalid    │ dropped        │ malformed       │ messages     │
+// 32 ├────────────┼────────────────┼─────────────────┼──────────────┤
+//    │ framing    │ listed         │ refused         │ reserved     │
+// 48 ├────────────┴────────────────┴─────────────────┴──────────────┤
+//    │ invalid slots i32 x MAX_INVALID_LISTED (the first `listed`)  │
+//304 └──────────────────────────────────────────────────────────────┘
+//
+// status is 0 or the STATUS of the first bad message, whose index and byte offset in the batch
+// follow; every count is u32.
+
+// @ts-ignore: decorator
+@inline export const BATCH_STATUS: usize = 0;
+// @ts-ignore: decorator
+@inline export const BATCH_ERROR_INDEX: usize = BATCH_STATUS + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_ERROR_OFFSET: usize = BATCH_ERROR_INDEX + 4;
+/** stats folded into a worker */
+// @ts-ignore: decorator
+@inline export const BATCH_STATS_IN: usize = BATCH_ERROR_OFFSET + 4;
+/** of those, invalid stats (counted, not folded) */
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID: usize = BATCH_STATS_IN + 4;
+/** well-formed stats with no open worker */
+// @ts-ignore: decorator
+@inline export const BATCH_DROPPED: usize = BATCH_INVALID + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_MALFORMED: usize = BATCH_DROPPED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_MESSAGES: usize = BATCH_MALFORMED + 4;
+/** 1 when a broken length prefix ended the batch */
+// @ts-ignore: decorator
+@inline export const BATCH_FRAMING: usize = BATCH_MESSAGES + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_LISTED: usize = BATCH_FRAMING + 4;
+/** well-formed stats refused because a new track would pass a bound (setBounds) */
+// @ts-ignore: decorator
+@inline export const BATCH_REFUSED: usize = BATCH_LISTED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_RESERVED: usize = BATCH_REFUSED + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID_SLOTS: usize = BATCH_RESERVED + 4;
+/** most invalid stats listed per batch for the host to log */
+// @ts-ignore: decorator
+@inline export const BATCH_MAX_INVALID_LISTED: u32 = 64;
+// @ts-ignore: decorator
+@inline export const BATCH_SIZE: usize = BATCH_INVALID_SLOTS + (<usize>BATCH_MAX_INVALID_LISTED << 2);
+/** largest batch member (LIMITS.maxMessageBytes); a larger one is MESSAGE_TOO_LARGE */
+// @ts-ignore: decorator
+@inline export const BATCH_MAX_MESSAGE_BYTES: u32 = 1 << 20;
+
+// @record STATUS the codes below zero that decodeFold, foldScratch, trackSlot and ingestBatch return
 
 // @ts-ignore: decorator
 @inline export const STATUS_TRUNCATED: i32 = -1;
@@ -241,3 +332,18 @@ export function abiVersion(): i32 {
 @inline export const STATUS_TOO_MANY_STREAMS: i32 = -10;
 // @ts-ignore: decorator
 @inline export const STATUS_TOO_MANY_LAYERS: i32 = -11;
+// @ts-ignore: decorator
+@inline export const STATUS_MESSAGE_TOO_LARGE: i32 = -12;
+/** a track slot could not be allocated */
+// @ts-ignore: decorator
+@inline export const STATUS_OUT_OF_MEMORY: i32 = -20;
+/** trackSlot: a new track would pass the worker's track bound (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_WORKER_TRACKS: i32 = -21;
+/** trackSlot: a new track would pass the router's track bound (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_ROUTER_TRACKS: i32 = -22;
+/** trackSlot: a new track id would pass the bound on the id bytes a worker holds (setBounds) */
+// @ts-ignore: decorator
+@inline export const STATUS_WORKER_ID_BYTES: i32 = -23;
+

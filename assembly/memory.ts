@@ -1,7 +1,7 @@
-// Bump allocation of never-freed regions straight from memory.grow.
+// Bump allocation straight from memory.grow, for the heap's arena (heap.ts) and nothing else.
 //
 // The runtime's own allocator (stub) traps when memory cannot grow; the engine must report that
-// to the host instead, so everything it allocates goes through rawAlloc(), which returns 0.
+// to the host instead, so the heap grows through rawAlloc()/rawExtend(), which return 0/false.
 
 // @ts-ignore: decorator
 @inline const ALIGN_MASK: usize = 15;
@@ -20,10 +20,17 @@ export function allocTop(): usize {
  * cannot grow that far (nothing changes then).
  */
 export function ensureMemory(end: u64): bool {
-  const have = <u64>memory.size() << 16;
+  const size = <u64>memory.size();
+  const have = size << 16;
   if (end <= have) return true;
   const pages = (end - have + 0xffff) >> 16;
   if (pages > 0xffff) return false;
+  // Grow by at least an eighth of the memory (1 MiB at least): every grow is reported to the JS
+  // engine as new external memory, and growing page by page made V8 run a full GC at almost every
+  // grow once the heap was large (joins 50x slower past 2^18 workers). Near the maximum, the
+  // exact request still succeeds.
+  const step = max<u64>(pages, max<u64>(size >> 3, 16));
+  if (step > pages && memory.grow(<i32>min<u64>(step, 0xffff)) >= 0) return true;
   return memory.grow(<i32>pages) >= 0;
 }
 

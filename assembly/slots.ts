@@ -1,12 +1,12 @@
 // Slot table: the running fold of each (worker, direction, track) lives in a 96-byte slot.
 //
 // Slots never move once allocated (the host keeps their addresses), so they come in blocks of
-// SLOTS_PER_BLOCK that are never freed, found through a fixed block directory. A freed slot goes
+// SLOTS_PER_BLOCK (from the heap, never freed), found through a fixed block directory. A freed slot goes
 // on a free list threaded through its own first word; a bitmap at the end of each block marks the
 // slots in use so that a double free or a stale index cannot corrupt the list.
 
-import { SLOT_SIZE } from "./layout";
-import { rawAlloc } from "./memory";
+import { META_NEXT, META_PREV, META_SIZE, META_WORKER, SLOT_SIZE } from "./layout";
+import { blockAlloc } from "./heap";
 import { zero8 } from "./bytes";
 
 // @ts-ignore: decorator
@@ -27,31 +27,12 @@ import { zero8 } from "./bytes";
 // │ meta 0 .. meta 1023 (META_SIZE bytes each)                │ BLOCK_META
 // └───────────────────────────────────────────────────────────┘ BLOCK_BYTES
 //
-// ╒═══════════ Slot meta (24 bytes): who owns the slot ═══════════╕
-// ┌────────────┬────────────┬─────────────┬──────────────┬─────────┬─────────┐
-// │ worker i32 │ bucket u32 │ trackPtr u32│ trackBytes   │ next i32│ prev i32│
-// └────────────┴────────────┴─────────────┴──────────────┴─────────┴─────────┘
-// 0            4            8             12             16        20        24
-// worker -1: a slot the host manages by index alone (coalesce(), the first ABI).
+// Each meta record is the META record of layout.ts (owner, bucket, track id, list links).
 
 // @ts-ignore: decorator
 @inline const BLOCK_BITMAP: usize = <usize>SLOTS_PER_BLOCK * SLOT_SIZE;
 // @ts-ignore: decorator
 @inline const BLOCK_META: usize = BLOCK_BITMAP + BITMAP_BYTES;
-// @ts-ignore: decorator
-@inline export const META_WORKER: usize = 0;
-// @ts-ignore: decorator
-@inline export const META_BUCKET: usize = META_WORKER + 4;
-// @ts-ignore: decorator
-@inline export const META_TRACK_PTR: usize = META_BUCKET + 4;
-// @ts-ignore: decorator
-@inline export const META_TRACK_BYTES: usize = META_TRACK_PTR + 4;
-// @ts-ignore: decorator
-@inline export const META_NEXT: usize = META_TRACK_BYTES + 4;
-// @ts-ignore: decorator
-@inline export const META_PREV: usize = META_NEXT + 4;
-// @ts-ignore: decorator
-@inline export const META_SIZE: usize = META_PREV + 4;
 // @ts-ignore: decorator
 @inline const BLOCK_BYTES: usize = BLOCK_META + <usize>SLOTS_PER_BLOCK * META_SIZE;
 
@@ -111,8 +92,10 @@ export function allocSlot(): i32 {
   } else {
     if (slotHigh == blockCount << SLOTS_PER_BLOCK_LOG2) {
       if (blockCount == MAX_BLOCKS) return -1;
-      const block = rawAlloc(<u64>BLOCK_BYTES);
+      const block = blockAlloc(<u64>BLOCK_BYTES);
       if (block == 0) return -1;
+      // every slot starts free; slot and meta records are zeroed as they are handed out
+      memory.fill(block + BLOCK_BITMAP, 0, BITMAP_BYTES);
       store<usize>(DIRECTORY + (<usize>blockCount << 2), block);
       blockCount++;
     }

@@ -36,8 +36,11 @@ import { coalesceCorpus, w2, w3, type FlushCorpus } from "./corpus.ts";
 /** An implementation under test. */
 export type Impl = "ts" | "ts-flat" | "wasm";
 
+/** Peers that only decode, for scale: no validation, no coalescing, no output. */
+export type DecodePeer = "protobufjs" | "protobuf-es";
+
 /** How a flush case feeds and drains the service. */
-export type FlushMode = "objects" | "bytes" | "bytes-out" | "batch-bytes-out";
+export type FlushMode = "objects" | "bytes" | "bytes-out" | "batch-bytes-out" | "sub-bytes" | "sub-bytes-out";
 
 /** A prepared case: `run()` does one operation; `sink` keeps its results observable. */
 export interface Runner {
@@ -51,8 +54,8 @@ export interface Runner {
 export interface BenchCase {
   /** `op/impl/shape` */
   readonly name: string;
-  readonly op: "coalesce" | "flush";
-  readonly impl: Impl;
+  readonly op: "coalesce" | "flush" | "decode";
+  readonly impl: Impl | DecodePeer;
   readonly shape: string;
   /** stats ingested by one operation (k for coalesce, the window's stats for flush) */
   readonly statsPerOp: number | (() => number);
@@ -157,7 +160,8 @@ function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: num
     service.ingestBatch(w.batch);
   } else {
     const { roomIds, participantIds, trackIds, directions } = w;
-    const input = mode === "objects" ? w.stats : w.bytes;
+    // sub-bytes: views into one received buffer, as a socket delivers them, not separate arrays
+    const input = mode === "objects" ? w.stats : mode === "sub-bytes" || mode === "sub-bytes-out" ? w.received : w.bytes;
     for (let i = 0; i < input.length; i++) {
       service.trackStats(roomIds[i]!, participantIds[i]!, trackIds[i]!, directions[i]!, input[i]!);
     }
@@ -186,7 +190,7 @@ export async function computeBaseline(key: string): Promise<string[][]> {
 
 function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode: FlushMode, gcOps: number, allocOps: number, minSamples: number): BenchCase {
   const name = `flush/${impl}/${shape}-${mode}`;
-  const bytesOut = mode === "bytes-out" || mode === "batch-bytes-out";
+  const bytesOut = mode === "bytes-out" || mode === "batch-bytes-out" || mode === "sub-bytes-out";
   return {
     name,
     op: "flush",
@@ -263,6 +267,61 @@ function coalesceCase(impl: Impl, k: number): BenchCase {
   };
 }
 
+// ---- decode-only peers ------------------------------------------------------------------------
+
+/**
+ * One W2 window's messages decoded, nothing else: protobufjs `decode` or protobuf-es `fromBinary`
+ * of every message, from subarrays of the window's one received buffer. What the engine's whole
+ * aggregation (`flush/wasm/w2-batch-bytes-out`) is compared against.
+ */
+function decodeCase(peer: DecodePeer): BenchCase {
+  const name = `decode/${peer}/w2-sub-bytes`;
+  return {
+    name,
+    op: "decode",
+    impl: peer,
+    shape: "w2-sub-bytes",
+    statsPerOp: () => w2().statsPerWindow,
+    gcOps: 200,
+    allocOps: 8,
+    minSamples: 10,
+    baselineKey: "w2",
+    async prepare(): Promise<Runner> {
+      const corpus = w2();
+      const decode = peer === "protobuf-es" ? (b: Uint8Array) => fromBinary(AnalyticsStatSchema, b) : await protobufjsDecoder();
+      // checked like the other cases: the first window decodes to the corpus's own stats
+      const w = corpus.windows[0]!;
+      for (let i = 0; i < w.received.length; i++) {
+        const got = decode(w.received[i]!) as { trackId: string; streams: unknown[] };
+        const want = w.stats[i]!;
+        if (got.trackId !== want.trackId || got.streams.length !== want.streams.length) {
+          throw new CaseMismatchError(`${name}: message ${i} decoded to ${got.trackId}, not ${want.trackId}`);
+        }
+      }
+      let sink = 0;
+      let next = 0;
+      return {
+        run(): void {
+          const messages = corpus.windows[next]!.received;
+          for (let i = 0; i < messages.length; i++) sink += (decode(messages[i]!) as { streams: unknown[] }).streams.length;
+          next = (next + 1) % corpus.windows.length;
+        },
+        get sink(): number {
+          return sink;
+        },
+      };
+    },
+  };
+}
+
+/** protobufjs's decoder for AnalyticsStat, from the project's own .proto (reflection, as its users load it). */
+async function protobufjsDecoder(): Promise<(b: Uint8Array) => unknown> {
+  const protobuf = (await import("protobufjs")).default;
+  const root = protobuf.loadSync(new URL("../proto/livekit/livekit_analytics.proto", import.meta.url).pathname);
+  const type = root.lookupType("livekit.AnalyticsStat");
+  return (b) => type.decode(b);
+}
+
 // ---- the list ---------------------------------------------------------------------------------
 
 const IMPLS: readonly Impl[] = ["ts", "ts-flat", "wasm"];
@@ -277,6 +336,10 @@ export function allCases(): BenchCase[] {
   // ts-flat has no batch router: TelemetryService would decode its batches with protobuf-es,
   // which measures the ts path again, so only ts and wasm run batches
   for (const impl of ["ts", "wasm"] as const) cases.push(flushCase(impl, w2, "w2", "batch-bytes-out", 200, 8, 10));
+  for (const mode of ["sub-bytes", "sub-bytes-out"] as const) {
+    for (const impl of IMPLS) cases.push(flushCase(impl, w2, "w2", mode, 200, 8, 10));
+  }
   for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
+  for (const peer of ["protobufjs", "protobuf-es"] as const) cases.push(decodeCase(peer));
   return cases;
 }

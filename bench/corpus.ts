@@ -30,6 +30,11 @@ export interface Window {
   readonly bytes: readonly Uint8Array[];
   /** every stat size-delimited (varint length + message), for `TelemetryService.ingestBatch` */
   readonly batch: Uint8Array;
+  /**
+   * `bytes[i]` again, as views into `batch` (the way a socket hands them over: subarrays of one
+   * received buffer), for the bytes-in cases that must not start from separate arrays
+   */
+  readonly received: readonly Uint8Array[];
   /** total of `bytes[i].length` */
   readonly encodedBytes: number;
 }
@@ -103,9 +108,29 @@ export function flushCorpus(shape: string, participants: number, windows: number
         }
       }
     }
-    list.push({ roomIds, participantIds, trackIds, directions, stats, bytes, batch: concatDelimited(bytes), encodedBytes });
+    const batch = concatDelimited(bytes);
+    list.push({ roomIds, participantIds, trackIds, directions, stats, bytes, batch, received: splitDelimited(batch), encodedBytes });
   }
   return { shape, participants: sfu.participants, windows: list, statsPerWindow: list[0]?.stats.length ?? 0 };
+}
+
+/** The messages of a size-delimited buffer, as subarrays of it. */
+function splitDelimited(batch: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < batch.length) {
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = batch[pos++]!;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte >= 0x80);
+    out.push(batch.subarray(pos, pos + length));
+    pos += length;
+  }
+  return out;
 }
 
 /** A coalesce workload: `groups` distinct groups of `k` stats of one video track each. */

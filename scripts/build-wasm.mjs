@@ -1,15 +1,20 @@
-// Compiles assembly/ to build/debug.wasm and build/release.wasm (targets in asconfig.json), then
-// embeds the release module in src/engine/wasm/binary.gen.ts as base64 with its SHA-256.
+// Generates the ABI constants from assembly/layout.ts (scripts/gen-abi.mjs), compiles assembly/
+// to build/debug.wasm and build/release.wasm (targets in asconfig.json), then embeds the release
+// module in src/engine/wasm/binary.gen.ts as base64 with its SHA-256.
 //
 // Usage: node scripts/build-wasm.mjs   (npm run build:wasm)
 import asc from "assemblyscript/asc";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { generate } from "./gen-abi.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // asc reads ./asconfig.json from the working directory; that is the config we want
 process.chdir(root);
+
+// the module compiles the layout fingerprint in, so the generated files come first
+for (const path of generate()) console.log(`build-wasm: wrote ${path}`);
 
 for (const target of ["debug", "release"]) {
   const { error } = await asc.main(["assembly/index.ts", "--target", target], {

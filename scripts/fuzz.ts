@@ -16,19 +16,10 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { Random } from "../src/sim/random.ts";
-import {
-  FIXTURE_DIR,
-  FuzzFailure,
-  FuzzHarness,
-  Mutator,
-  edgeInputs,
-  fixtureName,
-  loadFixtures,
-  randomConfig,
-  seedCorpus,
-  FIXTURE_CONFIGS,
-  type FeedConfig,
-} from "../test/hardening/mutate.ts";
+import { edgeInputs, seedCorpus } from "../test/hardening/fuzz/corpus.ts";
+import { FIXTURE_DIR, fixtureName, loadFixtures } from "../test/hardening/fuzz/fixtures.ts";
+import { FIXTURE_CONFIGS, FuzzFailure, FuzzHarness, randomConfig, type FeedConfig } from "../test/hardening/fuzz/harness.ts";
+import { Mutator } from "../test/hardening/fuzz/mutator.ts";
 import { parseScriptArgs } from "./script-args.ts";
 
 const USAGE = `usage: npm run fuzz -- [--minutes N] [--seed S] [--max-failures N] [--lenient]

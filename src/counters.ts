@@ -9,8 +9,10 @@ export interface TelemetryCounters {
   invalid: number;
   /** stats refused without an error: sent to a closed worker (R5), to no worker (T3), or after `stop()` */
   dropped: number;
-  /** encoded stats refused with a DecodeError or LimitError */
+  /** encoded stats refused with a DecodeError or a LimitError about the message */
   malformed: number;
+  /** stats refused because their new track would pass a bound (`EngineBounds`) */
+  refused: number;
   /** coalesced stats handed to the reporter */
   statsOut: number;
   /** calls of `report` / `reportBytes` */
@@ -21,5 +23,5 @@ export interface TelemetryCounters {
 
 /** A new set of counters, all zero. */
 export function newCounters(): TelemetryCounters {
-  return { statsIn: 0, invalid: 0, dropped: 0, malformed: 0, statsOut: 0, reports: 0, reporterErrors: 0 };
+  return { statsIn: 0, invalid: 0, dropped: 0, malformed: 0, refused: 0, statsOut: 0, reports: 0, reporterErrors: 0 };
 }

@@ -95,7 +95,24 @@ export function badLengthPrefix(code: "truncated" | "bad_varint", index: number,
 }
 
 /** Which documented bound was exceeded. */
-export type LimitErrorCode = "too_many_streams" | "too_many_layers" | "message_too_large" | "out_of_memory";
+export type LimitErrorCode =
+  | "too_many_streams"
+  | "too_many_layers"
+  | "message_too_large"
+  | "out_of_memory"
+  /** a new track over `maxTracksPerWorker` */
+  | "too_many_tracks"
+  /** a new track over `maxTracksPerService` */
+  | "too_many_service_tracks"
+  /** a new track's id over `maxIdBytesPerWorker` */
+  | "too_many_id_bytes"
+  /** an `ingestBatch` buffer over `maxBatchBytes` */
+  | "batch_too_large";
+
+/** Whether a LimitError code is a bound that refuses a new track (the others refuse a message). */
+export function isTrackBound(code: LimitErrorCode): boolean {
+  return code === "too_many_tracks" || code === "too_many_service_tracks" || code === "too_many_id_bytes";
+}
 
 /**
  * A well-formed input over a documented bound (see `LIMITS`); the input is rejected whole.
@@ -135,7 +152,7 @@ export class ArgumentError extends TypeError {
 }
 
 /** What went wrong with the WebAssembly engine. */
-export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap";
+export type WasmErrorCode = "unavailable" | "abi_mismatch" | "abort" | "trap" | "disposed";
 
 /**
  * The WebAssembly engine could not load, or it stopped on an internal assertion.

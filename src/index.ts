@@ -32,7 +32,7 @@ export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from
 export type { TelemetryReporter } from "./reporter.ts";
 export type { TelemetryCounters } from "./counters.ts";
 export { silentLogger, type Logger } from "./logger.ts";
-export { LIMITS } from "./limits.ts";
+export { LIMITS, DEFAULT_BOUNDS, type EngineBounds } from "./limits.ts";
 export {
   DecodeError,
   LimitError,
@@ -60,4 +60,27 @@ export {
   type HttpReporterFormat,
   type FetchFunction,
   type ReporterCounters,
+  OtlpReporter,
+  type OtlpReporterOptions,
+  type OtlpFormat,
+  DeliveryQueue,
+  DeliveryError,
+  isDeliveryError,
+  type DeliveryOptions,
+  type DeliveryTransport,
+  type QueuedBatch,
+  NetworkReporter,
+  type NetworkReporterOptions,
+  stampBatch,
+  concatBatches,
+  type StampOptions,
 } from "./reporters/index.ts";
+export {
+  RtcStatsCollector,
+  type RtcStatsCollectorOptions,
+  type RtcStatsCollectorCounters,
+  type RtcStatsSample,
+  type RtcStatsReportLike,
+  type RtcStreamInfo,
+} from "./sources/rtc-stats-collector.ts";
+export { QualityScorer, packetLossWeight, packetScore, scoreToMos, MAX_MOS, MIN_MOS, type QualityScorerOptions, type QualityWindow } from "./sources/connection-quality.ts";

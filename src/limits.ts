@@ -1,4 +1,4 @@
-import { LimitError } from "./errors.ts";
+import { ArgumentError, LimitError } from "./errors.ts";
 import type { AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 
 /**
@@ -16,6 +16,46 @@ export const LIMITS = {
   /** largest encoded size of one `AnalyticsStat` given as bytes, in bytes (1 MiB) */
   maxMessageBytes: 1 << 20,
 } as const;
+
+/**
+ * Bounds on what one participant or one service can make an engine hold, so that nobody can fill
+ * the memory that the others share. A new track over a bound is refused (a `LimitError` for a
+ * single call, `counters.refused` for a batch member); tracks that exist are never affected.
+ * A track is held from its first stat until the end of the first window in which it had none,
+ * or until its worker closes. Set them with `loadEngine(kind, { bounds })`.
+ */
+export interface EngineBounds {
+  /** most tracks (both directions) one worker holds; default 4096 (a subscriber to a large room has a few hundred) */
+  maxTracksPerWorker: number;
+  /** most tracks all the workers of one TelemetryService hold; default 1 048 576 */
+  maxTracksPerService: number;
+  /** most bytes of track ids (UTF-8) one worker holds; default 1 MiB */
+  maxIdBytesPerWorker: number;
+  /** largest buffer one `ingestBatch` takes, in bytes; default 64 MiB */
+  maxBatchBytes: number;
+}
+
+/** The default {@link EngineBounds}. */
+export const DEFAULT_BOUNDS: Readonly<EngineBounds> = Object.freeze({
+  maxTracksPerWorker: 4096,
+  maxTracksPerService: 1 << 20,
+  maxIdBytesPerWorker: 1 << 20,
+  maxBatchBytes: 64 << 20,
+});
+
+/** Merges `bounds` over the defaults; throws an ArgumentError for a value that is not an integer in [1, 2^32). */
+export function resolveBounds(bounds: Partial<EngineBounds> | undefined): Readonly<EngineBounds> {
+  if (bounds === undefined) return DEFAULT_BOUNDS;
+  if (bounds === null || typeof bounds !== "object") throw new ArgumentError("invalid bounds: expected an object");
+  const out = { ...DEFAULT_BOUNDS };
+  for (const key of Object.keys(DEFAULT_BOUNDS) as (keyof EngineBounds)[]) {
+    const v = bounds[key];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v >= 2 ** 32) throw new ArgumentError(`invalid bounds.${key}: ${String(v)}`);
+    out[key] = v;
+  }
+  return Object.freeze(out);
+}
 
 /** What the engine could not find memory for: the end of an out-of-memory error's message. */
 export type OutOfMemoryWhat =
@@ -41,6 +81,18 @@ export const limitError = {
   /** an encoded stat of more than `LIMITS.maxMessageBytes` bytes */
   messageTooLarge: (): LimitError =>
     new LimitError("message_too_large", LIMITS.maxMessageBytes, `message is larger than ${LIMITS.maxMessageBytes} bytes`),
+  /** a new track would make its worker hold more than `maxTracksPerWorker` tracks */
+  tooManyTracks: (bound: number): LimitError =>
+    new LimitError("too_many_tracks", bound, `worker holds ${bound} tracks, the most it may`),
+  /** a new track would make its service hold more than `maxTracksPerService` tracks */
+  tooManyServiceTracks: (bound: number): LimitError =>
+    new LimitError("too_many_service_tracks", bound, `service holds ${bound} tracks, the most it may`),
+  /** a new track's id would make its worker hold more than `maxIdBytesPerWorker` bytes of ids */
+  tooManyIdBytes: (bound: number): LimitError =>
+    new LimitError("too_many_id_bytes", bound, `worker would hold more than ${bound} bytes of track ids`),
+  /** an `ingestBatch` buffer larger than `maxBatchBytes` */
+  batchTooLarge: (bound: number): LimitError =>
+    new LimitError("batch_too_large", bound, `batch is larger than ${bound} bytes`),
   /** the engine's memory is exhausted (its maximum reached); `what` it could not do */
   outOfMemory: (what: OutOfMemoryWhat): LimitError =>
     new LimitError("out_of_memory", 0, `engine memory exhausted: cannot ${what}`),

@@ -6,11 +6,27 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
-import { ArgumentError, isDecodeError, isLimitError } from "./errors.ts";
+import { ArgumentError, isDecodeError, isLimitError, isTrackBound } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
 import type { AnalyticsStatInput } from "./engine/read-stat.ts";
+
+/**
+ * A worker dropped without `close()` (or a service's reaping) would keep its share of the engine's
+ * memory for good: once the worker is collected, its table is disposed. The table holds a copy of
+ * the worker's identity, never the worker, so registering cannot keep the worker alive.
+ */
+const orphans =
+  typeof FinalizationRegistry === "function" ? new FinalizationRegistry<TrackTable>(disposeOrphan) : undefined;
+
+function disposeOrphan(table: TrackTable): void {
+  try {
+    table.dispose();
+  } catch {
+    // a finalizer has no caller to tell: the engine itself is gone (disposed), and so is the memory
+  }
+}
 
 /** The range of a JavaScript Date: +-100 000 000 days from the epoch, in milliseconds. */
 const MAX_DATE_MS = 8.64e15;
@@ -95,7 +111,10 @@ export class StatsWorker {
     this.nowMs = now === undefined ? Date.now : () => now().getTime();
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
-    this.table = engine.createTrackTable(this, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
+    // the table gets a copy of the identity, not the worker: it must not keep the worker alive
+    const identity = { roomId: this.roomId, roomName: this.roomName, participantId: this.participantId };
+    this.table = engine.createTrackTable(identity, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
+    orphans?.register(this, this.table, this.table);
   }
 
   /** When `close()` last ran; undefined while the worker is open (R4). */
@@ -125,7 +144,14 @@ export class StatsWorker {
       this.counters.dropped++;
       return;
     }
-    this.accepted(trackId, direction, this.table.add(trackId, bucketOf(direction), stat));
+    let valid: boolean;
+    try {
+      valid = this.table.add(trackId, bucketOf(direction), stat);
+    } catch (err) {
+      if (isLimitError(err) && isTrackBound(err.code)) this.counters.refused++;
+      throw err;
+    }
+    this.accepted(trackId, direction, valid);
   }
 
   /**
@@ -145,7 +171,8 @@ export class StatsWorker {
     try {
       valid = this.table.addBytes(trackId, bucketOf(direction), bytes);
     } catch (err) {
-      if (isDecodeError(err) || isLimitError(err)) this.counters.malformed++;
+      if (isLimitError(err) && isTrackBound(err.code)) this.counters.refused++;
+      else if (isDecodeError(err) || isLimitError(err)) this.counters.malformed++;
       throw err;
     }
     this.accepted(trackId, direction, valid);
@@ -210,11 +237,10 @@ export class StatsWorker {
   // process: it is caught, logged and counted like a throw
   private settled(result: unknown): void {
     if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-      (result as PromiseLike<unknown>).then(undefined, this.onRejected);
+      // a closure only for reporters that return promises: a worker carries none of its own
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.reporterFailed(err));
     }
   }
-
-  private readonly onRejected = (err: unknown): void => this.reporterFailed(err);
 
   private reporterFailed(err: unknown): void {
     this.counters.reporterErrors++;
@@ -233,6 +259,7 @@ export class StatsWorker {
 
   /** @internal Gives the worker's engine memory back for good (the service reaps it). */
   dispose(): void {
+    orphans?.unregister(this.table);
     this.table.dispose();
   }
 }

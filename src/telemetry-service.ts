@@ -5,7 +5,9 @@
  * @module
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
-import { engineImpl, type BatchRouter, type Engine } from "./engine/engine.ts";
+import { engineImpl, type BatchRouter, type Engine, type EngineImpl } from "./engine/engine.ts";
+import { limitError } from "./limits.ts";
+import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
 import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -62,6 +64,7 @@ export class TelemetryService {
   private readonly engine: Engine;
   // routes ingestBatch's messages to this service's workers, inside the engine
   private readonly router: BatchRouter;
+  private readonly engineImpl: EngineImpl;
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
@@ -81,7 +84,8 @@ export class TelemetryService {
   constructor(options: TelemetryServiceOptions) {
     if (options === null || typeof options !== "object") throw new ArgumentError("invalid options: expected an object");
     this.engine = options.engine;
-    this.router = engineImpl(options.engine).createRouter();
+    this.engineImpl = engineImpl(options.engine);
+    this.router = this.engineImpl.createRouter();
     this.reporter = options.reporter;
     this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
@@ -192,6 +196,8 @@ export class TelemetryService {
    */
   ingestBatch(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
+    const bound = this.engineImpl.bounds.maxBatchBytes;
+    if (bytes.length > bound) throw limitError.batchTooLarge(bound);
     // the engine's router frames, decodes and routes every message: one call for the whole batch
     const r = this.router.ingest(bytes, this.stopped);
     const c = this.counters;
@@ -199,6 +205,7 @@ export class TelemetryService {
     c.invalid += r.invalid;
     c.dropped += r.dropped;
     c.malformed += r.malformed;
+    c.refused += r.refused;
     for (const t of r.invalidTracks) this.logger.warn("telemetry skipping invalid stat", t);
     if (r.invalid > r.invalidTracks.length) {
       this.logger.warn("telemetry skipping invalid stats", { count: r.invalid - r.invalidTracks.length });
@@ -259,18 +266,52 @@ export class TelemetryService {
   }
 
   /**
-   * Stops the timers and flushes every open worker once (T5), then waits for the reporter's
-   * `flush()` if it has one. Later stats are dropped and counted.
+   * Stops the timers, flushes every open worker once (T5) and gives back everything the engine
+   * holds for this service's workers; then waits for the reporter's `flush()`, if it has one, for
+   * at most `deadlineMs`. The reporter is not closed: it may serve other services. Later stats are
+   * dropped and counted. A reporter whose flush rejects is logged and counted, never thrown.
+   *
+   * @param deadlineMs how long to wait for the reporter, in milliseconds; default 10 000;
+   *   `Infinity` waits as long as it takes
+   * @throws ArgumentError when `deadlineMs` is not a number >= 0
    */
-  async stop(): Promise<void> {
+  async stop(deadlineMs: number = DEFAULT_CLOSE_DEADLINE_MS): Promise<void> {
+    checkDeadline(deadlineMs);
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     if (this.cleanupTimer !== undefined) clearInterval(this.cleanupTimer);
     this.flushTimer = this.cleanupTimer = undefined;
     if (!this.stopped) {
       this.stopped = true;
       this.flush();
+      this.releaseWorkers();
     }
-    const flushReporter = (this.reporter as { flush?: () => unknown }).flush;
-    if (typeof flushReporter === "function") await flushReporter.call(this.reporter);
+    const reporter = this.reporter as { flush?: () => unknown };
+    if (typeof reporter.flush !== "function") return;
+    let flushed: unknown;
+    try {
+      flushed = reporter.flush();
+    } catch (err) {
+      return this.reporterFlushFailed(err);
+    }
+    const inTime = await settleWithin(Promise.resolve(flushed), deadlineMs, (err) => this.reporterFlushFailed(err));
+    if (!inTime) this.logger.warn("telemetry reporter flush still running at the stop deadline", { deadlineMs });
+  }
+
+  /** `await using service = new TelemetryService(...)` stops it (default deadline) at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  private reporterFlushFailed(err: unknown): void {
+    this.counters.reporterErrors++;
+    this.logger.error("telemetry reporter flush failed", { error: err });
+  }
+
+  // stop(): every worker's engine memory goes back at once; nothing can reach them any more
+  private releaseWorkers(): void {
+    this.rooms.forEach((participants) => participants.forEach((worker) => worker.dispose()));
+    this.rooms.clear();
+    this.byParticipant.clear();
+    this.count = 0;
   }
 }

@@ -4,6 +4,7 @@
  * in Node and in the browser page. Deterministic from its Random, so a printed seed replays it.
  */
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 // through the public entry: the browser page bundles this file against the built package
 import { AnalyticsStatSchema, StreamType, type AnalyticsStat } from "../src/index.ts";
 import type { Random } from "../src/sim/random.ts";
@@ -55,6 +56,30 @@ export class StatGen {
       score, streams, trackId: "x", node: r.chance(0.2) ? "nœud-é" : "n", mime: r.chance(0.3) ? "video/VP8" : "",
       minScore: r.chance(0.1) ? 1.5 : 0, kind: r.chance(0.3) ? StreamType.DOWNSTREAM : StreamType.UPSTREAM,
     });
+  }
+
+  /**
+   * A {@link stat} that also sets, now and then, every field `stat()` leaves empty: the stat's
+   * timestamp and each stream's start and end times, the analytics key, room name, median score
+   * and id, a 4-byte UTF-8 character; its kind is any {@link direction}. For fuzzing the decoders,
+   * which must walk every field of the schema; drawn after `stat()`, so `stat()` stays as it was.
+   */
+  fullStat(): AnalyticsStat {
+    const r = this.r;
+    const stat = this.stat();
+    const time = () => timestampFromMs(r.int(0, 2 ** 41));
+    for (const s of stat.streams) {
+      if (!r.chance(0.2)) continue;
+      s.startTime = time();
+      s.endTime = time();
+      s.packetsOutOfOrder = this.u32();
+    }
+    stat.kind = this.direction();
+    if (r.chance(0.2)) stat.analyticsKey = "key";
+    if (r.chance(0.3)) stat.timeStamp = time();
+    if (r.chance(0.3)) stat.roomName = "röom 🎥";
+    if (r.chance(0.2)) Object.assign(stat, { minScore: 1.5, medianScore: 3.25, id: "AS_x" });
+    return stat;
   }
 }
 

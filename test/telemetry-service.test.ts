@@ -232,7 +232,7 @@ for (const kind of ENGINE_KINDS) {
       service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, stat({ streams: [{ frames: 2 ** 31 }] }));
       service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, toBinary(AnalyticsStatSchema, stat({ score: 1 })));
       assert.throws(() => service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, Uint8Array.of(0x4d, 1)), isDecodeError);
-      assert.deepEqual({ ...service.counters }, { statsIn: 3, invalid: 1, dropped: 0, malformed: 1, statsOut: 0, reports: 0, reporterErrors: 0 });
+      assert.deepEqual({ ...service.counters }, { statsIn: 3, invalid: 1, dropped: 0, malformed: 1, refused: 0, statsOut: 0, reports: 0, reporterErrors: 0 });
     });
 
     test("invalid options throw an ArgumentError", async () => {

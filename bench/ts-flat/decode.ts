@@ -3,8 +3,8 @@
  * with no allocation on the success path (own varint loop, u64 as lo/hi u32 pairs, float32 bits
  * through a shared scratch word).
  *
- * A line-by-line port of assembly/decode.ts, acceptance rules included, so that ts-flat, wasm
- * and protobuf-es (the ts engine) accept and reject the same bytes:
+ * A line-by-line port of assembly/wire.ts and decode.ts, acceptance rules included, so that
+ * ts-flat, wasm and protobuf-es (the ts engine) accept and reject the same bytes:
  * - a known field is read by its declared type whatever its wire type;
  * - a nested message is bounded by its length prefix, reads are checked only against the end of
  *   the whole input (a child that overruns its parent is accepted, the parent stops);
@@ -334,7 +334,7 @@ export class FlatDecoder {
     return f32Value[0]!;
   }
 
-  /** The end of a nested message, clamped to one past the input (assembly readChildEnd). */
+  /** The end of a nested message, clamped to one past the input (assembly/wire.ts readChildEnd). */
   private readChildEnd(): number {
     const length = this.readVarint32();
     const end = this.pos + length;

@@ -1,7 +1,7 @@
 /**
  * "ts-flat": a hand-optimised pure-TypeScript engine over the same flat records and the same
- * algorithm as the wasm engine (assembly/decode.ts, fold.ts, validate.ts), so the benchmarks can
- * tell what WebAssembly itself buys over well-written JavaScript.
+ * algorithm as the wasm engine (assembly/wire.ts, decode.ts, fold.ts, validate.ts), so the
+ * benchmarks can tell what WebAssembly itself buys over well-written JavaScript.
  *
  * It implements the engines' internal `EngineImpl` shape and drives a real StatsWorker or
  * TelemetryService unchanged. It is a benchmark subject, not a public engine kind.
@@ -22,7 +22,7 @@ import {
   type TrackTable,
 } from "../../src/engine/engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "../../src/engine/output.ts";
-import { checkLimits } from "../../src/limits.ts";
+import { checkLimits, DEFAULT_BOUNDS } from "../../src/limits.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
 import { FlatDecoder } from "./decode.ts";
 import { BatchWriter, beginBatch, writeStat } from "./encode.ts";
@@ -258,6 +258,8 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
   let scratchSlot = -1;
   return {
     kind: "ts-flat" as EngineKind,
+    // a benchmark subject: its inputs never approach a bound, so it enforces none
+    bounds: DEFAULT_BOUNDS,
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
       if (stats.length === 0) return undefined;
       if (scratchSlot < 0) scratchSlot = core.pool.alloc();
@@ -276,5 +278,7 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
       new FlatTrackTable(core, identity, router instanceof DecodingRouter ? router : undefined),
     // batches are decoded with protobuf-es, as for the ts engine: ts-flat has no router of its own
     createRouter: () => new DecodingRouter(),
+    dispose: () => undefined,
+    usage: () => ({ memoryBytes: 0, slots: -1, heapFreeBytes: 0 }),
   };
 }

@@ -9,6 +9,10 @@ import type { BenchRow } from "./demo-state.ts";
 
 const PARTICIPANTS = 250;
 const STATS_PER_TRACK = 2;
+const WINDOW_STATS = PARTICIPANTS * 4 * STATS_PER_TRACK;
+
+/** The workloads the benchmark runs, in order (the demo draws them as empty bars before a run). */
+export const WORKLOADS = ["coalesce, k=16", `window, objects (${WINDOW_STATS} stats)`, `window, bytes (${WINDOW_STATS} stats)`] as const;
 
 /** The W2 corpus, scaled down: 250 participants x 4 tracks x 2 stats per window. */
 function corpus() {
@@ -71,9 +75,9 @@ export async function runBenchmark(engines: Record<EngineKind, Engine>, encode: 
     wasm: newService(engines.wasm, sfu, () => {}),
   };
   const workloads = [
-    { workload: "coalesce, k=16", stats: groups.length * 16 },
-    { workload: `window, objects (${stats.length} stats)`, stats: stats.length },
-    { workload: `window, bytes (${stats.length} stats)`, stats: stats.length },
+    { workload: WORKLOADS[0], stats: groups.length * 16 },
+    { workload: WORKLOADS[1], stats: stats.length },
+    { workload: WORKLOADS[2], stats: stats.length },
   ];
   for (const kind of ["ts", "wasm"] as const) {
     const engine = engines[kind];

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `statsworker` command line: `simulate` and `aggregate`.
+ * The `statsworker` command line: `simulate`, `aggregate`, `collect` and `receive`.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr),
  * 130 interrupted by SIGINT.
@@ -10,7 +10,9 @@
 import { readFileSync } from "node:fs";
 import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
+import { collect } from "./collect.ts";
 import { INTERRUPTED_EXIT_CODE } from "./interrupt.ts";
+import { receive } from "./receive.ts";
 import { simulate } from "./simulate.ts";
 
 const HELP = `usage: statsworker <command> [options]
@@ -21,6 +23,10 @@ commands:
   simulate           drive a synthetic SFU through a TelemetryService and print a summary
   aggregate FILE     replay a capture (size-delimited or NDJSON AnalyticsStat messages),
                      windowed by time stamp, and write the coalesced stats
+  collect            read a fleet's stats from a Redis stream as one consumer of a group
+                     and write them as NDJSON, at least once
+  receive --grpc H:P serve LiveKit's AnalyticsRecorderService/IngestStats and write what
+                     arrives as NDJSON
 
 options:
   -v, --version      print the package version and exit
@@ -44,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
         return await simulate(rest);
       case "aggregate":
         return await aggregate(rest);
+      case "collect":
+        return await collect(rest);
+      case "receive":
+        return await receive(rest);
       case "-v":
       case "--version":
         process.stdout.write(`${version()}\n`);
@@ -53,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       case "help":
         if (rest[0] === "simulate") return await simulate(["--help"]);
         if (rest[0] === "aggregate") return await aggregate(["--help"]);
+        if (rest[0] === "collect") return await collect(["--help"]);
+        if (rest[0] === "receive") return await receive(["--help"]);
         process.stdout.write(HELP);
         return 0;
       case undefined:

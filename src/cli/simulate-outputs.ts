@@ -1,6 +1,6 @@
 /**
  * Every place `statsworker simulate` sends things: the reported stats (NDJSON to a file or
- * stdout, HTTP POSTs) and the capture of the input stats. A new destination is one more field
+ * stdout, HTTP POSTs, a Redis stream) and the capture of the input stats. A new destination is one more field
  * here, opened in {@link SimulateOutputs.open}, fed in {@link SimulateOutputs.deliver}, ended in
  * {@link SimulateOutputs.close} and described in {@link SimulateOutputs.summaryRows}.
  *
@@ -10,6 +10,7 @@ import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { HttpReporter, type HttpReporterFormat } from "../reporters/http-reporter.ts";
+import { RedisStreamReporter } from "../redis/redis-stream-reporter.ts";
 import { NdjsonReporter } from "../reporters/ndjson-reporter.ts";
 import { Output } from "./capture.ts";
 import { compareStats } from "./order.ts";
@@ -24,6 +25,8 @@ export interface SimulateOutputOptions {
   httpFormat: HttpReporterFormat;
   /** how long `close` keeps delivering queued HTTP requests, in ms */
   httpDeadlineMs: number;
+  /** append each window's reported stats to this Redis stream, as a fleet node does */
+  redis?: { url: string; stream: string } | undefined;
   /** size-delimited capture of the input stats */
   capture?: string | undefined;
   /** windows the run plans, to size the HTTP queue so that a run never drops */
@@ -51,9 +54,10 @@ export class SimulateOutputs {
     private readonly ndjsonOut: Output | undefined,
     private readonly ndjson: NdjsonReporter | undefined,
     private readonly http: HttpReporter | undefined,
+    private readonly redis: RedisStreamReporter | undefined,
     private readonly capture: Output | undefined,
   ) {
-    this.collecting = ndjson !== undefined || http !== undefined;
+    this.collecting = ndjson !== undefined || http !== undefined || redis !== undefined;
     // Each flush's batches (one per worker) are collected, sorted and handed to the sinks once per
     // window. Without sinks the reporter takes encoded batches: no AnalyticsStat objects are built
     // on the way out, which is what a host exporting bytes would do.
@@ -78,8 +82,20 @@ export class SimulateOutputs {
       const http =
         options.http === undefined
           ? undefined
-          : new HttpReporter({ url: options.http, format: options.httpFormat, maxQueuedBatches: Math.max(1000, options.windows), logger: options.logger });
-      return new SimulateOutputs(options, ndjsonOut, ndjson, http, capture);
+          : // one request per window, as --help says: the windows of a virtual-time run come faster
+            // than requests complete, and coalescing would merge them
+            new HttpReporter({
+              url: options.http,
+              format: options.httpFormat,
+              maxQueuedBatches: Math.max(1000, options.windows),
+              maxGroupBatches: 1,
+              logger: options.logger,
+            });
+      const redis =
+        options.redis === undefined
+          ? undefined
+          : new RedisStreamReporter({ ...options.redis, maxQueuedBatches: Math.max(1000, options.windows), logger: options.logger });
+      return new SimulateOutputs(options, ndjsonOut, ndjson, http, redis, capture);
     } catch (err) {
       for (const o of opened) void o.close().catch(() => {});
       throw err;
@@ -94,6 +110,7 @@ export class SimulateOutputs {
     // ndjson formats at once, before the http reporter stamps `id` into the same objects
     this.ndjson?.report(stats);
     this.http?.report(stats);
+    this.redis?.report(stats);
     this.delivered += stats.length;
     // backpressure: wait until the file or pipe has taken this window
     await this.ndjson?.flush();
@@ -129,11 +146,15 @@ export class SimulateOutputs {
       }
       await this.http.close(this.options.httpDeadlineMs);
     }
+    if (this.redis !== undefined) {
+      if (this.redis.counters.queued > 0) process.stderr.write(`statsworker simulate: delivering ${this.redis.counters.queued} queued batch(es) to redis\n`);
+      await this.redis.close();
+    }
   }
 
   /** Reported stats a sink dropped (a failing endpoint, a full queue). */
   get lost(): number {
-    return (this.ndjson?.counters.droppedStats ?? 0) + (this.http?.counters.droppedStats ?? 0);
+    return (this.ndjson?.counters.droppedStats ?? 0) + (this.http?.counters.droppedStats ?? 0) + (this.redis?.counters.droppedStats ?? 0);
   }
 
   /** Summary rows, one per output. */
@@ -148,6 +169,10 @@ export class SimulateOutputs {
     if (this.http !== undefined) {
       const h = this.http.counters;
       rows.push(["http out", `${formatCount(h.sent)} requests, ${formatCount(h.sentStats)} stats, ${h.retries} retries, ${formatCount(h.droppedStats)} stats dropped`]);
+    }
+    if (this.redis !== undefined) {
+      const r = this.redis.counters;
+      rows.push(["redis out", `${formatCount(r.sent)} sends, ${formatCount(r.sentStats)} stats, ${r.retries} retries, ${formatCount(r.droppedStats)} stats dropped`]);
     }
     if (this.capture !== undefined) rows.push(["capture", `${this.options.capture}: ${formatCount(offered)} stats, ${formatCount(this.captureBytes)} bytes`]);
     return rows;

@@ -19,6 +19,7 @@ import {
   rangeOption,
   urlOption,
 } from "./args.ts";
+import { checkRedisUrl, redactUrl } from "../redis/client.ts";
 import { INTERRUPTED_EXIT_CODE, Interrupt } from "./interrupt.ts";
 import { ProgressBar } from "./progress.ts";
 import { runSimulation, type RunResult } from "./simulate-run.ts";
@@ -66,6 +67,9 @@ options:
   --http URL               POST each window's reported stats as one AnalyticsStats request
   --http-format FMT        protobuf | json (default protobuf)
   --http-deadline DUR      how long to keep delivering queued requests at the end (default 10s)
+  --redis URL              append each window's reported stats to a Redis stream, as a fleet
+                           node does (RedisStreamReporter; read them with 'statsworker collect')
+  --stream NAME            the stream's key, with --redis
   --capture FILE           also write every input stat (late ones included) as a replayable
                            capture for 'statsworker aggregate': size-delimited AnalyticsStat
                            messages with room_id, room_name, participant_id, track_id, kind
@@ -125,6 +129,8 @@ export async function simulate(argv: string[]): Promise<number> {
       http: { type: "string" },
       "http-format": { type: "string", default: "protobuf" },
       "http-deadline": { type: "string", default: "10s" },
+      redis: { type: "string" },
+      stream: { type: "string" },
       capture: { type: "string" },
       seed: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
@@ -149,6 +155,14 @@ export async function simulate(argv: string[]): Promise<number> {
   const httpDeadlineMs = durationOption("--http-deadline", values["http-deadline"], 0, 3_600_000);
   const httpUrl = values.http === undefined ? undefined : urlOption("--http", values.http);
   const seed = intOption("--seed", values.seed, 0, 2 ** 32 - 1);
+  if ((values.redis === undefined) !== (values.stream === undefined)) throw new UsageError("--redis and --stream go together");
+  if (values.redis !== undefined) {
+    try {
+      checkRedisUrl(values.redis);
+    } catch {
+      throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(values.redis))}`);
+    }
+  }
   const statsPerWindow = participants * maxTracks * perWindow;
   if (statsPerWindow > MAX_STATS_PER_WINDOW) {
     throw new UsageError(
@@ -164,6 +178,7 @@ export async function simulate(argv: string[]): Promise<number> {
     http: httpUrl,
     httpFormat,
     httpDeadlineMs,
+    redis: values.redis === undefined ? undefined : { url: values.redis, stream: values.stream! },
     capture: values.capture,
     windows,
     logger: stderrLogger("statsworker simulate", progress),

@@ -4,13 +4,15 @@
  *
  * @module
  */
-import { badLengthPrefix, inBatch, isDecodeError, isLimitError } from "../errors.ts";
+import { badLengthPrefix, inBatch, isDecodeError, isLimitError, isTrackBound } from "../errors.ts";
 import { StreamType, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import { decodeStat } from "./decode-stat.ts";
 import { MAX_INVALID_LISTED, type BatchResult, type BatchRouter, type TrackIdentity, type TrackTable } from "./engine.ts";
 
 /** A table's place in a {@link DecodingRouter}, which the table updates as its worker changes. */
 export interface Route {
+  /** What all the tables of the router hold together, for the per-service bound. */
+  readonly service: { tracks: number };
   /** The worker closed: batch stats for it now count as dropped (R5); the route stays. */
   close(): void;
   /** The worker is gone: the route is removed, unless a newer worker of the key took it (Q2). */
@@ -31,6 +33,8 @@ interface Entry {
 export class DecodingRouter implements BatchRouter {
   // room id -> participant id -> entry; nested maps spare a key string per message
   private readonly routes = new Map<string, Map<string, Entry>>();
+  // tracks held by all of the router's tables (TsTrackTable keeps it), for maxTracksPerService
+  private readonly service = { tracks: 0 };
 
   /** Makes `table` the route of its identity's (room id, participant id), replacing an earlier one. */
   attach(identity: TrackIdentity, table: TrackTable): Route {
@@ -43,6 +47,7 @@ export class DecodingRouter implements BatchRouter {
     }
     room.set(participantId, entry);
     return {
+      service: this.service,
       close: () => {
         entry.open = false;
       },
@@ -56,7 +61,7 @@ export class DecodingRouter implements BatchRouter {
   }
 
   ingest(bytes: Uint8Array, dropAll: boolean): BatchResult {
-    const result: BatchResult = { statsIn: 0, invalid: 0, dropped: 0, malformed: 0, error: undefined, invalidTracks: [] };
+    const result: BatchResult = { statsIn: 0, invalid: 0, dropped: 0, malformed: 0, refused: 0, error: undefined, invalidTracks: [] };
     let pos = 0;
     let index = 0;
     while (pos < bytes.length) {
@@ -98,8 +103,19 @@ export class DecodingRouter implements BatchRouter {
       }
       // R1: DOWNSTREAM when kind is DOWNSTREAM, UPSTREAM for every other value
       const bucket = stat.kind === StreamType.DOWNSTREAM ? 1 : 0;
+      let valid: boolean;
+      try {
+        valid = entry.table.add(stat.trackId, bucket, stat);
+      } catch (err) {
+        // a bound refused the new track: this stat only, the batch goes on
+        if (isLimitError(err) && isTrackBound(err.code)) {
+          result.refused++;
+          continue;
+        }
+        throw err;
+      }
       result.statsIn++;
-      if (!entry.table.add(stat.trackId, bucket, stat)) {
+      if (!valid) {
         result.invalid++;
         if (result.invalidTracks.length < MAX_INVALID_LISTED) {
           result.invalidTracks.push({ participantId: entry.participantId, trackId: stat.trackId, direction: bucket });

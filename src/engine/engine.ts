@@ -7,6 +7,7 @@
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { Logger } from "../logger.ts";
 import type { AnalyticsStatInput } from "./read-stat.ts";
+import type { EngineBounds } from "../limits.ts";
 import { ArgumentError } from "../errors.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
@@ -26,12 +27,31 @@ export interface Engine {
   coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined;
   /** Go `isValid` (R7): false when a counter of a stream or layer has its sign bit set. */
   isValid(stat: AnalyticsStatInput): boolean;
+  /**
+   * Gives back everything the engine holds (the wasm engine: its instance and linear memory, which
+   * a JS object graph would otherwise keep until every worker and service of it is collected).
+   * Every later call on the engine, or on a worker or service made with it, throws a `WasmError`
+   * with code `"disposed"`. The ts engine holds nothing: for it this is a no-op.
+   */
+  dispose(): void;
+}
+
+/** @internal What an engine holds right now, for tests and the bounds suite. */
+export interface EngineUsage {
+  /** bytes of linear memory (wasm), 0 for the ts engine */
+  memoryBytes: number;
+  /** track slots in use (wasm), -1 where the engine does not count them */
+  slots: number;
+  /** bytes of the engine heap's free blocks, reusable by any size (wasm), 0 elsewhere */
+  heapFreeBytes: number;
 }
 
 /** Options of {@link loadEngine}. */
 export interface EngineOptions {
   /** where `coalesce` logs skipped invalid stats; default: silent */
   logger?: Logger;
+  /** what one participant or one service may make the engine hold; default `DEFAULT_BOUNDS` */
+  bounds?: Partial<EngineBounds>;
 }
 
 /** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */
@@ -99,6 +119,8 @@ export interface BatchResult {
   invalid: number;
   dropped: number;
   malformed: number;
+  /** well-formed stats refused because their new track would pass a bound */
+  refused: number;
   /** the first bad message's error (a DecodeError placed by `inBatch`, or a LimitError) */
   error: Error | undefined;
   /** up to {@link MAX_INVALID_LISTED} of the invalid stats, for logging */
@@ -124,6 +146,10 @@ export interface EngineImpl extends Engine {
   createTrackTable(identity: TrackIdentity, router?: BatchRouter): TrackTable;
   /** A batch router for one TelemetryService. */
   createRouter(): BatchRouter;
+  /** What the engine holds right now. */
+  usage(): EngineUsage;
+  /** The bounds it was made with. */
+  readonly bounds: Readonly<EngineBounds>;
 }
 
 /** @internal Narrows a public Engine to the implementation StatsWorker needs. */

@@ -10,7 +10,9 @@
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "../logger.ts";
+import { limitError, resolveBounds, type EngineBounds } from "../limits.ts";
 import { decodeStat } from "./decode-stat.ts";
+import { wtf8Length } from "./ids.ts";
 import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "./read-stat.ts";
 import { DecodingRouter, type Route } from "./decoding-router.ts";
 import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
@@ -154,17 +156,79 @@ export class Coalescer {
   }
 }
 
+/**
+ * Which tracks a ts table holds against the engine's bounds, exactly as the wasm engine holds
+ * slots: from a track's first stat until the end of the first window in which it had none (the
+ * wasm engine keeps a drained slot for one window, for reuse), or until the worker closes.
+ */
+class TrackLedger {
+  private held: [Set<string>, Set<string>] | undefined = undefined;
+  private tracks = 0;
+  private idBytes = 0;
+
+  constructor(
+    private readonly bounds: Readonly<EngineBounds>,
+    private readonly service: { tracks: number } | undefined,
+  ) {}
+
+  /**
+   * Holds (`bucket`, `trackId`); returns true when it was not held before.
+   *
+   * @throws LimitError when a new track would pass a bound (checked in the wasm engine's order)
+   */
+  hold(bucket: Bucket, trackId: string): boolean {
+    const held = (this.held ??= [new Set(), new Set()]);
+    if (held[bucket].has(trackId)) return false;
+    const b = this.bounds;
+    if (this.tracks >= b.maxTracksPerWorker) throw limitError.tooManyTracks(b.maxTracksPerWorker);
+    if (this.service !== undefined && this.service.tracks >= b.maxTracksPerService) {
+      throw limitError.tooManyServiceTracks(b.maxTracksPerService);
+    }
+    const bytes = wtf8Length(trackId);
+    if (this.idBytes + bytes > b.maxIdBytesPerWorker) throw limitError.tooManyIdBytes(b.maxIdBytesPerWorker);
+    held[bucket].add(trackId);
+    this.tracks++;
+    this.idBytes += bytes;
+    if (this.service !== undefined) this.service.tracks++;
+    return true;
+  }
+
+  /** Lets go of (`bucket`, `trackId`). */
+  release(bucket: Bucket, trackId: string): void {
+    if (this.held?.[bucket].delete(trackId) !== true) return;
+    this.tracks--;
+    this.idBytes -= wtf8Length(trackId);
+    if (this.service !== undefined) this.service.tracks--;
+  }
+
+  /** The end of a window: the tracks that had stats in it stay held, the others go. */
+  retain(window: readonly [Map<string, unknown>, Map<string, unknown>]): void {
+    if (this.held === undefined) return;
+    for (const bucket of [0, 1] as const) {
+      for (const trackId of this.held[bucket]) if (!window[bucket].has(trackId)) this.release(bucket, trackId);
+    }
+  }
+
+  /** The worker closed: every track goes. */
+  clear(): void {
+    if (this.held === undefined) return;
+    for (const bucket of [0, 1] as const) for (const trackId of this.held[bucket]) this.release(bucket, trackId);
+  }
+}
+
 class TsTrackTable implements TrackTable {
   private buckets: [Map<string, Coalescer>, Map<string, Coalescer>] = [new Map(), new Map()];
   pending = false;
-
   private readonly route: Route | undefined;
+  private readonly ledger: TrackLedger;
 
   constructor(
     private readonly identity: TrackIdentity,
     router: DecodingRouter | undefined,
+    bounds: Readonly<EngineBounds>,
   ) {
     this.route = router?.attach(identity, this);
+    this.ledger = new TrackLedger(bounds, this.route?.service);
   }
 
   add(trackId: string, bucket: Bucket, stat: AnalyticsStatInput): boolean {
@@ -172,8 +236,10 @@ class TsTrackTable implements TrackTable {
     let coalescer = tracks.get(trackId);
     if (coalescer === undefined) {
       coalescer = new Coalescer();
-      // add() before set(): a stat over LIMITS throws and must leave no empty track behind
+      // add() before set(): a stat that cannot be read, or a track over a bound, must leave no
+      // empty track behind
       const valid = coalescer.add(stat);
+      this.ledger.hold(bucket, trackId);
       tracks.set(trackId, coalescer);
       this.pending = true;
       return valid;
@@ -184,13 +250,24 @@ class TsTrackTable implements TrackTable {
   }
 
   addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean {
-    return this.add(trackId, bucket, decodeStat(bytes));
+    // the bound first, then the bytes, as in the wasm engine; a new track whose first stat is
+    // malformed is let go again
+    const fresh = !this.buckets[bucket].has(trackId) && this.ledger.hold(bucket, trackId);
+    let stat: AnalyticsStat;
+    try {
+      stat = decodeStat(bytes);
+    } catch (err) {
+      if (fresh) this.ledger.release(bucket, trackId);
+      throw err;
+    }
+    return this.add(trackId, bucket, stat);
   }
 
   drain(timeMs: number, out: AnalyticsStat[]): void {
     // R2: take the window and start an empty one before anything else can run
     const [up, down] = this.buckets;
     const patch = makePatch(timeMs, this.identity);
+    this.ledger.retain(this.buckets);
     this.buckets = [new Map(), new Map()];
     this.pending = false;
     collect(up, StreamType.UPSTREAM, patch, out);
@@ -207,6 +284,7 @@ class TsTrackTable implements TrackTable {
   close(): void {
     this.buckets = [new Map(), new Map()];
     this.pending = false;
+    this.ledger.clear();
     this.route?.close();
   }
 
@@ -228,8 +306,10 @@ function collect(tracks: Map<string, Coalescer>, kind: StreamType, patch: Patch,
 /** @internal Creates the TypeScript engine; use `loadEngine("ts")`. */
 export function createTsEngine(options: EngineOptions = {}): EngineImpl {
   const logger: Logger = options.logger ?? silentLogger;
+  const bounds = resolveBounds(options.bounds);
   return {
     kind: "ts",
+    bounds,
     coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
       const coalescer = new Coalescer();
       for (const stat of stats) {
@@ -241,7 +321,10 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
       return isValid(reader.read(stat));
     },
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
-      new TsTrackTable(identity, router instanceof DecodingRouter ? router : undefined),
+      new TsTrackTable(identity, router instanceof DecodingRouter ? router : undefined, bounds),
     createRouter: () => new DecodingRouter(),
+    // nothing of the ts engine outlives its objects
+    dispose: () => undefined,
+    usage: () => ({ memoryBytes: 0, slots: -1, heapFreeBytes: 0 }),
   };
 }

@@ -32,6 +32,7 @@ export function callbackReporter(fn: (stats: AnalyticsStat[]) => void): Callback
       }
       counters.sent++;
       counters.sentStats += stats.length;
+      counters.requests++;
     },
     get counters(): ReporterCounters {
       return { ...counters };

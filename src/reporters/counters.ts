@@ -23,7 +23,12 @@ export interface ReporterCounters {
   readonly sentStats: number;
   /** bytes delivered: request bodies acknowledged with 2xx, or UTF-8 bytes written to the stream */
   readonly bytesSent: number;
-  /** delivery attempts repeated after a retryable failure (HTTP only; 0 elsewhere) */
+  /**
+   * sends acknowledged by the receiver (HTTP requests answered 2xx, Redis commands, gRPC
+   * streams); with coalescing, one send carries many batches, so this is at most `sent`
+   */
+  readonly requests: number;
+  /** delivery attempts repeated after a retryable failure (network reporters only; 0 elsewhere) */
   readonly retries: number;
   /**
    * batches discarded without delivery, for any reason: the queue bound (drop-oldest), a
@@ -52,6 +57,7 @@ export function newReporterCounters(): MutableReporterCounters {
     sent: 0,
     sentStats: 0,
     bytesSent: 0,
+    requests: 0,
     retries: 0,
     dropped: 0,
     droppedStats: 0,

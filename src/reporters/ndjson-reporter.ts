@@ -8,6 +8,7 @@ import {
 import { type Logger, silentLogger } from "../logger.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { newReporterCounters, type ReporterCounters } from "./counters.ts";
+import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS } from "./delivery.ts";
 
 /**
  * The part of a writable stream the NDJSON reporter uses.
@@ -23,8 +24,9 @@ export interface NdjsonSink {
    */
   write(chunk: string): boolean;
   /**
-   * Registers a one-shot listener. The reporter listens for `"drain"` while it waits, and once,
-   * at construction, for `"error"` and `"close"` so a broken sink cannot hold `flush()` forever.
+   * Registers a one-shot listener. The reporter listens for `"drain"` while it waits, for
+   * `"close"` once, and for `"error"` always (re-registering after each one), so a broken sink
+   * can neither hold `flush()` forever nor crash the process with a second error.
    */
   once(event: string, listener: (arg?: unknown) => void): unknown;
 }
@@ -104,7 +106,13 @@ export class NdjsonReporter implements TelemetryReporter {
     this.#maxQueuedBatches = positive("maxQueuedBatches", options.maxQueuedBatches ?? 1000);
     this.#maxQueuedChars = positive("maxQueuedChars", options.maxQueuedChars ?? 16 * 1024 * 1024);
     this.#logger = options.logger ?? silentLogger;
-    sink.once("error", (err: unknown) => this.#breakSink("ndjson sink failed", err));
+    // Re-armed on every event: a stream may emit "error" more than once, and an "error" with no
+    // listener left would throw from the emitter and end the process.
+    const onError = (err: unknown): void => {
+      sink.once("error", onError);
+      this.#breakSink("ndjson sink failed", err);
+    };
+    sink.once("error", onError);
     // A sink closed with nothing pending is a normal end (the caller ended it); only a close that
     // strands queued batches is an error.
     sink.once("close", () => {
@@ -169,12 +177,36 @@ export class NdjsonReporter implements TelemetryReporter {
   }
 
   /**
-   * Stops accepting batches (later ones are dropped and counted) and resolves as
-   * {@link flush} does. Does not end the sink. Calling it again is harmless.
+   * Stops accepting batches (later ones are dropped and counted) and resolves as {@link flush}
+   * does, or at `deadlineMs`, when what still waits for `"drain"` is dropped (counted and
+   * logged). Does not end the sink. Calling it again is harmless.
+   *
+   * @param deadlineMs in milliseconds; `Infinity` waits as long as {@link flush} does.
+   *   Default: `10_000`.
+   * @throws {ArgumentError} synchronously, when `deadlineMs` is not a number >= 0
    */
-  close(): Promise<void> {
+  close(deadlineMs: number = DEFAULT_CLOSE_DEADLINE_MS): Promise<void> {
+    checkDeadline(deadlineMs);
     this.#closed = true;
-    return this.flush();
+    if (this.#idle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer =
+        deadlineMs < 2 ** 31 - 1
+          ? setTimeout(() => {
+              const lost = this.#queue.length;
+              for (const chunk of this.#queue.splice(0)) this.#drop(chunk.stats);
+              this.#queuedChars = 0;
+              // The sink may never drain: stop waiting for it.
+              this.#waitingForDrain = false;
+              if (lost > 0) this.#logger.warn("ndjson batches dropped", { reason: "close deadline passed", batches: lost });
+              this.#settle();
+            }, deadlineMs)
+          : undefined;
+      this.#flushWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #format(stats: readonly AnalyticsStat[]): string {
@@ -237,6 +269,7 @@ export class NdjsonReporter implements TelemetryReporter {
     }
     this.#counters.sent++;
     this.#counters.sentStats += chunk.stats;
+    this.#counters.requests++;
     this.#counters.bytesSent += utf8Length(chunk.text);
     if (!more) {
       this.#waitingForDrain = true;

@@ -227,12 +227,15 @@ suite("in headless Chromium", () => {
       assert.ok(state.counters.statsOut >= state.tracks * 3 && state.counters.statsIn >= state.counters.statsOut * 4);
       // the lines are really drawn: count saturated (series-coloured) pixels on each canvas
       const ink = await page!.evaluate(() =>
-        ["score", "bitrate", "loss"].map((id) => {
-          const c = document.getElementById(id) as HTMLCanvasElement;
-          const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+        // bitrate is drawn on two canvases, one scale per kind (video, audio)
+        [["score"], ["bitrate", "bitrate-audio"], ["loss"]].map((ids) => {
           let n = 0;
-          for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 128 && Math.abs(d[i]! - d[i + 1]!) + Math.abs(d[i + 1]! - d[i + 2]!) > 60) n++;
-          return [id, n] as const;
+          for (const id of ids) {
+            const c = document.getElementById(id) as HTMLCanvasElement;
+            const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 128 && Math.abs(d[i]! - d[i + 1]!) + Math.abs(d[i + 1]! - d[i + 2]!) > 60) n++;
+          }
+          return [ids[0]!, n] as const;
         }),
       );
       for (const [id, n] of ink) assert.ok(n > 300, `${id} chart has only ${n} coloured pixels`);

@@ -185,13 +185,16 @@ export async function startServer(mounts: Record<string, string>): Promise<TestS
   };
 }
 
-/** Launches Debian's chromium headless, with the flags TOOLCHAIN.md section 7 verified. */
-export function launchChromium(): Promise<Browser> {
+/** Chromium flags for WebRTC calls with a fake camera and microphone and no permission prompt. */
+export const FAKE_MEDIA_ARGS: readonly string[] = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+
+/** Launches Debian's chromium headless, with the flags TOOLCHAIN.md section 7 verified, plus `extraArgs`. */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     timeout: 30_000,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
   });
 }
 

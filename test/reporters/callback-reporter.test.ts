@@ -20,6 +20,7 @@ suite("callbackReporter()", () => {
       sent: 2,
       sentStats: 5,
       bytesSent: 0,
+      requests: 2,
       retries: 0,
       dropped: 0,
       droppedStats: 0,

@@ -12,9 +12,9 @@ import {
 import {
   HttpReporter,
   type HttpReporterOptions,
-  newStatId,
   parseRetryAfter,
 } from "../../src/reporters/http-reporter.ts";
+import { newStatId } from "../../src/reporters/stat-id.ts";
 import type { ReporterCounters } from "../../src/reporters/counters.ts";
 import {
   freePort,
@@ -43,8 +43,18 @@ async function server(...args: Parameters<typeof startServer>): Promise<TestServ
   return s;
 }
 
+// One batch per request unless a test says otherwise, so request-level assertions name batches;
+// coalescing has tests of its own.
 function reporter(options: HttpReporterOptions): HttpReporter {
-  const r = new HttpReporter({ initialRetryDelayMs: 5, maxRetryDelayMs: 50, requestTimeoutMs: 2000, ...options });
+  const r = new HttpReporter({
+    initialRetryDelayMs: 5,
+    minRetryDelayMs: 1,
+    maxRetryDelayMs: 50,
+    requestTimeoutMs: 2000,
+    maxGroupBatches: 1,
+    lingerMs: 0,
+    ...options,
+  });
   cleanups.push(() => r.close(0));
   return r;
 }
@@ -121,6 +131,7 @@ suite("HttpReporter", () => {
       sent: 2,
       sentStats: 4,
       bytesSent: s.received[0]!.body.length + s.received[1]!.body.length,
+      requests: 2,
       retries: 0,
       dropped: 0,
       droppedStats: 0,
@@ -374,15 +385,15 @@ suite("HttpReporter", () => {
     assert.equal(c.retries, s.received.length - 200, `seed ${seed}`);
   });
 
-  test("drops the oldest batches when the queue is full, never the one in flight, and counts them", async () => {
+  test("drops the oldest batches when the queue is full, and counts them", async () => {
     const port = await freePort();
     const log = recordingLogger();
     const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBatches: 5, maxRetryDelayMs: 20, logger: log });
-    // All in one turn: batch 0's request is in flight while 1..19 arrive.
-    for (let i = 0; i < 20; i++) {
-      r.report(makeBatch(i));
-      assert.ok(r.counters.queued <= 5);
-    }
+    // All in one turn, before the first request starts (what is being sent is never dropped:
+    // the delivery core's tests pin that down).
+    for (let i = 0; i < 20; i++) r.report(makeBatch(i));
+    // The batches of one turn are stamped into one buffer and queued when the turn ends.
+    await Promise.resolve();
     assert.equal(r.counters.dropped, 15);
     assert.equal(r.counters.droppedStats, 30);
     assert.equal(r.counters.failures, 0);
@@ -393,30 +404,9 @@ suite("HttpReporter", () => {
     await waitFor(() => r.counters.retries >= 2, "retries against the closed port");
     const s = await server(ok, port);
     await r.flush();
-    assert.deepEqual(batchNumbers(s.accepted), [0, 16, 17, 18, 19]);
+    assert.deepEqual(batchNumbers(s.accepted), [15, 16, 17, 18, 19]);
     assertBalanced(r.counters);
     assert.ok(log.entries.some((e) => e.message === "http queue drained" && e.fields?.["droppedWhileFull"] === 15));
-  });
-
-  test("evicts a batch waiting out its backoff when newer batches overflow the queue", async () => {
-    const port = await freePort();
-    const log = recordingLogger();
-    const r = reporter({
-      url: `http://127.0.0.1:${port}/stats`,
-      maxQueuedBatches: 2,
-      initialRetryDelayMs: 10_000,
-      maxRetryDelayMs: 10_000,
-      logger: log,
-    });
-    r.report(makeBatch(0));
-    await waitFor(() => log.entries.some((e) => e.level === "warn"), "the first refusal");
-    const s = await server(ok, port);
-    r.report(makeBatch(1));
-    r.report(makeBatch(2));
-    // Batch 0 sleeps in a 10 s backoff; evicting it must wake the sender for batch 1 at once.
-    await r.flush();
-    assert.deepEqual(batchNumbers(s.accepted), [1, 2]);
-    assert.equal(r.counters.dropped, 1);
   });
 
   test("bounds the queued bytes with maxQueuedBytes", async () => {
@@ -426,11 +416,12 @@ suite("HttpReporter", () => {
     const stamped = one + 2 * 17;
     const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBytes: stamped * 3 + 10 });
     for (let i = 0; i < 10; i++) r.report(makeBatch(i));
+    await Promise.resolve();
     assert.equal(r.counters.queued, 3);
     assert.equal(r.counters.dropped, 7);
     const s = await server(ok, port);
     await r.flush();
-    assert.deepEqual(batchNumbers(s.accepted), [0, 8, 9]);
+    assert.deepEqual(batchNumbers(s.accepted), [7, 8, 9]);
     assert.ok(s.accepted.every((b) => b.length === stamped));
   });
 
@@ -676,5 +667,152 @@ suite("parseRetryAfter()", () => {
     assert.equal(parseRetryAfter(undefined, now), undefined);
     assert.equal(parseRetryAfter("soon", now), undefined);
     assert.equal(parseRetryAfter("-5", now), undefined);
+  });
+});
+
+suite("HttpReporter coalescing and hostile endpoints", () => {
+  /** A reporter with the shipped defaults, except delays short enough for a test. */
+  function defaults(options: HttpReporterOptions): HttpReporter {
+    const r = new HttpReporter(options);
+    cleanups.push(() => r.close(0));
+    return r;
+  }
+
+  test("sends a flush of 10 000 workers' encoded batches as a handful of requests, every stat exactly once", async () => {
+    const s = await server();
+    const r = defaults({ url: s.url, node: "SFU_1" });
+    // One worker's window: 4 stats, encoded as the wasm engine hands them to reportBytes.
+    for (let w = 0; w < 10_000; w++) {
+      r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(w, 4) })));
+    }
+    await r.flush();
+    const c = r.counters;
+    assert.ok(s.received.length <= 4, `${s.received.length} requests`);
+    assert.deepEqual([c.sent, c.sentStats, c.dropped, c.requests], [10_000, 40_000, 0, s.received.length]);
+    const ids = trackIds(s.accepted);
+    assert.equal(ids.length, 40_000);
+    assert.equal(new Set(ids).size, 40_000, "no stat twice");
+    const stamped = s.accepted.flatMap((b) => decode(b));
+    assert.ok(stamped.every((st) => st.node === "SFU_1" && ID.test(st.id)));
+    assert.equal(new Set(stamped.map((st) => st.id)).size, 40_000);
+    assert.ok(s.received.every((q) => q.body.length <= 4 * 1024 * 1024));
+  });
+
+  test("counts every reportBytes call as a batch while the turn's batches wait in one buffer, and drops only a malformed one", async () => {
+    const s = await server();
+    const r = defaults({ url: s.url });
+    const one = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(1, 2) }));
+    r.reportBytes(one);
+    r.reportBytes(one.subarray(0, 5));
+    r.reportBytes(one);
+    const before = r.counters;
+    assert.deepEqual([before.batches, before.stats, before.queued, before.dropped, before.failures], [3, 4, 2, 1, 1]);
+    assert.equal(before.batches, before.sent + before.dropped + before.queued);
+    await r.flush();
+    assert.equal(s.received.length, 1);
+    assert.equal(decode(s.received[0]!.body).length, 4);
+    assert.deepEqual([r.counters.sent, r.counters.queued], [2, 0]);
+  });
+
+  test("reads at most a few KiB of an endless 200 body, counts the batch sent, and keeps memory flat", async () => {
+    let closedByClient = 0;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const s = await server((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      const pump = (): void => {
+        while (res.write(chunk)) {
+          // keep the socket full
+        }
+      };
+      res.on("drain", pump);
+      res.on("close", () => closedByClient++);
+      pump();
+      return "ok";
+    });
+    const r = reporter({ url: s.url });
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 20; i++) {
+      r.report(makeBatch(i));
+      await r.flush();
+    }
+    const grown = process.memoryUsage().rss - before;
+    assert.equal(r.counters.sent, 20);
+    assert.equal(r.counters.retries, 0);
+    assert.ok(grown < 100 * 1024 * 1024, `rss grew ${grown} bytes`);
+    await waitFor(() => closedByClient === 20, "the client to hang up on every endless body");
+  });
+
+  for (const status of [301, 302, 303, 307, 308]) {
+    test(`treats a ${status} redirect as a failure, never following it or sending the api key elsewhere`, async () => {
+      const elsewhere = await server();
+      const s = await server((_req, res) => {
+        res.writeHead(status, { location: elsewhere.url }).end();
+        return "redirect";
+      });
+      const log = recordingLogger();
+      const r = reporter({ url: s.url, headers: { "x-api-key": "secret" }, logger: log });
+      r.report(makeBatch(1));
+      await r.flush();
+      assert.equal(elsewhere.received.length, 0, "the redirect target got a request");
+      assert.equal(s.received.length, 1, "a redirect is not retried");
+      const c = r.counters;
+      assert.deepEqual([c.sent, c.dropped, c.failures], [0, 1, 1]);
+      assert.ok(log.entries.some((e) => e.level === "error" && /redirect/.test(String(e.fields?.["reason"]))));
+    });
+  }
+
+  test("does not storm an endpoint answering 503 with Retry-After 0 or a past date", async () => {
+    const s = await server((req, res) => {
+      const value = req.headers["x-variant"] === "date" ? "Wed, 21 Oct 2015 07:28:00 GMT" : "0";
+      res.writeHead(503, { "retry-after": value }).end();
+      return "503";
+    });
+    const r = defaults({ url: s.url, headers: () => ({ "x-variant": s.received.length % 2 === 0 ? "zero" : "date" }) });
+    r.report(makeBatch(1));
+    await sleep(1000);
+    // The first retry waits at least minRetryDelayMs (50 ms) and the backoff bound doubles from
+    // 100 ms: a handful of requests per second, not hundreds.
+    assert.ok(s.received.length <= 12, `${s.received.length} requests in one second`);
+    assert.ok(s.received.length >= 2, "it did retry");
+    await r.close(0);
+    assert.equal(r.counters.dropped, 1);
+  });
+
+  test("close(deadline) returns by its deadline when the endpoint never answers, dropping and counting the batch", async () => {
+    const s = await server(() => "hang");
+    const r = defaults({ url: s.url, requestTimeoutMs: Infinity });
+    r.report(makeBatch(1, 3));
+    await waitFor(() => s.received.length === 1, "the request to arrive");
+    const started = Date.now();
+    await r.close(300);
+    const took = Date.now() - started;
+    assert.ok(took >= 290 && took < 2000, `close took ${took} ms`);
+    const c = r.counters;
+    assert.deepEqual([c.sent, c.dropped, c.droppedStats, c.queued], [0, 1, 3, 0]);
+  });
+
+  test("close() with NaN, a negative or a non-number deadline throws an ArgumentError", () => {
+    const r = defaults({ url: "http://127.0.0.1:9/stats" });
+    for (const bad of [NaN, -1, "1000", undefined as unknown as number]) {
+      if (bad === undefined) continue;
+      assert.throws(() => r.close(bad as number), (err: unknown) => isArgumentError(err), String(bad));
+    }
+  });
+
+  test("retries a server that resets every connection, then delivers once it answers", async () => {
+    const s = await server((req, res, _body, n) => {
+      if (n < 3) {
+        req.socket.destroy();
+        return "reset";
+      }
+      res.writeHead(204).end();
+      return "ok";
+    });
+    const r = defaults({ url: s.url, initialRetryDelayMs: 10 });
+    r.report(makeBatch(1));
+    r.report(makeBatch(2));
+    await r.flush();
+    assert.deepEqual(trackIds(s.accepted), ["TR_1_0", "TR_1_1", "TR_2_0", "TR_2_1"]);
+    assert.equal(r.counters.retries, 3);
   });
 });

@@ -188,6 +188,45 @@ suite("NdjsonReporter", () => {
     assert.equal(sink.lines().length, 4);
   });
 
+  test("survives a sink that emits error again and again, counting and logging without crashing", async () => {
+    const sink = new FakeSink();
+    const log = recordingLogger();
+    const r = new NdjsonReporter(sink, { logger: log });
+    sink.ready = false;
+    r.report(makeBatch(0));
+    r.report(makeBatch(1));
+    // An EventEmitter throws an "error" that nobody listens to: the reporter must stay subscribed.
+    for (let i = 0; i < 5; i++) sink.emit("error", new Error(`boom ${i}`));
+    assert.equal(sink.listenerCount("error"), 1);
+    await r.flush();
+    r.report(makeBatch(2));
+    const c = r.counters;
+    assert.deepEqual([c.sent, c.dropped, c.failures, c.queued], [1, 2, 2, 0]);
+    assert.equal(log.entries.filter((e) => e.level === "error").length, 1, "one error per broken sink");
+  });
+
+  test("close(deadline) resolves by its deadline when the sink never drains, dropping and counting what waits", async () => {
+    const sink = new FakeSink();
+    const r = new NdjsonReporter(sink);
+    sink.ready = false;
+    r.report(makeBatch(0));
+    r.report(makeBatch(1, 3));
+    const started = Date.now();
+    await r.close(100);
+    const took = Date.now() - started;
+    assert.ok(took >= 95 && took < 1000, `close took ${took} ms`);
+    const c = r.counters;
+    assert.deepEqual([c.sent, c.dropped, c.droppedStats, c.queued], [1, 1, 3, 0]);
+    assert.equal(c.batches, c.sent + c.dropped + c.queued);
+  });
+
+  test("close() with a deadline that is not a number >= 0 throws an ArgumentError", () => {
+    const r = new NdjsonReporter(new FakeSink());
+    for (const bad of [NaN, -1, "5"]) {
+      assert.throws(() => r.close(bad as number), (err: unknown) => isArgumentError(err), String(bad));
+    }
+  });
+
   test("writes to a real file stream, respecting its backpressure, without losing or reordering a line", async () => {
     const dir = await mkdtemp(join(tmpdir(), "statsworker-ndjson-"));
     try {

@@ -2,14 +2,16 @@
  * The contract between the host and `assembly/`: the typed exports of the WebAssembly module,
  * the record layouts it shares with the host, and its status codes.
  *
- * `assembly/layout.ts` holds the same numbers; `abiVersion()` changes whenever either side
- * changes, and the loader refuses a module whose version differs from {@link ABI_VERSION}.
+ * The records and codes are generated from `assembly/layout.ts` (their one source, with the box
+ * diagrams) into `layout.gen.ts`; the loader refuses a module whose `abiVersion()` or
+ * `abiLayoutHash()` differs from {@link ABI_VERSION} or {@link LAYOUT_HASH}.
  *
  * @module
  */
 
-/** ABI version the host was written for; compared with the module's `abiVersion()` on load. */
-export const ABI_VERSION = 3;
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH), their
+// word indices (SLOT_U32, SLOT_U64, ...) and STATUS
+export * from "./layout.gen.ts";
 
 /**
  * The raw exports of the engine module. Pointers and sizes are byte addresses into `memory`
@@ -20,12 +22,27 @@ export interface WasmExports {
   readonly memory: WebAssembly.Memory;
   /** {@link ABI_VERSION} of the module */
   abiVersion(): number;
+  /** {@link LAYOUT_HASH} of the module: the fingerprint of the layouts it was built with */
+  abiLayoutHash(): number;
   /** address of the object-path scratch record (fixed for the life of the instance) */
   scratchPtr(): number;
   /** address of the decode info record (fixed for the life of the instance) */
   infoPtr(): number;
   /** grows the input buffer to at least `bytes` and returns its address; 0 when memory is exhausted */
   inputPtr(bytes: number): number;
+  /**
+   * gives the input buffer, the output buffers and the drain lists back to the heap when one big
+   * input or drain grew them past 64 KiB; the next inputPtr() returns a new address (forget the
+   * old one), and no view of the last drain's output may be held
+   */
+  trimBuffers(): void;
+  /** bytes in the engine heap's free blocks, ready for any size to reuse (a measure for tests) */
+  heapFreeBytes(): number;
+  /**
+   * bounds the engine heap to `bytes` (0: only memory's 1 GiB limit); an allocation past it fails
+   * like exhausted memory
+   */
+  setHeapLimit(bytes: number): void;
   /** takes a zeroed slot and returns its index; -1 when memory is exhausted */
   allocSlot(): number;
   /** returns a slot to the free list */
@@ -46,8 +63,26 @@ export interface WasmExports {
    */
   decodeFold(ptr: number, bytes: number, slot: number): number;
 
-  /** a new router (one per TelemetryService) for batch routing */
+  /**
+   * sets the key of the track and route hash tables (SipHash-1-3) from four random u32; call it
+   * once before the first worker. 0, or -1 once a table exists (the old key is kept)
+   */
+  hashKey(a: number, b: number, c: number, d: number): number;
+  /** probe steps taken by all hash lookups and inserts so far (a test measure, wrapping u32) */
+  hashProbes(): number;
+  /**
+   * sets the bounds that refuse a new track (existing ones are never refused): live tracks per
+   * worker, live tracks per router (one service), bytes of track ids per worker; 0 is no bound,
+   * the default. A batch counts the stats they refuse in {@link BATCH}.REFUSED.
+   */
+  setBounds(workerTracks: number, routerTracks: number, workerIdBytes: number): void;
+  /** a new router (one per TelemetryService) for batch routing; -1 when memory is exhausted */
   routerCreate(): number;
+  /**
+   * frees a router (a stopped service) with every worker it routes, their slots, ids and routes;
+   * its index may be handed out again by routerCreate(), so the host must forget it
+   */
+  routerFree(router: number): void;
   /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
    * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its
@@ -60,7 +95,11 @@ export interface WasmExports {
   workerFree(worker: number): void;
   /** stats folded into the worker by batches since its last drain */
   workerPending(worker: number): number;
-  /** the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 if none */
+  /**
+   * the slot of (worker, bucket, track id at [ptr, ptr + bytes)), created on first use; -1 when
+   * the worker is not open or memory is exhausted, STATUS.WORKER_TRACKS / ROUTER_TRACKS /
+   * WORKER_ID_BYTES when a new track would pass a bound set by setBounds()
+   */
   trackSlot(worker: number, bucket: number, ptr: number, bytes: number): number;
   /** address of a live slot's {@link META} record; 0 for a slot not in use */
   slotMetaPtr(slot: number): number;
@@ -87,175 +126,3 @@ export interface WasmExports {
   /** address of the batch result record */
   batchResultPtr(): number;
 }
-
-/** Slot meta record: which worker, bucket and track id a slot belongs to. */
-export const META = { WORKER: 0, BUCKET: 4, TRACK_PTR: 8, TRACK_BYTES: 12, SIZE: 24 } as const;
-
-/** One entry of `drainList`'s output. */
-export const DRAIN_ENTRY = { SLOT: 0, BUCKET: 4, TRACK_PTR: 8, TRACK_BYTES: 12, SIZE: 16 } as const;
-
-/**
- * Result record of `ingestBatch`.
- *
- * ```
- *  0 ┌────────────┬──────────────┬─────────────┬──────────┐
- *    │ status i32 │ errorIndex   │ errorOffset │ statsIn  │
- * 16 ├────────────┼──────────────┼─────────────┼──────────┤
- *    │ invalid    │ dropped      │ malformed   │ messages │
- * 32 ├────────────┼──────────────┼─────────────┴──────────┤
- *    │ framing    │ listed       │ reserved               │
- * 48 ├────────────┴──────────────┴────────────────────────┤
- *    │ invalid slots i32 x 64 (the first `listed`)        │
- *    └────────────────────────────────────────────────────┘
- * ```
- */
-export const BATCH = {
-  STATUS: 0,
-  ERROR_INDEX: 4,
-  ERROR_OFFSET: 8,
-  STATS_IN: 12,
-  INVALID: 16,
-  DROPPED: 20,
-  MALFORMED: 24,
-  MESSAGES: 28,
-  FRAMING: 32,
-  LISTED: 36,
-  INVALID_SLOTS: 48,
-} as const;
-
-/** Return codes of `decodeFold` below zero. */
-export const STATUS = {
-  TRUNCATED: -1,
-  BAD_VARINT: -2,
-  BAD_TAG: -3,
-  BAD_GROUP: -4,
-  BAD_UTF8: -5,
-  TOO_DEEP: -6,
-  TOO_MANY_STREAMS: -10,
-  TOO_MANY_LAYERS: -11,
-  MESSAGE_TOO_LARGE: -12,
-  OUT_OF_MEMORY: -20,
-} as const;
-
-/**
- * Slot record: the running fold of one (worker, direction, track) in one window.
- *
- * ```
- *  0 ┌───────────┬───────────┬────────────────┬───────────────────┐
- *    │ count u32 │ score f32 │ primaryPackets │ retransmitPackets │
- * 16 ├───────────┴───────────┼────────────────┼───────────────────┤
- *    │ paddingPackets        │ packetsLost    │ frames            │ nacks (28)
- * 32 ├───────────┬───────────┼────────────────┼───────────────────┤
- *    │ plis      │ firs      │ rtt (max)      │ jitter (max)      │
- * 48 ├───────────┴───────────┼────────────────┴───────────────────┤
- *    │ primaryBytes u64      │ retransmitBytes u64                │
- * 64 ├───────────────────────┼───────────┬────────────────────────┤
- *    │ paddingBytes u64      │ layer i32 │ layerPresent u32       │
- * 80 ├───────────┬───────────┼───────────┴────────────────────────┤
- *    │ layerPkts │ layerFrms │ layerBytes u64                     │
- * 96 └───────────┴───────────┴────────────────────────────────────┘
- * ```
- * `count` counts every stat folded in, invalid ones included (the R10 divisor); `score` is the
- * float32 sum of the valid stats' scores in arrival order.
- */
-export const SLOT = {
-  COUNT: 0,
-  SCORE: 4,
-  PRIMARY_PACKETS: 8,
-  RETRANSMIT_PACKETS: 12,
-  PADDING_PACKETS: 16,
-  PACKETS_LOST: 20,
-  FRAMES: 24,
-  NACKS: 28,
-  PLIS: 32,
-  FIRS: 36,
-  RTT: 40,
-  JITTER: 44,
-  PRIMARY_BYTES: 48,
-  RETRANSMIT_BYTES: 56,
-  PADDING_BYTES: 64,
-  LAYER: 72,
-  LAYER_PRESENT: 76,
-  LAYER_PACKETS: 80,
-  LAYER_FRAMES: 84,
-  LAYER_BYTES: 88,
-  SIZE: 96,
-} as const;
-
-/**
- * Scratch record the host fills from one `AnalyticsStat` object before `foldScratch()`:
- * a header, then `streamCount` stream records, then `layerCount` layer records (the layers of
- * all streams, concatenated) at {@link SCRATCH.LAYERS}.
- *
- * ```
- * header   0 ┌───────────┬─────────────────┬────────────────┬──────────┐
- *            │ score f32 │ streamCount u32 │ layerCount u32 │ reserved │
- *         16 └───────────┴─────────────────┴────────────────┴──────────┘
- * stream   0 ┌────────────────┬───────────────────┬────────────────┬─────────────┐
- *            │ primaryPackets │ retransmitPackets │ paddingPackets │ packetsLost │
- *         16 ├────────────────┼───────────────────┼────────────────┼─────────────┤
- *            │ frames         │ nacks             │ plis           │ firs        │
- *         32 ├────────────────┼───────────────────┼────────────────┴─────────────┤
- *            │ rtt            │ jitter            │ primaryBytes u64             │
- *         48 ├────────────────┴───────────────────┼──────────────────────────────┤
- *            │ retransmitBytes u64                │ paddingBytes u64             │
- *         64 └────────────────────────────────────┴──────────────────────────────┘
- * layer    0 ┌───────────┬─────────────┬────────────┬──────────┬────────────────┐
- *            │ layer i32 │ packets u32 │ frames u32 │ reserved │ bytes u64      │
- *         24 └───────────┴─────────────┴────────────┴──────────┴────────────────┘
- * ```
- */
-export const SCRATCH = {
-  SCORE: 0,
-  STREAM_COUNT: 4,
-  LAYER_COUNT: 8,
-  HEADER_SIZE: 16,
-  STREAM_PRIMARY_PACKETS: 0,
-  STREAM_RETRANSMIT_PACKETS: 4,
-  STREAM_PADDING_PACKETS: 8,
-  STREAM_PACKETS_LOST: 12,
-  STREAM_FRAMES: 16,
-  STREAM_NACKS: 20,
-  STREAM_PLIS: 24,
-  STREAM_FIRS: 28,
-  STREAM_RTT: 32,
-  STREAM_JITTER: 36,
-  STREAM_PRIMARY_BYTES: 40,
-  STREAM_RETRANSMIT_BYTES: 48,
-  STREAM_PADDING_BYTES: 56,
-  STREAM_SIZE: 64,
-  /** byte offset of the first layer record: header + 64 stream records (LIMITS.maxStreamsPerStat) */
-  LAYERS: 16 + 64 * 64,
-  LAYER_LAYER: 0,
-  LAYER_PACKETS: 4,
-  LAYER_FRAMES: 8,
-  LAYER_BYTES: 16,
-  LAYER_SIZE: 24,
-  /** layer records available: LIMITS.maxStreamsPerStat * LIMITS.maxLayersPerStream */
-  MAX_LAYERS: 64 * 32,
-} as const;
-
-/**
- * Decode info record, written by every `decodeFold` call (fields of the last occurrence win).
- *
- * ```
- *  0 ┌──────────────────┬──────────┬──────────────┬──────────────┐
- *    │ errorOffset u32  │ kind i32 │ roomIdPtr    │ roomIdBytes  │
- * 16 ├──────────────────┼──────────┴───┬──────────┴──────────────┤
- *    │ participantIdPtr │ partIdBytes  │ trackIdPtr │ trackIdBytes│
- * 32 └──────────────────┴──────────────┴────────────┴─────────────┘
- * ```
- * `errorOffset` is relative to the start of the message; the string pointers are absolute
- * addresses into memory (inside the input), 0 bytes when the field is absent.
- */
-export const INFO = {
-  ERROR_OFFSET: 0,
-  KIND: 4,
-  ROOM_ID_PTR: 8,
-  ROOM_ID_BYTES: 12,
-  PARTICIPANT_ID_PTR: 16,
-  PARTICIPANT_ID_BYTES: 20,
-  TRACK_ID_PTR: 24,
-  TRACK_ID_BYTES: 28,
-  SIZE: 32,
-} as const;

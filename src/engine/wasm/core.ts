@@ -8,11 +8,11 @@
  */
 import { DecodeError, WasmError, type DecodeErrorCode } from "../../errors.ts";
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
-import { limitError, LIMITS, type OutOfMemoryWhat } from "../../limits.ts";
+import { limitError, LIMITS, type EngineBounds, type OutOfMemoryWhat } from "../../limits.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
 import { StatReader, type AnalyticsStatInput } from "../read-stat.ts";
 import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
-import { encodeWtf8 } from "./keys.ts";
+import { encodeWtf8 } from "../ids.ts";
 import { Views, words } from "./views.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
@@ -24,6 +24,12 @@ const DECODE_CODES: Record<number, DecodeErrorCode> = {
   [STATUS.TOO_DEEP]: "too_deep",
 };
 
+/**
+ * Input and output buffers up to this size (the module's KEEP_BUFFER_BYTES) are kept between
+ * calls; a larger one, grown for one big batch or drain, goes back to the heap afterwards.
+ */
+const KEEP_BUFFER_BYTES = 64 * 1024;
+
 // word indices of the records the hot paths read and write
 const S = words(SLOT, 4);
 const S8 = words(SLOT, 8);
@@ -32,7 +38,9 @@ const X8 = words(SCRATCH, 8);
 
 /** The instance and what every track table of one engine shares. */
 export class WasmCore {
-  readonly views: Views;
+  /** the instance's exports; after `dispose()`, exports that all throw */
+  wasm: WasmExports;
+  views: Views;
   private readonly scratch: number;
   private readonly info: number;
   // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
@@ -43,9 +51,16 @@ export class WasmCore {
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
   private inputAt = 0;
   private inputBytes = -1;
+  // a buffer grew past KEEP_BUFFER_BYTES and no lease was out at the time
+  private trimDue = false;
+  private leases = 0;
   private readonly reader = new StatReader();
 
-  constructor(readonly wasm: WasmExports) {
+  constructor(
+    wasm: WasmExports,
+    readonly bounds: Readonly<EngineBounds>,
+  ) {
+    this.wasm = wasm;
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
@@ -63,7 +78,32 @@ export class WasmCore {
     if (ptr === 0) throw limitError.outOfMemory(what);
     this.inputAt = ptr;
     this.inputBytes = bytes;
+    if (bytes > KEEP_BUFFER_BYTES) this.trimDue = true;
     return ptr;
+  }
+
+  /** A drain wrote `bytes` of output: past the kept size, the buffer is given back when idle. */
+  outputGrew(bytes: number): void {
+    if (bytes > KEEP_BUFFER_BYTES) this.trimDue = true;
+  }
+
+  /** A lease of the output buffer was handed out (+1) or released (-1). */
+  lent(delta: 1 | -1): void {
+    this.leases += delta;
+  }
+
+  /**
+   * Gives buffers that one big input or drain grew back to the engine's heap, once nothing reads
+   * them: called after every public operation that may have grown one.
+   */
+  trimIfDue(): void {
+    if (!this.trimDue || this.leases !== 0) return;
+    this.trimDue = false;
+    this.wasm.trimBuffers();
+    // the module moves its buffers on the next use: forget their addresses and views
+    this.inputBytes = -1;
+    this.outputViews = new Map();
+    this.outputViewsAt = -1;
   }
 
   /** Copies `bytes` into the input buffer and returns its address. */
@@ -206,6 +246,21 @@ export class WasmCore {
     }
   }
 
+  /** The error of a negative `trackSlot` result: a bound that refused the new track, or memory. */
+  trackSlotError(status: number): Error {
+    const b = this.bounds;
+    switch (status) {
+      case STATUS.WORKER_TRACKS:
+        return limitError.tooManyTracks(b.maxTracksPerWorker);
+      case STATUS.ROUTER_TRACKS:
+        return limitError.tooManyServiceTracks(b.maxTracksPerService);
+      case STATUS.WORKER_ID_BYTES:
+        return limitError.tooManyIdBytes(b.maxIdBytesPerWorker);
+      default:
+        return limitError.outOfMemory("add a track");
+    }
+  }
+
   /** The coalesced stat of `slot` (R6-R12); the slot is left as it is. */
   result(slot: number): AnalyticsStat {
     const { u32, i32, f32, u64 } = this.views.refresh();
@@ -237,10 +292,30 @@ export class WasmCore {
     return makeStat(Math.fround(f32[w + S.SCORE]! / Math.fround(u32[w + S.COUNT]!)), stream);
   }
 
+  /**
+   * Lets go of the instance: every later call throws a WasmError "disposed", and nothing here
+   * keeps the instance or its memory reachable.
+   */
+  dispose(): void {
+    this.wasm = disposedExports();
+    this.views = new Views(new WebAssembly.Memory({ initial: 0 }));
+    this.outputViews = new Map();
+    this.outputViewsBuffer = undefined;
+    this.inputBytes = -1;
+  }
+
   /** How many stats `slot` has folded in this window (invalid ones included). */
   slotCount(slot: number): number {
     return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
   }
+}
+
+// stands in for the exports of a disposed instance: whatever is called, it fails the same way
+function disposedExports(): WasmExports {
+  const fail = (): never => {
+    throw new WasmError("disposed", "engine is disposed");
+  };
+  return new Proxy({} as WasmExports, { get: () => fail });
 }
 
 /**

@@ -16,9 +16,10 @@
  * @module
  */
 import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
+import { resolveBounds, type EngineBounds } from "../../limits.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import type { AnalyticsStatInput } from "../read-stat.ts";
-import type { BatchRouter, EngineImpl, EngineOptions, TrackIdentity } from "../engine.ts";
+import type { BatchRouter, EngineImpl, EngineOptions, EngineUsage, TrackIdentity } from "../engine.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
 import { WasmRouter } from "./router.ts";
@@ -33,7 +34,10 @@ class WasmEngine implements EngineImpl {
   constructor(
     private readonly core: WasmCore,
     private readonly logger: Logger,
-  ) {}
+    readonly bounds: Readonly<EngineBounds>,
+  ) {
+    core.wasm.setBounds(bounds.maxTracksPerWorker, bounds.maxTracksPerService, bounds.maxIdBytesPerWorker);
+  }
 
   coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
     if (stats.length === 0) return undefined;
@@ -59,6 +63,15 @@ class WasmEngine implements EngineImpl {
   createRouter(): WasmRouter {
     return new WasmRouter(this.core);
   }
+
+  dispose(): void {
+    this.core.dispose();
+  }
+
+  usage(): EngineUsage {
+    const wasm = this.core.wasm;
+    return { memoryBytes: wasm.memory.buffer.byteLength, slots: wasm.slotCount(), heapFreeBytes: wasm.heapFreeBytes() };
+  }
 }
 
 catchTraps(WasmEngine.prototype, ["coalesce", "isValid", "createTrackTable", "createRouter"]);
@@ -66,5 +79,6 @@ catchTraps(WasmRouter.prototype, ["ingest"]);
 
 /** @internal Creates a wasm engine with its own instance; use `loadEngine("wasm")`. */
 export async function createWasmEngine(options: EngineOptions = {}): Promise<EngineImpl> {
-  return new WasmEngine(new WasmCore(await instantiateEngine()), options.logger ?? silentLogger);
+  const bounds = resolveBounds(options.bounds);
+  return new WasmEngine(new WasmCore(await instantiateEngine(), bounds), options.logger ?? silentLogger, bounds);
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { WasmError } from "../../errors.ts";
-import { ABI_VERSION, type WasmExports } from "./abi.ts";
+import { ABI_VERSION, LAYOUT_HASH, type WasmExports } from "./abi.ts";
 import { WASM_BASE64 } from "./binary.gen.ts";
 
 let compiled: Promise<WebAssembly.Module> | undefined;
@@ -33,7 +33,7 @@ export function compileEngineModule(): Promise<WebAssembly.Module> {
   return compiled;
 }
 
-/** A new engine instance with its own memory, checked against {@link ABI_VERSION}. */
+/** A new engine instance with its own memory, checked by {@link checkAbi}. */
 export async function instantiateEngine(): Promise<WasmExports> {
   const module = await compileEngineModule();
   let memory: WebAssembly.Memory | undefined;
@@ -49,11 +49,37 @@ export async function instantiateEngine(): Promise<WasmExports> {
   const instance = await WebAssembly.instantiate(module, imports);
   const exports = instance.exports as unknown as WasmExports;
   memory = exports.memory;
-  const version = exports.abiVersion();
-  if (version !== ABI_VERSION) {
-    throw new WasmError("abi_mismatch", `engine module has abi version ${version}, host expects ${ABI_VERSION}`);
-  }
+  checkAbi(exports);
+  seedHashKey(exports);
   return exports;
+}
+
+/**
+ * Gives the instance a random key for its track and route hash tables, so that ids built to
+ * collide cannot be computed in advance (crypto.getRandomValues: Node >= 20 and browsers).
+ */
+function seedHashKey(exports: WasmExports): void {
+  const key = new Uint32Array(4);
+  globalThis.crypto.getRandomValues(key);
+  if (exports.hashKey(key[0]!, key[1]!, key[2]!, key[3]!) !== 0) {
+    throw new WasmError("abi_mismatch", "engine module refused its hash key");
+  }
+}
+
+/**
+ * Throws `WasmError("abi_mismatch")` unless the module was built from the same ABI as this host:
+ * the same `abiVersion()` and the same fingerprint of `assembly/layout.ts` (`abiLayoutHash()`).
+ */
+export function checkAbi(exports: Pick<WasmExports, "abiVersion" | "abiLayoutHash">): void {
+  const version = typeof exports.abiVersion === "function" ? exports.abiVersion() : undefined;
+  if (version !== ABI_VERSION) {
+    throw new WasmError("abi_mismatch", `engine module has abi version ${String(version)}, host expects ${ABI_VERSION}`);
+  }
+  const hash = typeof exports.abiLayoutHash === "function" ? exports.abiLayoutHash() >>> 0 : undefined;
+  if (hash !== LAYOUT_HASH) {
+    const shown = hash === undefined ? "none" : `0x${hash.toString(16)}`;
+    throw new WasmError("abi_mismatch", `engine module has layout hash ${shown}, host expects 0x${LAYOUT_HASH.toString(16)}`);
+  }
 }
 
 // AssemblyScript strings are UTF-16 with their byte length in the 4 bytes before the pointer.

@@ -4,7 +4,7 @@
  * @module
  */
 import type { BytesLease } from "../engine.ts";
-import type { WasmExports } from "./abi.ts";
+import type { WasmCore } from "./core.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -19,13 +19,15 @@ export class OutputLease implements BytesLease {
   count = 0;
   held = false;
 
-  constructor(private readonly wasm: WasmExports) {}
+  // the core, not its exports: a disposed engine must not stay reachable through a lease
+  constructor(private readonly core: WasmCore) {}
 
   /** Hands out `bytes` (a view of the output buffer, already lent by `lendOutput()`). */
   lend(bytes: Uint8Array, count: number): this {
     this.bytes = bytes;
     this.count = count;
     this.held = true;
+    this.core.lent(1);
     return this;
   }
 
@@ -33,6 +35,8 @@ export class OutputLease implements BytesLease {
     if (!this.held) return;
     this.held = false;
     this.bytes = EMPTY;
-    this.wasm.returnOutput();
+    this.core.wasm.returnOutput();
+    this.core.lent(-1);
+    this.core.trimIfDue();
   }
 }

@@ -47,6 +47,7 @@ export class WasmRouter implements BatchRouter {
       invalid: u32[r + B.INVALID]!,
       dropped: u32[r + B.DROPPED]!,
       malformed: u32[r + B.MALFORMED]!,
+      refused: u32[r + B.REFUSED]!,
       error: undefined,
       invalidTracks: [],
     };
@@ -61,6 +62,7 @@ export class WasmRouter implements BatchRouter {
         direction: m[meta + M.BUCKET]! as Bucket,
       });
     }
+    core.trimIfDue();
     if (status !== 0) {
       const index = u32[r + B.ERROR_INDEX]!;
       const offset = u32[r + B.ERROR_OFFSET]!;

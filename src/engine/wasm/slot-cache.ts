@@ -13,37 +13,37 @@ import type { Bucket } from "../engine.ts";
  * it) is learned with `remember` when its id is first read.
  */
 export class SlotCache {
-  private readonly byTrack: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
-  private readonly bySlot = new Map<number, string>();
+  // made on first use: a service may hold hundreds of thousands of workers, most with few tracks
+  private byTrack: [Map<string, number>, Map<string, number>] | undefined = undefined;
+  private bySlot: Map<number, string> | undefined = undefined;
 
   /** The slot of (`bucket`, `trackId`), or -1 when it is not known. */
   slotOf(bucket: Bucket, trackId: string): number {
-    return this.byTrack[bucket].get(trackId) ?? -1;
+    return this.byTrack?.[bucket].get(trackId) ?? -1;
   }
 
   /** The track id of `slot`, or undefined when the host has not seen that slot. */
   trackOf(slot: number): string | undefined {
-    return this.bySlot.get(slot);
+    return this.bySlot?.get(slot);
   }
 
   /** Records that (`bucket`, `trackId`) lives in `slot`. */
   remember(bucket: Bucket, trackId: string, slot: number): void {
-    this.byTrack[bucket].set(trackId, slot);
-    this.bySlot.set(slot, trackId);
+    (this.byTrack ??= [new Map(), new Map()])[bucket].set(trackId, slot);
+    (this.bySlot ??= new Map()).set(slot, trackId);
   }
 
   /** Forgets `slot`: the engine released it. */
   invalidate(slot: number): void {
-    const trackId = this.bySlot.get(slot);
+    const trackId = this.bySlot?.get(slot);
     if (trackId === undefined) return;
-    this.bySlot.delete(slot);
-    for (const tracks of this.byTrack) if (tracks.get(trackId) === slot) tracks.delete(trackId);
+    this.bySlot!.delete(slot);
+    for (const tracks of this.byTrack!) if (tracks.get(trackId) === slot) tracks.delete(trackId);
   }
 
   /** Forgets every slot: the engine released them all. */
   clear(): void {
-    this.byTrack[0].clear();
-    this.byTrack[1].clear();
-    this.bySlot.clear();
+    this.byTrack = undefined;
+    this.bySlot = undefined;
   }
 }

@@ -11,7 +11,8 @@ import { encodeBatch } from "../encode-batch.ts";
 import { makePatch, patchStat } from "../output.ts";
 import { DRAIN_ENTRY } from "./abi.ts";
 import { catchTraps, type WasmCore } from "./core.ts";
-import { encodePatchFields, encodeWtf8 } from "./keys.ts";
+import { encodeWtf8 } from "../ids.ts";
+import { encodePatchFields } from "./keys.ts";
 import { OutputLease } from "./lease.ts";
 import type { WasmRouter } from "./router.ts";
 import { SlotCache } from "./slot-cache.ts";
@@ -26,7 +27,8 @@ const E = words(DRAIN_ENTRY, 4);
  */
 export class WasmTrackTable implements TrackTable {
   private readonly slots = new SlotCache();
-  private readonly lease: OutputLease;
+  // the lease every window of this table reuses, made at the first bytes-out drain
+  private lease: OutputLease | undefined = undefined;
   private jsPending = false;
   private freed = false;
   /** a track id with an unpaired surrogate was seen: bytes out go through protobuf-es */
@@ -49,7 +51,6 @@ export class WasmTrackTable implements TrackTable {
     this.worker = core.wasm.workerCreate(ptr, room.length, pid.length, patch.length, router?.id ?? -1);
     if (this.worker < 0) throw limitError.outOfMemory("add a worker");
     router?.register(this.worker, identity.participantId);
-    this.lease = new OutputLease(core.wasm);
   }
 
   get pending(): boolean {
@@ -68,7 +69,7 @@ export class WasmTrackTable implements TrackTable {
       bytes = -bytes;
     }
     const slot = core.wasm.trackSlot(this.worker, bucket, core.input(0, "take an id"), bytes);
-    if (slot < 0) throw limitError.outOfMemory("add a track");
+    if (slot < 0) throw core.trackSlotError(slot);
     this.slots.remember(bucket, trackId, slot);
     return slot;
   }
@@ -98,6 +99,7 @@ export class WasmTrackTable implements TrackTable {
       throw err;
     }
     this.jsPending = true;
+    this.core.trimIfDue();
     return valid === 1;
   }
 
@@ -127,6 +129,8 @@ export class WasmTrackTable implements TrackTable {
       patchStat(stat, patch, trackId, bucket === 1 ? StreamType.DOWNSTREAM : StreamType.UPSTREAM);
       out.push(stat);
     }
+    this.core.outputGrew(n * DRAIN_ENTRY.SIZE);
+    this.core.trimIfDue();
   }
 
   drainBytes(timeMs: number): BytesLease | undefined {
@@ -145,11 +149,17 @@ export class WasmTrackTable implements TrackTable {
     if (bytes < 0) throw limitError.outOfMemory("encode the window");
     if (bytes === 0) return undefined;
     const count = wasm.drainCount();
+    this.core.outputGrew(bytes);
     const view = this.core.outputView(bytes);
     // lent, the buffer is safe from every other drain until released; when lending is nested too
     // deep, a copy is as safe
-    if (wasm.lendOutput() !== 0) return ownedLease(view.slice(), count);
-    return (this.lease.held ? new OutputLease(wasm) : this.lease).lend(view, count);
+    if (wasm.lendOutput() !== 0) {
+      const copy = ownedLease(view.slice(), count);
+      this.core.trimIfDue();
+      return copy;
+    }
+    const lease = (this.lease ??= new OutputLease(this.core));
+    return (lease.held ? new OutputLease(this.core) : lease).lend(view, count);
   }
 
   /** Forgets the slots the last drain released (tracks quiet for a whole window). */

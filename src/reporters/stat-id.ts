@@ -1,0 +1,68 @@
+/**
+ * Unique stat ids, the shape of LiveKit's `guid.New(utils.AnalyticsStatPrefix)`.
+ *
+ * @module
+ */
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+// The same alphabet as character codes, for writing ids straight into an encoding.
+const BASE62_CODES = Uint8Array.from(BASE62, (c) => c.charCodeAt(0));
+const PREFIX = [0x41, 0x53, 0x5f]; // "AS_"
+
+/** Length of a stat id made here, in bytes and characters: `"AS_"` and 12 base62 characters. */
+export const STAT_ID_LENGTH = 15;
+
+// 16 KiB per getRandomValues call (its limit is 64 KiB): a call costs about a microsecond in
+// Node whatever its size, and a flush of 40 000 stats needs 480 000 random bytes.
+const randomPool = new Uint8Array(16 * 1024);
+let randomPoolNext = randomPool.length;
+
+function randomByte(): number {
+  if (randomPoolNext === randomPool.length) {
+    globalThis.crypto.getRandomValues(randomPool);
+    randomPoolNext = 0;
+  }
+  return randomPool[randomPoolNext++]!;
+}
+
+function randomBase62Code(): number {
+  for (;;) {
+    const b = randomByte();
+    // 248 = 4 * 62: rejecting the top 8 byte values keeps every character equally likely.
+    if (b < 248) return BASE62_CODES[b % 62]!;
+  }
+}
+
+/**
+ * Returns a new stat id: `"AS_"` followed by 12 random base62 characters (about 71 bits).
+ * Uses `globalThis.crypto` (Node >= 20, browsers).
+ */
+export function newStatId(): string {
+  let id = "AS_";
+  while (id.length < STAT_ID_LENGTH) id += String.fromCharCode(randomBase62Code());
+  return id;
+}
+
+/**
+ * Writes a new stat id as {@link newStatId} makes it, as ASCII bytes into `out` at `offset`,
+ * without building a string; returns the offset after it ({@link STAT_ID_LENGTH} bytes on).
+ */
+export function writeStatIdInto(out: Uint8Array, offset: number): number {
+  out[offset] = PREFIX[0]!;
+  out[offset + 1] = PREFIX[1]!;
+  out[offset + 2] = PREFIX[2]!;
+  let o = offset + 3;
+  const end = offset + STAT_ID_LENGTH;
+  // The pool read inline: this runs for every stat a network reporter sends.
+  let next = randomPoolNext;
+  while (o < end) {
+    if (next === randomPool.length) {
+      globalThis.crypto.getRandomValues(randomPool);
+      next = 0;
+    }
+    const b = randomPool[next++]!;
+    if (b < 248) out[o++] = BASE62_CODES[b % 62]!;
+  }
+  randomPoolNext = next;
+  return end;
+}
