@@ -87,14 +87,18 @@ function pruneOrphans() {
 
 /**
  * tsc keeps the `.ts` extension of relative imports in declaration files (it rewrites them only
- * in JavaScript), so a consumer that does not allow `.ts` imports would lose the types.
+ * in JavaScript), so a consumer that does not allow `.ts` imports would lose the types. And a
+ * declaration that names `Symbol.asyncDispose` needs the `esnext.disposable` lib, which a
+ * consumer's `lib` (es2022, say) may not include: the file then references it itself.
  */
 function rewriteDeclarationSpecifiers() {
   const specifier = /((?:\bfrom|\bimport)\s*\(?\s*["'])(\.{1,2}\/[^"'\n]*?)\.ts(["'])/g;
+  const disposable = '/// <reference lib="esnext.disposable" />\n';
   for (const f of files("dist")) {
     if (!f.endsWith(".d.ts")) continue;
     const text = readFileSync(f, "utf8");
-    const fixed = text.replace(specifier, "$1$2.js$3");
+    let fixed = text.replace(specifier, "$1$2.js$3");
+    if (/\bSymbol\.(asyncDispose|dispose)\b/.test(fixed) && !fixed.includes(disposable)) fixed = disposable + fixed;
     if (fixed !== text) writeFileSync(f, fixed);
   }
 }
