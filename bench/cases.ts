@@ -66,7 +66,7 @@ export interface BenchCase {
   readonly shape: string;
   /** stats ingested by one operation (k for coalesce, the window's stats for flush) */
   readonly statsPerOp: number | (() => number);
-  /** operations over which GC events are counted (SPEC: 200 W2 windows) */
+  /** operations over which GC events are counted (200 W2 windows, docs/rules.md) */
   readonly gcOps: number;
   /** operations over which heap allocation is measured (kept below one young generation) */
   readonly allocOps: number;

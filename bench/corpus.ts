@@ -1,5 +1,5 @@
 /**
- * Deterministic benchmark workloads (SPEC section 7), generated from a seed with the synthetic
+ * Deterministic benchmark workloads (W1-W3 in docs/rules.md), generated from a seed with the synthetic
  * SFU so every run and every implementation sees the same stats.
  *
  * - W1: groups of k stats of one video track (k = 2, 16): 1-3 streams, 0-3 layers per stream.
@@ -48,7 +48,7 @@ export interface FlushCorpus {
   readonly statsPerWindow: number;
 }
 
-/** Stats per track per window (SPEC W2). */
+/** Stats per track per window (W2). */
 export const STATS_PER_TRACK = 2;
 
 function concatDelimited(parts: readonly Uint8Array[]): Uint8Array {

@@ -20,7 +20,7 @@ import { measureAlloc, measureGc, type AllocResult, type GcResult } from "./gc.t
 
 const HELP = `usage: npm run bench -- [REGEX...] [options]
 
-Runs the statsworker-wasm benchmarks (SPEC section 7): coalesce (W1) and flush windows (W2, W3)
+Runs the statsworker-wasm benchmarks (workloads W1-W3 of docs/rules.md): coalesce (W1) and flush windows (W2, W3)
 for the ts baseline, ts-flat and wasm, each checked against the baseline's output first.
 
 arguments:

@@ -15,25 +15,35 @@
  * @module
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { Random } from "../src/sim/random.ts";
 import { edgeInputs, seedCorpus } from "../test/hardening/fuzz/corpus.ts";
 import { FIXTURE_DIR, fixtureName, loadFixtures } from "../test/hardening/fuzz/fixtures.ts";
 import { FIXTURE_CONFIGS, FuzzFailure, FuzzHarness, randomConfig, type FeedConfig } from "../test/hardening/fuzz/harness.ts";
 import { Mutator } from "../test/hardening/fuzz/mutator.ts";
+import { parseScriptArgs } from "./script-args.ts";
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string", default: "1" },
-    seed: { type: "string" },
-    "max-failures": { type: "string", default: "20" },
-    lenient: { type: "boolean", default: false },
-  },
-  strict: true,
+const USAGE = `usage: npm run fuzz -- [--minutes N] [--seed S] [--max-failures N] [--lenient]
+
+Mutation-fuzzes the bytes paths of both engines against protobuf-es for N minutes. Failing
+inputs are shrunk and saved under test/fixtures/fuzz/ (npm test replays them); exit code 1 when
+there was any.
+
+options:
+  --minutes N        how long to run (default 1)
+  --seed S           PRNG seed, 0 to 4294967295 (default: random, printed)
+  --max-failures N   stop after N distinct failures (default 20)
+  --lenient          tolerate the known engine disagreements, to look past them
+  -h, --help         show this help`;
+
+const values = parseScriptArgs(USAGE, {
+  minutes: { type: "string", default: "1" },
+  seed: { type: "string" },
+  "max-failures": { type: "string", default: "20" },
+  lenient: { type: "boolean", default: false },
 });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) {
-  console.error("usage: npm run fuzz -- --minutes N [--seed S] [--max-failures N]");
+  console.error(`--minutes must be a positive number, got ${JSON.stringify(values.minutes)}\n${USAGE.split("\n")[0]}`);
   process.exit(2);
 }
 const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : (Math.random() * 2 ** 32) >>> 0;

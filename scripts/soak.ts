@@ -23,7 +23,6 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseArgs } from "node:util";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
 import {
@@ -39,16 +38,28 @@ import {
 } from "../src/index.ts";
 import { Random } from "../src/sim/random.ts";
 import { SyntheticSfu, type SyntheticParticipant } from "../src/sim/synthetic-sfu.ts";
+import { parseScriptArgs } from "./script-args.ts";
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string", default: "10" },
-    participants: { type: "string", default: "1000" },
-    interval: { type: "string", default: "10" },
-    "flush-ms": { type: "string", default: "1000" },
-    seed: { type: "string", default: "1" },
-  },
-  strict: true,
+const USAGE = `usage: npm run soak -- [--minutes N] [--participants N] [--interval SECONDS] [--flush-ms MS] [--seed S]
+
+Drives the synthetic SFU through a TelemetryService (wasm engine, real timers) into an
+HttpReporter posting to a local server that fails a share of requests; prints counters and
+memory every interval and exits 1 when a stat is lost or memory keeps growing.
+
+options:
+  --minutes N          how long to run (default 10)
+  --participants N     participants at a time (default 1000)
+  --interval SECONDS   seconds between reports (default 10, at least 0.1)
+  --flush-ms MS        the service's flush interval in ms (default 1000, at least 10)
+  --seed S             PRNG seed (default 1)
+  -h, --help           show this help`;
+
+const values = parseScriptArgs(USAGE, {
+  minutes: { type: "string", default: "10" },
+  participants: { type: "string", default: "1000" },
+  interval: { type: "string", default: "10" },
+  "flush-ms": { type: "string", default: "1000" },
+  seed: { type: "string", default: "1" },
 });
 const minutes = Number(values.minutes);
 const participantCount = Number(values.participants);
@@ -56,7 +67,7 @@ const intervalMs = Number(values.interval) * 1000;
 const flushMs = Number(values["flush-ms"]);
 const seed = Number(values.seed) >>> 0;
 if (!(minutes > 0) || !(participantCount >= 1) || !(intervalMs >= 100) || !(flushMs >= 10)) {
-  console.error("usage: npm run soak -- --minutes N [--participants N] [--interval SECONDS] [--flush-ms MS] [--seed S]");
+  console.error(`bad option value\n${USAGE.split("\n")[0]}`);
   process.exit(2);
 }
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -10,7 +10,7 @@
  *   the whole input (a child that overruns its parent is accepted, the parent stops);
  * - unknown fields are skipped, groups with a recursion budget of 100 - depth;
  * - strings must be valid UTF-8 (WHATWG, fatal);
- * - a varint longer than 10 bytes is rejected, also inside an unknown field (SPEC section 6).
+ * - a varint longer than 10 bytes is rejected, also inside an unknown field (see "Bad input" in docs/rules.md).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The demo's short ts-vs-wasm benchmark (tinybench, in the page): the SPEC W1 and a scaled-down
+ * The demo's short ts-vs-wasm benchmark (tinybench, in the page): W1 and a scaled-down
  * W2 workload, after checking that both engines give the same output for the same input.
  */
 import { Bench } from "tinybench";
@@ -55,7 +55,7 @@ export async function runBenchmark(engines: Record<EngineKind, Engine>, encode: 
   const groups: AnalyticsStat[][] = [];
   for (let i = 0; i + 16 <= stats.length && groups.length < 100; i += 16) groups.push(stats.slice(i, i + 16).map((s) => s.stat));
 
-  // every case first checks that its output equals the baseline's (SPEC section 7)
+  // every case first checks that its output equals the baseline's (docs/rules.md, benchmark workloads)
   progress("checking that ts and wasm agree…");
   const outputs = (["ts", "wasm"] as const).map((kind) => {
     const got: AnalyticsStat[] = [];

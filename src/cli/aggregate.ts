@@ -2,63 +2,90 @@
  * `statsworker aggregate FILE`: replays a capture through a TelemetryService, windowed by the
  * stats' own time stamps, and writes what the workers report.
  *
+ * A size-delimited capture goes through the engine's batch path: each block of records is one
+ * `ingestBatch` call, split only where a window ends or a record is bad, and only the routing
+ * fields of each record are read here (scan.ts). An NDJSON capture is parsed record by record.
+ *
  * @module
  */
-import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
-import { parseArgs } from "node:util";
 import type { EngineKind } from "../engine/engine.ts";
+import { decodeStat } from "../engine/decode-stat.ts";
 import { loadEngine } from "../engine/load-engine.ts";
 import { PROFILES } from "../engine/profile.ts";
-import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { NdjsonReporter } from "../reporters/ndjson-reporter.ts";
-import { TelemetryService } from "../telemetry-service.ts";
-import { UsageError, durationOption, oneOf } from "./args.ts";
-import { ByteSource, Output, describeBadRecord, readCapture, type BadRecord, type CaptureFormat } from "./capture.ts";
-import { compareStats } from "./order.ts";
+import { isDecodeError, isLimitError } from "../errors.ts";
+import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
+import { CliError, UsageError, durationOption, oneOf, parseCommandArgs } from "./args.ts";
+import {
+  BLOCK_BYTES,
+  ByteSource,
+  Output,
+  describeBadRecord,
+  detectFormat,
+  errorDetail,
+  readNdjson,
+  type BadRecord,
+} from "./capture.ts";
+import { INTERRUPTED_EXIT_CODE, Interrupt } from "./interrupt.ts";
 import { ProgressBar } from "./progress.ts";
+import { Replay, idRanges, type IdRanges } from "./replay.ts";
+import { MAX_DATE_MS, RecordFields, Scan, scanRecord, timeMs } from "./scan.ts";
 import { GcCounter, formatCount, formatMiB, formatRate, formatTable } from "./summary.ts";
+import { WindowSink } from "./window-sink.ts";
 
 /** Help text of `statsworker aggregate`. */
 export const AGGREGATE_HELP = `usage: statsworker aggregate [options] FILE
 
 Replays a capture through a TelemetryService and writes the coalesced stats, one window at a
-time. FILE ('-' for stdin) holds AnalyticsStat messages that carry their own room_id,
-participant_id, track_id, kind and time_stamp, either size-delimited (a varint byte length
-before each message, as 'statsworker simulate --capture' writes) or as NDJSON of proto3-JSON
-objects. The format is detected: NDJSON when the first byte is '{' and the first line parses
-as JSON, size-delimited otherwise.
+time. FILE holds AnalyticsStat messages that carry their own room_id, participant_id, track_id,
+kind and time_stamp, either size-delimited (a varint byte length before each message, as
+'statsworker simulate --capture' writes) or as NDJSON of proto3-JSON objects. FILE may be a
+regular file, '-' for stdin, a FIFO or a process substitution such as <(zcat run.bin.gz).
+
+Format detection (--format auto): NDJSON when the first byte that is not white space is '{' and
+the first line parses as JSON, size-delimited otherwise.
 
 Windowing: a window is [start, start + LEN), with start a multiple of LEN since the Unix
-epoch. A worker per (room_id, participant_id) is created when the pair is first seen (its room
-name from the stat's room_name). When a record belongs to a later window, the current window
-ends: every worker is flushed with its clock set to the window end, which becomes the time
-stamp of the output. Records are expected in time order; one that belongs to an earlier,
-already flushed window is aggregated into the current window and counted as late.
+epoch. When a record belongs to a later window, the current window ends: every worker is
+flushed with its clock set to the window end, which becomes the time stamp of the output.
+Records are expected in time order; one that belongs to an earlier, already flushed window is
+aggregated into the current window and counted as late. A time stamp outside the range of a
+JavaScript Date (about 275 000 years either side of 1970) is a malformed record.
+
+Participants: a worker per (room_id, participant_id) joins when the pair is first seen (its
+room name from the stat's room_name). A participant with no stat during a whole window is taken
+to have left: its worker is closed at that window's end and reaped 180 s of capture time later,
+as the service reaps closed workers; a later stat from it joins it again.
 
 Output order: within each window, stats are sorted by room_id, participant_id, kind (UPSTREAM
 first) and track_id, comparing strings by code units. The order in which workers report and
-the order of tracks inside a worker's batch are unspecified (SPEC R2); sorting makes the output
-byte-identical for both engines and for any run.
+the order of tracks inside a worker's batch are unspecified (R2 in docs/rules.md); sorting
+makes the output byte-identical for both engines and for any run.
 
 options:
-  --window DUR            window length: 500ms, 10s, 1m (default 10s)
+  --window DUR            window length from 1ms to 366 days: 500ms, 10s, 1m (default 10s)
   --format FMT            auto | delimited | ndjson: the input format (default auto)
   --output-format FMT     ndjson | delimited (default ndjson: proto3 JSON, one stat per line)
-  --out FILE              where to write (default '-': stdout)
+  --out FILE              where to write (default '-': stdout); opened before the run starts
   --engine KIND           wasm | ts (default wasm)
   --profile NAME          livekit-v1.2 | livekit-current: which LiveKit rules to follow
                           (default livekit-v1.2, the 2022 reference)
   --skip-bad              skip malformed records, count them and go on; a size-delimited
-                          file is resynchronised at the next offset where a well-formed
-                          record with room, participant, track and time stamp starts
+                          file whose length prefix is broken is resynchronised at the next
+                          offset where a record with room, participant, track and time
+                          stamp starts (in time linear in the bytes skipped)
                           (default: stop at the first one)
+  --ignore-unknown-fields NDJSON input: skip JSON keys that AnalyticsStat does not have
+                          (default: such a record is malformed)
   -q, --quiet             no summary on stderr
   -h, --help              show this help
 
 A malformed record stops the run with one line naming its index and byte offset, exit code 1
-(with --skip-bad: a warning per bad record and exit code 0). A progress bar is drawn on stderr
-for files of 1 MiB or more when stderr is a terminal. Exit codes: 0 done, 1 failure, 2 bad
-arguments.
+(with --skip-bad: a warning per bad record, the first 20, and exit code 0). A progress bar
+(percentage, rate, ETA) is drawn on stderr for files of 1 MiB or more when stderr is a terminal.
+Ctrl+C stops at the next record: the bar is erased, the windows already written stay whole (the
+window in progress is not written), the summary so far is printed, exit code 130.
+Exit codes: 0 done, 1 failure (an unreadable FILE or --out, a malformed record), 2 bad
+arguments, 130 interrupted.
 
 example:
   statsworker simulate --windows 5 --capture run.bin
@@ -68,12 +95,16 @@ example:
 
 const PROGRESS_MIN_BYTES = 1 << 20;
 const MAX_BAD_WARNINGS = 20;
+// a resynchronisation probe walks at most this many top-level fields of a candidate record: a
+// real stat has about a dozen plus one per stream (LIMITS.maxStreamsPerStat), and the bound is
+// what keeps probing every offset of a long run of garbage linear
+const MAX_PROBE_FIELDS = 128;
 
 /** Runs `aggregate` with `argv` (the arguments after the command name) and returns the exit code. */
 export async function aggregate(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
       window: { type: "string", default: "10s" },
       format: { type: "string", default: "auto" },
       "output-format": { type: "string", default: "ndjson" },
@@ -81,12 +112,12 @@ export async function aggregate(argv: string[]): Promise<number> {
       engine: { type: "string", default: "wasm" },
       profile: { type: "string", default: "livekit-v1.2" },
       "skip-bad": { type: "boolean", default: false },
+      "ignore-unknown-fields": { type: "boolean", default: false },
       quiet: { type: "boolean", short: "q", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
-    strict: true,
-    allowPositionals: true,
-  });
+    true,
+  );
   if (values.help) {
     process.stdout.write(AGGREGATE_HELP);
     return 0;
@@ -102,112 +133,367 @@ export async function aggregate(argv: string[]): Promise<number> {
   const profile = oneOf("--profile", values.profile, PROFILES);
   if (values.out !== "-" && values.out === file) throw new UsageError("--out must not be the input FILE");
 
-  const src = await ByteSource.open(file);
-  const progress = new ProgressBar("aggregate", { enabled: process.stderr.isTTY === true && src.size >= PROGRESS_MIN_BYTES });
-  const output = new Output(values.out);
-  const ndjson = outputFormat === "ndjson" ? new NdjsonReporter(output.stream, { maxQueuedBatches: 4, maxQueuedChars: 1 << 30 }) : undefined;
-
-  let collected: AnalyticsStat[] = [];
-  let clockMs = 0;
-  const engine = await loadEngine(engineKind, { profile });
-  const service = new TelemetryService({
-    engine,
-    reporter: { report: (stats) => void collected.push(...stats) },
-    now: () => new Date(clockMs),
-  });
-
-  const workers = new Set<string>();
-  let records = 0;
-  let late = 0;
-  let windows = 0;
-  let written = 0;
-  let bytesWritten = 0;
-  const bad: BadRecord[] = [];
-  const onBad = values["skip-bad"]
-    ? (b: BadRecord) => {
-        bad.push(b);
-        if (bad.length <= MAX_BAD_WARNINGS) {
-          progress.clear();
-          process.stderr.write(`statsworker aggregate: ${file}: skipping ${describeBadRecord(b)} (${b.skipped} bytes)\n`);
-        }
-      }
-    : undefined;
-
-  async function endWindow(endMs: number): Promise<void> {
-    clockMs = endMs;
-    service.flush();
-    windows++;
-    if (collected.length === 0) return;
-    const stats = collected.sort(compareStats);
-    collected = [];
-    written += stats.length;
-    if (ndjson !== undefined) {
-      ndjson.report(stats);
-      await ndjson.flush();
-      output.check();
-    } else {
-      const parts = stats.map((s) => sizeDelimitedEncode(AnalyticsStatSchema, s));
-      const chunk = Buffer.concat(parts);
-      bytesWritten += chunk.length;
-      await output.write(chunk);
+  const interrupt = new Interrupt();
+  let src: ByteSource;
+  let output: Output;
+  try {
+    src = await ByteSource.open(file, interrupt.signal);
+    try {
+      output = new Output(values.out);
+    } catch (err) {
+      await src.close();
+      throw err;
     }
+  } catch (err) {
+    interrupt.dispose();
+    throw err;
   }
+  const progress = new ProgressBar("aggregate", {
+    enabled: process.stderr.isTTY === true && src.size >= PROGRESS_MIN_BYTES,
+    unit: "records",
+  });
+  const sink = new WindowSink(output, outputFormat);
+  const replay = new Replay({ engine: await loadEngine(engineKind, { profile }), sink, windowMs });
+  const bad: BadRecord[] = [];
+  const onBad = (b: BadRecord): void => {
+    bad.push(b);
+    if (bad.length <= MAX_BAD_WARNINGS) {
+      progress.clear();
+      process.stderr.write(`statsworker aggregate: ${file}: skipping ${describeBadRecord(b)} (${b.skipped} bytes)\n`);
+    }
+  };
+  const options: RunOptions = {
+    src,
+    replay,
+    windowMs,
+    progress,
+    interrupt,
+    onBad: values["skip-bad"] ? onBad : undefined,
+    ignoreUnknownFields: values["ignore-unknown-fields"],
+  };
 
   const gc = new GcCounter();
   const started = performance.now();
-  let current: number | undefined;
+  const cpu0 = process.cpuUsage();
+  let records = 0;
   try {
-    const readOptions = { ...(format === "auto" ? {} : { format: format as CaptureFormat }), ...(onBad ? { onBad } : {}) };
-    for await (const record of readCapture(src, readOptions)) {
-      const stat = record.stat;
-      const t = stat.timeStamp;
-      const ms = t === undefined ? 0 : Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
-      const start = Math.floor(ms / windowMs) * windowMs;
-      if (current === undefined) current = start;
-      else if (start > current) {
-        await endWindow(current + windowMs);
-        current = start;
-      } else if (start < current) late++;
-      const key = `${stat.roomId}\u0000${stat.participantId}`;
-      if (!workers.has(key)) {
-        workers.add(key);
-        clockMs = start;
-        service.participantJoined({ sid: stat.roomId, name: stat.roomName }, { sid: stat.participantId, identity: "" });
-      }
-      service.trackStats(stat.roomId, stat.participantId, stat.trackId, stat.kind, stat);
-      records++;
-      if ((records & 0x3ff) === 0) progress.update(record.offset, src.size, `${formatCount(records)} records`);
-    }
-    if (current !== undefined) await endWindow(current + windowMs);
+    progress.start(src.size);
+    const detected = format === "auto" ? await detectFormat(src) : format;
+    records = detected === "ndjson" ? await replayNdjson(options) : await replayDelimited(options);
+    if (interrupt.requested) sink.discard();
+    else await replay.endWindow(undefined);
   } finally {
     progress.clear();
+    interrupt.dispose();
     await src.close();
   }
-  await service.stop();
-  await ndjson?.close();
+  await replay.service.stop();
+  await sink.close();
   await output.close();
   const elapsedMs = performance.now() - started;
-  const { events: gcEvents } = await gc.stop();
+  const cpu = process.cpuUsage(cpu0);
+  const { events: gcEvents, pauseMs } = await gc.stop();
 
   if (!values.quiet) {
-    const c = service.counters;
+    const c = replay.service.counters;
+    const skippedBytes = bad.reduce((n, b) => n + b.skipped, 0);
+    const size = Number.isFinite(src.size) ? `${formatCount(src.size)} bytes` : "a stream";
     const rows: [string, string][] = [
       ["engine", `${engineKind} (${profile})`],
-      ["input", `${file} (${formatCount(src.size)} bytes)`],
+      ["input", `${file} (${size})`],
       ["records", formatCount(records)],
-      ["records malformed (skipped)", `${formatCount(bad.length)}${bad.length ? ` (${formatCount(bad.reduce((n, b) => n + b.skipped, 0))} bytes)` : ""}`],
-      ["records late", formatCount(late)],
-      ["windows", `${formatCount(windows)} x ${windowMs / 1000} s`],
-      ["workers", formatCount(workers.size)],
+      ["records malformed (skipped)", `${formatCount(bad.length)}${bad.length ? ` (${formatCount(skippedBytes)} bytes)` : ""}`],
+      ["records late", formatCount(replay.late)],
+      ["windows", `${formatCount(replay.windows)} x ${windowMs / 1000} s`],
+      ["workers", `${formatCount(replay.joins)} joined, ${formatCount(replay.idleCloses)} closed idle, ${formatCount(replay.reaped)} reaped`],
       ["stats invalid (skipped, R7)", formatCount(c.invalid)],
-      ["stats out", formatCount(written)],
-      ["bytes out", formatCount(ndjson?.counters.bytesSent ?? bytesWritten)],
-      ["time", `${elapsedMs.toFixed(1)} ms`],
-      ["throughput", formatRate(records, elapsedMs, "records")],
-      ["GC events", String(gcEvents)],
-      ["JS heap used", formatMiB(process.memoryUsage().heapUsed)],
+      ["stats out", formatCount(sink.statsOut)],
+      ["bytes out", formatCount(sink.bytesOut)],
+      ["time", `${elapsedMs.toFixed(1)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU`],
+      ["throughput", `${formatRate(records, elapsedMs, "records")} (wall)`],
+      ["GC events (whole process)", `${gcEvents} (${pauseMs.toFixed(1)} ms paused)`],
+      ["JS heap used (whole process)", formatMiB(process.memoryUsage().heapUsed)],
     ];
+    if (interrupt.requested) rows.push(["interrupted", "by SIGINT: the window in progress was not written"]);
     process.stderr.write(formatTable("statsworker aggregate: summary", rows));
   }
-  return 0;
+  return interrupt.requested ? INTERRUPTED_EXIT_CODE : 0;
+}
+
+interface RunOptions {
+  src: ByteSource;
+  replay: Replay;
+  windowMs: number;
+  progress: ProgressBar;
+  interrupt: Interrupt;
+  /** with --skip-bad: report a bad record and go on; without: stop with a CliError */
+  onBad: ((bad: BadRecord) => void) | undefined;
+  ignoreUnknownFields: boolean;
+}
+
+/** Throws the CliError of a bad record, or hands it to `onBad`. */
+function badRecord(options: RunOptions, bad: BadRecord): void {
+  if (options.onBad === undefined) throw new CliError(describeBadRecord(bad));
+  options.onBad(bad);
+}
+
+/** The window of a time stamp, or a detail for a bad record when a Date cannot hold it. */
+function windowStart(options: RunOptions, ms: number): number | string {
+  // the window's end must be a valid Date too: it becomes the output's time stamp
+  if (!(Math.abs(ms) <= MAX_DATE_MS - options.windowMs)) {
+    return `time stamp ${ms} ms is outside the range of a JavaScript Date (+-${MAX_DATE_MS} ms)`;
+  }
+  return options.replay.windowOf(ms);
+}
+
+async function replayNdjson(options: RunOptions): Promise<number> {
+  const { replay, progress, src, interrupt } = options;
+  const ndjsonOptions = { ignoreUnknownFields: options.ignoreUnknownFields, ...(options.onBad ? { onBad: options.onBad } : {}) };
+  let records = 0;
+  for await (const record of readNdjson(src, ndjsonOptions)) {
+    if (interrupt.requested) break;
+    const stat: AnalyticsStat = record.stat;
+    const t = stat.timeStamp;
+    const missing = missingRouting(stat.roomId !== "", stat.participantId !== "", stat.trackId !== "", t !== undefined);
+    const start = missing ?? windowStart(options, t === undefined ? 0 : timeMs(Number(t.seconds), t.nanos));
+    if (typeof start === "string") {
+      badRecord(options, { offset: record.offset, index: record.index, line: record.line, detail: start, skipped: record.length });
+      continue;
+    }
+    if (replay.current !== undefined && start > replay.current) await replay.endWindow(start);
+    replay.admit(start, idRanges(stat.roomId, stat.participantId), () => stat);
+    replay.service.trackStats(stat.roomId, stat.participantId, stat.trackId, stat.kind, stat);
+    records++;
+    if ((records & 0x3ff) === 0) progress.update(record.offset, src.size, records);
+  }
+  return records;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Replays a size-delimited capture: blocks of records are scanned for their routing fields and
+ * handed to `ingestBatch` whole, split where a window ends or a record is bad.
+ */
+async function replayDelimited(options: RunOptions): Promise<number> {
+  const { replay, progress, src, interrupt } = options;
+  const f = new RecordFields();
+  let records = 0;
+  let index = 0;
+  // the block: file bytes [base, base + view.length)
+  let base = 0;
+  await src.ensure(0, BLOCK_BYTES, 1);
+  let view = src.view(0, BLOCK_BYTES);
+  // the pending segment: records [segIndex, index) at view bytes [segStart, pos)
+  let pos = 0;
+  let segStart = 0;
+  let segIndex = 0;
+
+  const ingest = (): void => {
+    // records the engine rejected were counted as read: they are bad records after all
+    if (pos > segStart) records -= ingestSegment(options, view.subarray(segStart, pos), base + segStart, segIndex);
+    segStart = pos;
+    segIndex = index;
+  };
+  // the block from `at` on, with at least one byte more than is held from there (a stream
+  // delivers what it has; a file gives a whole block)
+  const refill = async (at: number): Promise<void> => {
+    const held = Math.max(0, base + view.length - at);
+    await src.ensure(at, BLOCK_BYTES, held + 1);
+    base = at;
+    view = src.view(at, BLOCK_BYTES);
+    pos = segStart = 0;
+  };
+  // the routing of a record the scanner leaves to the full decoder; a DecodeError says it is bad
+  let decoded: AnalyticsStat | undefined;
+  const identity = () => {
+    if (decoded !== undefined) return decoded;
+    return {
+      roomId: utf8.decode(view.subarray(f.roomIdStart, f.roomIdEnd)),
+      roomName: utf8.decode(view.subarray(f.roomNameStart, f.roomNameEnd)),
+      participantId: utf8.decode(view.subarray(f.participantIdStart, f.participantIdEnd)),
+    };
+  };
+
+  // A bad record stays out of every segment. When its frame is in doubt (a broken length
+  // prefix, bytes that do not decode, routing fields missing) the file is resynchronised at the
+  // next plausible record after its first byte; otherwise only its frame is skipped.
+  const skip = async (offset: number, detail: string, resync: boolean): Promise<void> => {
+    ingest();
+    const bad: BadRecord = { offset, index: index++, detail, skipped: 0 };
+    if (options.onBad === undefined) throw new CliError(describeBadRecord(bad));
+    const next = resync ? await resynchronise(src, offset + 1, interrupt) : base + f.end;
+    bad.skipped = next - offset;
+    options.onBad(bad);
+    if (resync) await refill(next);
+    else pos = segStart = next - base;
+    segIndex = index;
+  };
+
+  for (;;) {
+    if (interrupt.requested) return records;
+    if (pos >= view.length && base + pos >= src.size) break;
+    const atEnd = base + view.length >= src.size;
+    const status = scanRecord(view, pos, view.length, atEnd, f);
+    if (status === Scan.More) {
+      ingest();
+      await refill(base + pos);
+      if (view.length === 0) break;
+      continue;
+    }
+    const offset = base + pos;
+    if (status === Scan.BadFrame) {
+      await skip(offset, f.detail, true);
+      continue;
+    }
+    decoded = undefined;
+    let ms = f.hasTime ? timeMs(f.seconds, f.nanos) : 0;
+    let ids: IdRanges = f;
+    let missing = missingRouting(f.roomIdEnd > f.roomIdStart, f.participantIdEnd > f.participantIdStart, f.hasTrack, f.hasTime);
+    if (status === Scan.Odd) {
+      try {
+        decoded = decodeStat(view.subarray(f.start, f.end));
+      } catch (err) {
+        if (!isDecodeError(err) && !isLimitError(err)) throw err;
+        await skip(offset, errorDetail(err), true);
+        continue;
+      }
+      const t = decoded.timeStamp;
+      ms = t === undefined ? 0 : timeMs(Number(t.seconds), t.nanos);
+      ids = idRanges(decoded.roomId, decoded.participantId);
+      missing = missingRouting(decoded.roomId !== "", decoded.participantId !== "", decoded.trackId !== "", t !== undefined);
+    }
+    if (missing !== undefined) {
+      await skip(offset, missing, true);
+      continue;
+    }
+    const start = windowStart(options, ms);
+    if (typeof start === "string") {
+      await skip(offset, start, false);
+      continue;
+    }
+    if (replay.current !== undefined && start > replay.current) {
+      ingest();
+      await replay.endWindow(start);
+    }
+    try {
+      replay.admit(start, ids, identity);
+    } catch (err) {
+      // ids that are not UTF-8 (the fatal TextDecoder throws a TypeError): the decoder names it
+      if (!(err instanceof TypeError)) throw err;
+      await skip(offset, decodeProblem(view.subarray(f.start, f.end)), true);
+      continue;
+    }
+    pos = f.end;
+    index++;
+    records++;
+    if ((records & 0x3fff) === 0) progress.update(base + pos, src.size, records);
+  }
+  ingest();
+  return records;
+}
+
+/** Which routing field a record lacks, as a bad record's detail, or undefined when it has all. */
+function missingRouting(room: boolean, participant: boolean, track: boolean, time: boolean): string | undefined {
+  const missing = [room ? "" : "room_id", participant ? "" : "participant_id", track ? "" : "track_id", time ? "" : "time_stamp"].filter((n) => n !== "");
+  return missing.length === 0 ? undefined : `record has no ${missing.join(", ")} (a capture record carries its own routing)`;
+}
+
+/** What the decoder finds wrong with a message, for one the scanner could not take. */
+function decodeProblem(message: Uint8Array): string {
+  try {
+    decodeStat(message);
+  } catch (err) {
+    if (isDecodeError(err) || isLimitError(err)) return errorDetail(err);
+    throw err;
+  }
+  return "invalid UTF-8 in an id";
+}
+
+/**
+ * Ingests one segment of whole records and returns how many the engine rejected. A record it rejects (it skips it and ingests the
+ * others) is a bad record: without --skip-bad the run stops there; with it, the segment's other
+ * bad records, which the engine skipped too, are found by decoding the rest and reported.
+ */
+function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: number, firstIndex: number): number {
+  let bad = 0;
+  try {
+    options.replay.service.ingestBatch(bytes);
+    return 0;
+  } catch (err) {
+    if (!isDecodeError(err) && !isLimitError(err)) throw err;
+    if (isLimitError(err) && err.code === "out_of_memory") throw new CliError(`engine memory exhausted at byte offset ${fileOffset}`);
+    const first = isDecodeError(err) ? err.index : -1;
+    let pos = 0;
+    let i = 0;
+    const f = new RecordFields();
+    while (pos < bytes.length && scanRecord(bytes, pos, bytes.length, true, f) !== Scan.BadFrame) {
+      let detail: string | undefined;
+      if (i === first) detail = errorDetail(err);
+      else if (i > first) {
+        try {
+          decodeStat(bytes.subarray(f.start, f.end));
+        } catch (e) {
+          if (!isDecodeError(e) && !isLimitError(e)) throw e;
+          detail = errorDetail(e);
+        }
+      }
+      if (detail !== undefined) {
+        badRecord(options, { offset: fileOffset + pos, index: firstIndex + i, detail, skipped: f.end - pos });
+        bad++;
+      }
+      pos = f.end;
+      i++;
+    }
+  }
+  return bad;
+}
+
+/**
+ * The offset of the next plausible record at or after `from`: one whose frame fits and whose
+ * top level (at most {@link MAX_PROBE_FIELDS} fields) walks cleanly with room, participant,
+ * track and time stamp. Random bytes decode as an AnalyticsStat surprisingly often, but rarely
+ * with every routing field set. Each offset costs a bounded time, so the scan is linear.
+ */
+async function resynchronise(src: ByteSource, from: number, interrupt: Interrupt): Promise<number> {
+  const probe = new RecordFields();
+  let q = from;
+  await src.ensure(q, BLOCK_BYTES, 1);
+  let base = q;
+  let view = src.view(q, BLOCK_BYTES);
+  const more = async (): Promise<void> => {
+    const held = Math.max(0, base + view.length - q);
+    await src.ensure(q, BLOCK_BYTES, held + 1);
+    base = q;
+    view = src.view(q, BLOCK_BYTES);
+  };
+  for (;;) {
+    // an interrupted read brings nothing new: the caller stops at its next check
+    if (interrupt.requested) return q;
+    if (q >= src.size) return src.size;
+    const i = q - base;
+    const atEnd = base + view.length >= src.size;
+    if (i >= view.length) {
+      if (atEnd) return src.size;
+      await more();
+      continue;
+    }
+    const status = scanRecord(view, i, view.length, atEnd, probe, MAX_PROBE_FIELDS);
+    // a record fits in a block, so from the block's start More cannot happen; elsewhere it asks
+    // for the block to move up to the candidate
+    if (status === Scan.More) {
+      await more();
+      continue;
+    }
+    if (
+      status === Scan.Ok &&
+      probe.roomIdEnd > probe.roomIdStart &&
+      probe.participantIdEnd > probe.participantIdStart &&
+      probe.hasTrack &&
+      probe.hasTime
+    ) {
+      return q;
+    }
+    q++;
+  }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** A command-line mistake: printed as one line on stderr, exit code 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -30,6 +32,38 @@ export function isUsageError(err: unknown): err is Error {
   const e = err as { name?: unknown; code?: unknown } | null;
   // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options
   return e?.name === "UsageError" || (typeof e?.code === "string" && e.code.startsWith("ERR_PARSE_ARGS"));
+}
+
+/** The option table of one command, as `node:util` `parseArgs` takes it. */
+export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * Parses a command's arguments strictly. Unlike plain `parseArgs`, a value that starts with a
+ * dash and a digit (`--seed -1`) is taken as the option's value, so that the range check can name
+ * it; a parse error becomes a one-line {@link UsageError}.
+ */
+export function parseCommandArgs<T extends CommandOptions>(
+  argv: readonly string[],
+  options: T,
+  allowPositionals: boolean,
+): ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: boolean }>> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (err) {
+    throw new UsageError(String((err as Error).message).replace(/\s*\n\s*/g, " "));
+  }
 }
 
 /** Parses an integer option in [min, max] or throws a UsageError naming it. */

@@ -7,104 +7,186 @@
  *   its own `room_id`, `participant_id`, `track_id`, `kind` and `time_stamp`;
  * - `ndjson`: one proto3-JSON `AnalyticsStat` object per line.
  *
- * Reading is random access over a file handle with a block cache (or over stdin read whole), so
- * a malformed record can be reported with its byte offset and skipped by resynchronising.
+ * Reading goes forward in blocks, over a file by position or over a stream (stdin, a FIFO), so
+ * memory stays bounded and a malformed record can be reported with its byte offset.
  *
  * @module
  */
 import { fromJsonString } from "@bufbuild/protobuf";
-import { createWriteStream } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { createWriteStream, open as openCallback, openSync } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
+import { Socket } from "node:net";
 import type { Writable } from "node:stream";
-import { decodeStat } from "../engine/decode-stat.ts";
-import { isDecodeError, isLimitError } from "../errors.ts";
+import { isDecodeError, isLimitError, type DecodeError, type LimitError } from "../errors.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits, LIMITS } from "../limits.ts";
+import { checkLimits } from "../limits.ts";
 import { CliError } from "./args.ts";
 
 /** The two capture layouts `aggregate` reads. */
 export type CaptureFormat = "delimited" | "ndjson";
 
-const BLOCK_BYTES = 4 << 20;
+/** Bytes read at a time: more than a record may hold (LIMITS.maxMessageBytes plus its prefix). */
+export const BLOCK_BYTES = 4 << 20;
 // a proto3-JSON stat with LIMITS.maxStreamsPerStat streams of LIMITS.maxLayersPerStream layers
 // stays far below this; anything longer is a broken file, not a stat
 const MAX_LINE_BYTES = 16 << 20;
 
-/** Random-access bytes of a file (block-cached) or of stdin (read whole). */
+/**
+ * The bytes of a capture, read forward in blocks: a regular file by position (its size known
+ * up front), anything else (stdin, a FIFO, process substitution, a character device) as a stream
+ * whose size is known once it ends. Only the current block is held, so memory stays bounded
+ * whatever the input's size.
+ */
 export class ByteSource {
-  /** total size in bytes */
-  readonly size: number;
+  /** total size in bytes; `Infinity` for a stream until its end has been read */
+  size: number;
   private readonly file: FileHandle | undefined;
-  private block: Uint8Array;
+  private readonly stream: AsyncIterator<Buffer> | undefined;
+  private block: Uint8Array = new Uint8Array(0);
   private blockStart = 0;
+  private spare: Buffer = Buffer.alloc(0);
 
-  private constructor(size: number, file: FileHandle | undefined, whole: Uint8Array) {
+  private readonly signal: AbortSignal | undefined;
+  private aborted: Promise<void> | undefined;
+
+  private constructor(size: number, file: FileHandle | undefined, stream: AsyncIterator<Buffer> | undefined, signal: AbortSignal | undefined) {
     this.size = size;
     this.file = file;
-    this.block = whole;
+    this.stream = stream;
+    this.signal = signal;
   }
 
-  /** Opens `path`, or reads all of stdin for `-`. Throws a CliError naming the path. */
-  static async open(path: string): Promise<ByteSource> {
-    if (path === "-") {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      const whole = Buffer.concat(chunks);
-      return new ByteSource(whole.length, undefined, whole);
-    }
+  /**
+   * Opens `path`, or stdin for `-`. Throws a CliError naming the path when it cannot be read or
+   * is a directory. Once `signal` aborts, a stream read that waits for more input returns with
+   * what is held (the caller checks why), so Ctrl+C works on a pipe that sends nothing.
+   */
+  static async open(path: string, signal?: AbortSignal): Promise<ByteSource> {
+    if (path === "-") return new ByteSource(Infinity, undefined, (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator](), signal);
+    let file: FileHandle | undefined;
     try {
-      const file = await open(path, "r");
-      const { size } = await file.stat();
-      return new ByteSource(size, file, new Uint8Array(0));
+      const info = await stat(path);
+      if (info.isDirectory()) throw Object.assign(new Error("EISDIR: is a directory"), { code: "EISDIR" });
+      if (info.isFIFO()) {
+        // A FIFO or process substitution (/dev/fd/N) is read as a pipe (non-blocking, polled),
+        // not by the file thread pool: a thread blocked reading a silent pipe would keep the
+        // process from exiting on Ctrl+C. The open itself waits for a writer.
+        const fd = await new Promise<number>((resolve, reject) => openCallback(path, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
+        const pipe = new Socket({ fd, readable: true, writable: false });
+        return new ByteSource(Infinity, undefined, (pipe as AsyncIterable<Buffer>)[Symbol.asyncIterator](), signal);
+      }
+      file = await open(path, "r");
+      if (info.isFile()) return new ByteSource((await file.stat()).size, file, undefined, signal);
+      // a character device reports size 0: read it as the stream it is
+      return new ByteSource(Infinity, undefined, file.createReadStream()[Symbol.asyncIterator]() as AsyncIterator<Buffer>, signal);
     } catch (err) {
-      throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+      await file?.close().catch(() => {});
+      throw new CliError(`cannot read ${path}: ${systemMessage(err)}`);
     }
   }
 
   /**
-   * Makes `[offset, offset + n)` (clamped to the end) readable with {@link view}. Synchronous
-   * and free when the bytes are already cached, which is the common case.
+   * Makes `[offset, offset + n)` readable with {@link view}, as far as the input goes, reading
+   * at least a block from a file. Free when the bytes are already held, which is the common
+   * case. Offsets only move forward: bytes before `offset` may be released. A stream read
+   * returns as soon as `atLeast` bytes from `offset` are held, so that a live pipe is processed
+   * as it comes (the caller asks again for the rest).
    */
-  async ensure(offset: number, n: number): Promise<void> {
-    const end = Math.min(this.size, offset + n);
-    if (offset >= this.blockStart && end <= this.blockStart + this.block.length) return;
-    if (this.file === undefined) return;
-    const length = Math.min(this.size - offset, Math.max(n, BLOCK_BYTES));
-    const block = Buffer.allocUnsafe(length);
-    let read = 0;
-    while (read < length) {
-      const { bytesRead } = await this.file.read(block, read, length - read, offset + read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
+  async ensure(offset: number, n: number, atLeast = n): Promise<void> {
+    if (this.has(offset, n)) return;
+    if (this.file !== undefined) {
+      const length = Math.max(0, Math.min(this.size - offset, Math.max(n, BLOCK_BYTES)));
+      // one buffer for every block: views are valid until the next ensure, and a fresh 4 MiB
+      // per block would be external memory for the GC to chase
+      if (this.spare.length < length) this.spare = Buffer.allocUnsafe(length);
+      const block = this.spare;
+      let read = 0;
+      while (read < length) {
+        const { bytesRead } = await this.file.read(block, read, length - read, offset + read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      this.block = block.subarray(0, read);
+      this.blockStart = offset;
+      return;
     }
-    this.block = block.subarray(0, read);
+    if (this.stream === undefined) return;
+    if (offset < this.blockStart) throw new Error(`stream read went back from byte ${this.blockStart} to ${offset}`);
+    // keep what is held from `offset` on, then read until atLeast (at most n) bytes are held
+    const want = Math.min(n, atLeast);
+    const heldEnd = this.blockStart + this.block.length;
+    const kept = offset < heldEnd ? this.block.subarray(offset - this.blockStart) : new Uint8Array(0);
+    const parts: Uint8Array[] = [kept];
+    let held = kept.length;
+    let toSkip = offset > heldEnd ? offset - heldEnd : 0;
+    while (held < want && !Number.isFinite(this.size)) {
+      const next = await this.nextChunk();
+      if (next === undefined) break;
+      if (next.done === true) {
+        this.size = offset + held;
+        break;
+      }
+      let chunk: Uint8Array = next.value;
+      if (toSkip > 0) {
+        const drop = Math.min(toSkip, chunk.length);
+        chunk = chunk.subarray(drop);
+        toSkip -= drop;
+      }
+      parts.push(chunk);
+      held += chunk.length;
+    }
+    this.block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     this.blockStart = offset;
   }
 
-  /** The cached bytes `[offset, offset + n)`, clamped to the end; valid until the next `ensure`. */
+  // the stream's next chunk, or undefined once the signal aborted
+  private async nextChunk(): Promise<IteratorResult<Buffer> | undefined> {
+    const signal = this.signal;
+    if (signal === undefined) return this.stream!.next();
+    if (signal.aborted) return undefined;
+    this.aborted ??= new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    return Promise.race([this.stream!.next(), this.aborted.then(() => undefined)]);
+  }
+
+  /** The held bytes `[offset, offset + n)`, clamped to what is held; valid until the next `ensure`. */
   view(offset: number, n: number): Uint8Array {
     const from = offset - this.blockStart;
     return this.block.subarray(from, Math.min(from + n, this.block.length));
   }
 
-  /** Whether `[offset, offset + n)` is cached (call {@link ensure} first when not). */
+  /** Whether `[offset, offset + n)` (clamped to the end) is held; call {@link ensure} when not. */
   has(offset: number, n: number): boolean {
     const end = Math.min(this.size, offset + n);
     return offset >= this.blockStart && end <= this.blockStart + this.block.length;
   }
 
-  /** Closes the file. */
+  /** Closes the file or stops reading the stream (without waiting for a read that hangs). */
   async close(): Promise<void> {
     await this.file?.close();
+    if (this.signal?.aborted === true) void this.stream?.return?.();
+    else await this.stream?.return?.();
   }
 }
 
-/** One record read from a capture. */
+/** A system error as one short phrase: `ENOENT: no such file or directory`. */
+function systemMessage(err: unknown): string {
+  const e = err as { message?: unknown; syscall?: unknown; path?: unknown };
+  const text = String(e.message ?? err);
+  // node's messages end in the syscall and path (", open 'x'"); the caller names the path
+  const suffix = `, ${String(e.syscall)} '${String(e.path)}'`;
+  return (text.endsWith(suffix) ? text.slice(0, -suffix.length) : text).replace(/\s*\n\s*/g, " ");
+}
+
+/** One record read from an NDJSON capture. */
 export interface CaptureRecord {
-  /** byte offset of the record in the file (its length prefix, or its line) */
+  /** byte offset of the record's line in the file */
   readonly offset: number;
   /** position of the record in the file, from 0; bad records count too */
   readonly index: number;
+  /** 1-based line number */
+  readonly line: number;
+  /** bytes of the line, its newline included */
+  readonly length: number;
   readonly stat: AnalyticsStat;
 }
 
@@ -125,123 +207,74 @@ export function describeBadRecord(bad: BadRecord): string {
   return `malformed record ${bad.index}${line} at byte offset ${bad.offset}: ${bad.detail}`;
 }
 
-/** Options of {@link readCapture}. */
-export interface ReadCaptureOptions {
-  /** `"delimited"` or `"ndjson"`; default: detected by {@link detectFormat} */
-  format?: CaptureFormat;
-  /**
-   * what to do with a malformed record: with `onBad`, report it there and go on (resynchronising
-   * a delimited file at the next well-formed record); without it, throw a CliError naming its
-   * byte offset
-   */
-  onBad?: (bad: BadRecord) => void;
+/**
+ * The reason a DecodeError or LimitError gives, without the error's own framing, for a line
+ * that names the record itself.
+ */
+export function errorDetail(err: DecodeError | LimitError): string {
+  // a LimitError's message is its reason alone
+  return isDecodeError(err) ? err.detail : err.message;
 }
 
 /**
- * Detects the format of a capture: `ndjson` when the first byte is `{` and the first line parses
- * as a proto3-JSON AnalyticsStat, `delimited` otherwise. The second check matters because a
+ * Detects the format of a capture: `ndjson` when its first byte that is not white space is `{`
+ * and its first line parses as JSON, `delimited` otherwise. The JSON check matters because a
  * delimited file whose first record is 123 bytes long also starts with the byte `{` (0x7b).
+ * Whether the line is a valid AnalyticsStat is the reader's question, so that a bad first
+ * record is reported as such rather than as a binary file.
  */
 export async function detectFormat(src: ByteSource): Promise<CaptureFormat> {
-  await src.ensure(0, 64 << 10);
-  const head = src.view(0, 64 << 10);
-  if (head[0] !== 0x7b) return "delimited";
-  const nl = head.indexOf(0x0a);
+  const HEAD = 64 << 10;
+  let head: Uint8Array = new Uint8Array(0);
+  let i = 0;
+  let nl = -1;
+  // a pipe delivers what it has: read until the first line is complete, not until 64 KiB are
+  for (;;) {
+    await src.ensure(0, HEAD, head.length + 1);
+    const held = head.length;
+    head = src.view(0, HEAD);
+    while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+    if (i < head.length && head[i] !== 0x7b) return "delimited";
+    nl = i < head.length ? head.indexOf(0x0a, i) : -1;
+    if (nl >= 0 || head.length >= HEAD || head.length >= src.size || head.length === held) break;
+  }
+  if (head[i] !== 0x7b) return "delimited";
   try {
-    fromJsonString(AnalyticsStatSchema, new TextDecoder("utf-8", { fatal: true }).decode(nl < 0 ? head : head.subarray(0, nl)));
+    JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(i, nl < 0 ? head.length : nl)));
     return "ndjson";
   } catch {
     return "delimited";
   }
 }
 
-/** Yields the records of a capture in file order; see {@link ReadCaptureOptions} for bad ones. */
-export async function* readCapture(src: ByteSource, options: ReadCaptureOptions = {}): AsyncGenerator<CaptureRecord> {
-  const format = options.format ?? (await detectFormat(src));
-  if (format === "ndjson") yield* readNdjson(src, options.onBad);
-  else yield* readDelimited(src, options.onBad);
+/** Options of {@link readNdjson}. */
+export interface ReadNdjsonOptions {
+  /**
+   * what to do with a malformed record: with `onBad`, report it there and go on; without it,
+   * throw a CliError naming its line and byte offset
+   */
+  onBad?: (bad: BadRecord) => void;
+  /** skip JSON fields AnalyticsStat does not have instead of rejecting the record; default false */
+  ignoreUnknownFields?: boolean;
 }
 
-type Attempt = { ok: true; stat: AnalyticsStat; end: number } | { ok: false; detail: string };
-
-async function readDelimitedAt(src: ByteSource, offset: number): Promise<Attempt> {
-  if (!src.has(offset, 10)) await src.ensure(offset, 10);
-  const head = src.view(offset, 10);
-  let length = 0;
-  let prefix = 0;
-  for (;;) {
-    if (prefix === head.length) {
-      return { ok: false, detail: head.length < 10 ? "truncated length prefix at the end of the file" : "length prefix is not a varint" };
-    }
-    const b = head[prefix]!;
-    length += (b & 0x7f) * 2 ** (7 * prefix);
-    prefix++;
-    if ((b & 0x80) === 0) break;
-  }
-  if (length > LIMITS.maxMessageBytes) {
-    return { ok: false, detail: `record length ${length} is over the limit of ${LIMITS.maxMessageBytes} bytes` };
-  }
-  const end = offset + prefix + length;
-  if (end > src.size) {
-    return { ok: false, detail: `record length ${length} runs past the end of the file (${src.size - offset - prefix} bytes left)` };
-  }
-  if (!src.has(offset + prefix, length)) await src.ensure(offset, prefix + length);
-  try {
-    return { ok: true, stat: decodeStat(src.view(offset + prefix, length)), end };
-  } catch (err) {
-    if (isDecodeError(err)) {
-      // the decoder's offset is relative to the message; name the byte in the file
-      const detail = err.message.replace(/^cannot decode AnalyticsStat: /, "").replace(/ at byte \d+$/, "");
-      return { ok: false, detail: err.offset >= 0 ? `${detail} at byte ${offset + prefix + err.offset}` : detail };
-    }
-    if (isLimitError(err)) return { ok: false, detail: err.message };
-    throw err;
-  }
-}
-
-// A resynchronisation point must look like a real capture record, not merely decode: random
-// bytes decode as an AnalyticsStat surprisingly often, but rarely with every routing field set.
-function plausible(stat: AnalyticsStat): boolean {
-  return stat.roomId !== "" && stat.participantId !== "" && stat.trackId !== "" && stat.timeStamp !== undefined;
-}
-
-async function* readDelimited(src: ByteSource, onBad: ((bad: BadRecord) => void) | undefined): AsyncGenerator<CaptureRecord> {
-  let offset = 0;
-  let index = 0;
-  while (offset < src.size) {
-    const attempt = await readDelimitedAt(src, offset);
-    if (attempt.ok) {
-      yield { offset, index: index++, stat: attempt.stat };
-      offset = attempt.end;
-      continue;
-    }
-    const bad: BadRecord = { offset, index: index++, detail: attempt.detail, skipped: 0 };
-    if (onBad === undefined) throw new CliError(describeBadRecord(bad));
-    // Size-delimited streams have no sync marks: scan forward for the next offset where a
-    // plausible record starts.
-    let next = offset + 1;
-    while (next < src.size) {
-      const probe = await readDelimitedAt(src, next);
-      if (probe.ok && plausible(probe.stat)) break;
-      next++;
-    }
-    bad.skipped = next - offset;
-    onBad(bad);
-    offset = next;
-  }
-}
-
-async function* readNdjson(src: ByteSource, onBad: ((bad: BadRecord) => void) | undefined): AsyncGenerator<CaptureRecord> {
+/** Yields the records of an NDJSON capture in file order; see {@link ReadNdjsonOptions} for bad ones. */
+export async function* readNdjson(src: ByteSource, options: ReadNdjsonOptions = {}): AsyncGenerator<CaptureRecord> {
+  const { onBad } = options;
+  const jsonOptions = { ignoreUnknownFields: options.ignoreUnknownFields === true };
   const utf8 = new TextDecoder("utf-8", { fatal: true });
   let offset = 0;
   let index = 0;
   let line = 0;
-  while (offset < src.size) {
+  for (;;) {
+    if (!src.has(offset, 1)) await src.ensure(offset, 1);
+    if (offset >= src.size) break;
     line++;
     let want = 64 << 10;
     let end = -1;
+    let held = -1;
     for (;;) {
-      if (!src.has(offset, want)) await src.ensure(offset, want);
+      if (!src.has(offset, want)) await src.ensure(offset, want, held + 1);
       const view = src.view(offset, want);
       const nl = view.indexOf(0x0a);
       if (nl >= 0) {
@@ -249,9 +282,13 @@ async function* readNdjson(src: ByteSource, onBad: ((bad: BadRecord) => void) | 
         break;
       }
       if (offset + view.length >= src.size) {
-        end = src.size;
+        end = offset + view.length;
         break;
       }
+      // a stream read that brought nothing: the read was cut short (Ctrl+C), stop here
+      if (view.length === held) return;
+      held = view.length;
+      if (view.length < want) continue;
       if (want >= MAX_LINE_BYTES) break;
       want *= 4;
     }
@@ -265,7 +302,7 @@ async function* readNdjson(src: ByteSource, onBad: ((bad: BadRecord) => void) | 
         const view = src.view(next, BLOCK_BYTES);
         const nl = view.indexOf(0x0a);
         if (nl >= 0 || view.length === 0) {
-          next = nl >= 0 ? next + nl + 1 : src.size;
+          next = nl >= 0 ? next + nl + 1 : next;
           break;
         }
         next += view.length;
@@ -276,23 +313,22 @@ async function* readNdjson(src: ByteSource, onBad: ((bad: BadRecord) => void) | 
       continue;
     }
     const bytes = src.view(offset, end - offset);
-    let text: string;
     let stat: AnalyticsStat | undefined;
     let detail = "";
     try {
-      text = utf8.decode(bytes);
+      const text = utf8.decode(bytes);
       if (text.trim() === "") {
         offset = end + 1;
         continue;
       }
-      stat = fromJsonString(AnalyticsStatSchema, text);
+      stat = fromJsonString(AnalyticsStatSchema, text, jsonOptions);
       checkLimits(stat);
     } catch (err) {
       stat = undefined;
-      detail = (err as Error).message;
+      detail = isLimitError(err) ? errorDetail(err) : String((err as Error).message).replace(/\s*\n\s*/g, " ");
     }
     if (stat !== undefined) {
-      yield { offset, index: index++, stat };
+      yield { offset, index: index++, line, length: end + 1 - offset, stat };
     } else {
       const bad: BadRecord = { offset, index: index++, line, detail, skipped: end + 1 - offset };
       if (onBad === undefined) throw new CliError(describeBadRecord(bad));
@@ -311,9 +347,23 @@ export class Output {
   readonly isStdout: boolean;
   private failure: Error | undefined;
 
+  /**
+   * Opens `path` for writing now (`-`: stdout), so that a path that cannot be written fails
+   * before any work is done. Throws a CliError naming the path.
+   */
   constructor(path: string) {
     this.isStdout = path === "-";
-    this.stream = this.isStdout ? process.stdout : createWriteStream(path);
+    if (this.isStdout) {
+      this.stream = process.stdout;
+    } else {
+      let fd: number;
+      try {
+        fd = openSync(path, "w");
+      } catch (err) {
+        throw new CliError(`cannot write ${path}: ${systemMessage(err)}`);
+      }
+      this.stream = createWriteStream(path, { fd });
+    }
     this.stream.on("error", (err: Error) => (this.failure ??= err));
   }
 

@@ -2,13 +2,16 @@
 /**
  * The `statsworker` command line: `simulate`, `aggregate`, `collect` and `receive`.
  *
- * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr).
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 bad arguments (one line on stderr),
+ * 130 interrupted by SIGINT.
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
 import { collect } from "./collect.ts";
+import { INTERRUPTED_EXIT_CODE } from "./interrupt.ts";
 import { receive } from "./receive.ts";
 import { simulate } from "./simulate.ts";
 
@@ -25,8 +28,19 @@ commands:
   receive --grpc H:P serve LiveKit's AnalyticsRecorderService/IngestStats and write what
                      arrives as NDJSON
 
-Run 'statsworker <command> --help' for a command's options.
+options:
+  -v, --version      print the package version and exit
+  -h, --help         show this help
+
+Run 'statsworker <command> --help' for a command's options. Exit codes: 0 done, 1 failure
+(one line on stderr), 2 bad arguments (one line on stderr), 130 interrupted (Ctrl+C).
 `;
+
+/** The package version, from the package.json two folders up (from src/cli/ and dist/cli/ alike). */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
         return await collect(rest);
       case "receive":
         return await receive(rest);
+      case "-v":
+      case "--version":
+        process.stdout.write(`${version()}\n`);
+        return 0;
       case "-h":
       case "--help":
       case "help":
@@ -69,4 +87,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+if (code === INTERRUPTED_EXIT_CODE) {
+  // A read of a pipe or FIFO that sends nothing may still be pending and would keep the process
+  // alive. Writes to stdout and stderr are synchronous for files, pipes and terminals on Linux,
+  // and the outputs were closed before the summary: nothing is lost by exiting now.
+  process.exit(code);
+}

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { formatCount, formatRate } from "./summary.ts";
 
 /** The part of a TTY stream the bar uses (`process.stderr` fits). */
 export interface ProgressStream {
@@ -12,37 +13,74 @@ export interface ProgressStream {
   write(chunk: string): boolean;
 }
 
-/** Redraws at most every `intervalMs`; a no-op unless the stream is a TTY. */
+/** Options of {@link ProgressBar}. */
+export interface ProgressBarOptions {
+  /** where to draw; default `process.stderr` */
+  stream?: ProgressStream;
+  /** least time between redraws, in ms; default 100 */
+  intervalMs?: number;
+  /** whether to draw at all; default: whether the stream is a TTY */
+  enabled?: boolean;
+  /** what the rate counts, such as `"records"`; default `"items"` */
+  unit?: string;
+  /** the clock, in ms; default `performance.now` (tests pass a fake one) */
+  now?: () => number;
+}
+
+/**
+ * Shows how far a run is: `label [#####...]  42% 1 234 records, 85.1 k records/s, ETA 0:12`.
+ * The fraction is `done / total` (any unit: bytes, windows); the rate counts `items`; the ETA
+ * extrapolates the fraction over the elapsed time.
+ */
 export class ProgressBar {
   readonly enabled: boolean;
   private readonly stream: ProgressStream;
   private readonly label: string;
   private readonly intervalMs: number;
-  private last = 0;
+  private readonly unit: string;
+  private readonly now: () => number;
+  private startedAt = -1;
+  private last = -Infinity;
   private drawn = false;
 
-  /**
-   * @param label text before the bar, such as `"simulate"`
-   * @param options `stream` default `process.stderr`; `intervalMs` default 100; `enabled`
-   *   default: whether the stream is a TTY
-   */
-  constructor(label: string, options: { stream?: ProgressStream; intervalMs?: number; enabled?: boolean } = {}) {
+  /** @param label text before the bar, such as `"simulate"` */
+  constructor(label: string, options: ProgressBarOptions = {}) {
     this.stream = options.stream ?? process.stderr;
     this.label = label;
     this.intervalMs = options.intervalMs ?? 100;
     this.enabled = options.enabled ?? this.stream.isTTY === true;
+    this.unit = options.unit ?? "items";
+    this.now = options.now ?? (() => performance.now());
   }
 
-  /** Shows `done` of `total` with `detail` after the bar; throttled unless `force`. */
-  update(done: number, total: number, detail = "", force = false): void {
+  /** Starts the clock and draws the bar at 0 % at once, so a slow first step is not a blank. */
+  start(total: number): void {
+    this.startedAt = this.now();
+    this.update(0, total, 0, true);
+  }
+
+  /**
+   * Shows `done` of `total` and `items` processed; throttled to one redraw per interval unless
+   * `force`. A `total` that is not finite (a stream of unknown length) shows no bar or ETA.
+   */
+  update(done: number, total: number, items: number, force = false): void {
     if (!this.enabled) return;
-    const now = performance.now();
+    const now = this.now();
+    if (this.startedAt < 0) this.startedAt = now;
     if (!force && now - this.last < this.intervalMs) return;
     this.last = now;
-    const fraction = total > 0 ? Math.min(1, done / total) : 0;
-    const width = 24;
-    const filled = Math.round(fraction * width);
-    let line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`;
+    const elapsedS = (now - this.startedAt) / 1000;
+    const rateText = elapsedS > 0 ? `, ${formatRate(items, elapsedS * 1000, this.unit)}` : "";
+    let line: string;
+    if (Number.isFinite(total) && total > 0) {
+      const fraction = Math.min(1, Math.max(0, done / total));
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      const eta = fraction > 0 && elapsedS > 0 ? `, ETA ${formatClock((elapsedS * (1 - fraction)) / fraction)}` : ", ETA -";
+      line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatCount(items)} ${this.unit}${rateText}${eta}`;
+    } else {
+      line = `${this.label} ${formatCount(items)} ${this.unit}${rateText}`;
+    }
     const columns = this.stream.columns ?? 80;
     if (line.length > columns - 1) line = line.slice(0, columns - 1);
     this.stream.write(`\r${line}\x1b[K`);
@@ -54,4 +92,13 @@ export class ProgressBar {
     if (this.drawn) this.stream.write("\r\x1b[K");
     this.drawn = false;
   }
+}
+
+/** Seconds as `m:ss` (or `h:mm:ss` from one hour on). */
+export function formatClock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }

@@ -98,16 +98,9 @@ export async function receive(argv: string[]): Promise<number> {
     throw new CliError(`cannot load @grpc/grpc-js (npm install @grpc/grpc-js): ${(err as Error).message}`);
   }
 
+  // Output opens the file now and throws a one-line CliError when it cannot: a receiver that
+  // cannot store anything fails before it accepts streams
   const output = new Output(values.out);
-  if (!output.isStdout) {
-    // Fail before listening: a receiver that cannot store anything must not accept streams.
-    await new Promise<void>((resolve, reject) => {
-      output.stream.once("open", () => resolve());
-      output.stream.once("error", reject);
-    }).catch((err: unknown) => {
-      throw new CliError(`cannot write ${values.out}: ${(err as Error).message}`);
-    });
-  }
   const totals = { streams: 0, acknowledged: 0, refused: 0, messages: 0, stats: 0, bytes: 0 };
   let writeFailure: CliError | undefined;
   let stop: () => void = () => {};

@@ -14,30 +14,67 @@ export function formatTable(title: string, rows: readonly (readonly [string, str
   return text;
 }
 
-/** Counts garbage collections (PerformanceObserver entry type `"gc"`) from construction on. */
+/** GC events and their pause time. */
+export interface GcTotals {
+  events: number;
+  pauseMs: number;
+}
+
+/**
+ * Counts garbage collections of the whole process (PerformanceObserver entry type `"gc"`) from
+ * construction on, and, separately, those that started inside intervals marked with
+ * {@link begin} and {@link end} (such as the library's share of a run).
+ */
 export class GcCounter {
-  private count = 0;
-  private pauseMs = 0;
+  private readonly all: GcTotals = { events: 0, pauseMs: 0 };
+  private readonly marked: GcTotals = { events: 0, pauseMs: 0 };
+  // [start, end) of the marked intervals, in performance.now() ms; the open one ends at Infinity
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
   private readonly observer: PerformanceObserver;
 
   constructor() {
     this.observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
-        this.count++;
-        this.pauseMs += entry.duration;
+        this.all.events++;
+        this.all.pauseMs += entry.duration;
+        if (this.inMarked(entry.startTime)) {
+          this.marked.events++;
+          this.marked.pauseMs += entry.duration;
+        }
       }
     });
     this.observer.observe({ entryTypes: ["gc"] });
   }
 
+  /** Starts a marked interval now. */
+  begin(): void {
+    this.starts.push(performance.now());
+    this.ends.push(Infinity);
+  }
+
+  /** Ends the marked interval begun last. */
+  end(): void {
+    this.ends[this.ends.length - 1] = performance.now();
+  }
+
+  // entries arrive in time order, a little after the fact: search from the newest interval back
+  private inMarked(t: number): boolean {
+    for (let i = this.starts.length - 1; i >= 0; i--) {
+      if (t >= this.starts[i]!) return t < this.ends[i]!;
+    }
+    return false;
+  }
+
   /**
-   * Stops counting and returns the totals. GC entries are delivered asynchronously, so this
-   * waits one macrotask first to collect the last ones.
+   * Stops counting and returns the totals of the whole process and of the marked intervals. GC
+   * entries are delivered asynchronously, so this waits one macrotask first to collect the last
+   * ones.
    */
-  async stop(): Promise<{ events: number; pauseMs: number }> {
+  async stop(): Promise<GcTotals & { marked: GcTotals }> {
     await new Promise((resolve) => setTimeout(resolve, 0));
     this.observer.disconnect();
-    return { events: this.count, pauseMs: this.pauseMs };
+    return { ...this.all, marked: { ...this.marked } };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * A synthetic SFU: rooms of participants, each publishing and subscribing to tracks, producing
  * one `AnalyticsStat` per track per tick with realistic counters. Used by `statsworker simulate`,
- * the benchmarks (SPEC W2/W3) and tests.
+ * the benchmarks (W2/W3 in docs/rules.md) and tests.
  *
  * @module
  */

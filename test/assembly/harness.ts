@@ -264,7 +264,7 @@ export interface Verdict {
  * asserts they agree: both reject (malformed), or both accept, in which case the slot record
  * equals the one the scratch path gives for the object fromBinary decoded, and the info record
  * holds its kind and ids. The one allowed difference: an unknown-field varint longer than 10
- * bytes, which only the wasm decoder rejects (SPEC section 6).
+ * bytes, which only the wasm decoder rejects (see "Bad input" in docs/rules.md).
  */
 export function checkAgainstProtobufEs(wasm: WasmExports, bytes: Uint8Array, label = ""): Verdict {
   let decoded: AnalyticsStat | undefined;

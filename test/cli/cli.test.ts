@@ -1,9 +1,7 @@
 // The `statsworker` CLI, run as a subprocess (through tsx, no build needed): simulate, the
 // simulate -> capture -> aggregate round trip, both engines, malformed captures, HTTP delivery.
-import { fromBinary, fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -11,52 +9,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, suite, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   AnalyticsStatSchema,
   AnalyticsStatsSchema,
   type AnalyticsStat,
 } from "../../src/gen/livekit/livekit_analytics_pb.ts";
+import { DIST_MAIN, cli, ms, oneLine, parseNdjson, readDelimited, type Run } from "./helpers.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const DIST_MAIN = join(ROOT, "dist/cli/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** Runs the CLI from source with `args`; resolves when it exits. */
-function cli(args: string[], entry: string[] = ["--import", "tsx", "src/cli/main.ts"]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
-  });
-}
-
-/** The records of a size-delimited capture, with their byte offsets, decoded by protobuf-es. */
-function readDelimited(bytes: Uint8Array): { offset: number; stat: AnalyticsStat }[] {
-  const reader = new BinaryReader(bytes);
-  const records = [];
-  while (reader.pos < reader.len) {
-    const offset = reader.pos;
-    records.push({ offset, stat: fromBinary(AnalyticsStatSchema, reader.bytes()) });
-  }
-  return records;
-}
-
-function ms(stat: AnalyticsStat): number {
-  const t = stat.timeStamp!;
-  return Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
-}
-
-// SPEC R7, written out again here so the test does not trust the engines' own check
+// R7 (docs/rules.md), written out again here so the test does not trust the engines' own check
 function valid(stat: AnalyticsStat): boolean {
   const u32 = (v: number) => v < 2 ** 31;
   const u64 = (v: bigint) => v < 2n ** 63n;
@@ -66,19 +26,6 @@ function valid(stat: AnalyticsStat): boolean {
       [s.primaryBytes, s.retransmitBytes, s.paddingBytes].every(u64) &&
       s.videoLayers.every((l) => u32(l.packets) && u32(l.frames) && u64(l.bytes)),
   );
-}
-
-function parseNdjson(text: string): AnalyticsStat[] {
-  return text
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => fromJsonString(AnalyticsStatSchema, line));
-}
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
-  return lines[0]!;
 }
 
 let dir = "";

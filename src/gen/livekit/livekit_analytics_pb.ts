@@ -1,4 +1,4 @@
-// Wire schema of LiveKit's analytics stats (SPEC section 2).
+// Wire schema of LiveKit's analytics stats.
 //
 // Wire-compatible with livekit/protocol `livekit_analytics.proto`: same package, message names,
 // field numbers and types. Fields 17-19 of AnalyticsStream and 12-14 of AnalyticsStat were added
