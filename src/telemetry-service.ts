@@ -1,6 +1,6 @@
 /**
  * TelemetryService: the registry of StatsWorkers with its flush and cleanup timers (LiveKit's
- * `telemetryService` around statsworker.go, commit 29039b4e; SPEC T1-T6).
+ * `telemetryService` around statsworker.go, commit 29039b4e; docs/rules.md T1-T6).
  *
  * @module
  */

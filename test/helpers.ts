@@ -80,3 +80,14 @@ export function f32bits(x: number): number {
   b.setFloat32(0, x);
   return b.getUint32(0);
 }
+
+/** The bytes of `parts`, one after another (a batch of size-delimited messages, say). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

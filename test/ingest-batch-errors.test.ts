@@ -12,7 +12,7 @@ import {
   loadEngine,
   type TelemetryCounters,
 } from "../src/index.ts";
-import { CapturingReporter, ManualClock, stat } from "./helpers.ts";
+import { CapturingReporter, ManualClock, concatBytes, stat } from "./helpers.ts";
 import { Random } from "../src/sim/random.ts";
 
 const room = { sid: "RM_1", name: "room-one" };
@@ -20,15 +20,7 @@ const alice = { sid: "PA_A", identity: "alice" };
 const bob = { sid: "PA_B", identity: "bob" };
 
 const enc = (init: Parameters<typeof stat>[0]) => sizeDelimitedEncode(AnalyticsStatSchema, stat(init));
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 // one size-delimited message made of raw bytes
 const raw = (...body: number[]) => Uint8Array.of(body.length, ...body);
 

@@ -10,7 +10,7 @@ import {
   isDecodeError,
   type TelemetryServiceOptions,
 } from "../src/index.ts";
-import { CapturingReporter, ENGINE_KINDS, ManualClock, RecordingLogger, engine, stat } from "./helpers.ts";
+import { CapturingReporter, ENGINE_KINDS, ManualClock, RecordingLogger, concatBytes, engine, stat } from "./helpers.ts";
 
 const { UPSTREAM, DOWNSTREAM } = StreamType;
 const room = { sid: "RM_1", name: "room-one" };
@@ -246,12 +246,7 @@ for (const kind of ENGINE_KINDS) {
 
     suite("ingestBatch()", () => {
       const enc = (init: Parameters<typeof stat>[0]) => sizeDelimitedEncode(AnalyticsStatSchema, stat(init));
-      const concat = (parts: Uint8Array[]) => {
-        const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-        let o = 0;
-        for (const p of parts) { out.set(p, o); o += p.length; }
-        return out;
-      };
+      const concat = concatBytes;
 
       test("routes each message by its own room, participant, track and kind", async () => {
         const { service, reporter } = await prepare();

@@ -3,7 +3,7 @@
  *
  * protobuf-es is the reference for what is well-formed; on top of it, two deliberate rules that
  * the wasm decoder applies identically:
- * - a varint longer than 10 bytes is malformed everywhere (SPEC section 6), also inside an
+ * - a varint longer than 10 bytes is malformed everywhere (docs/rules.md, bad input), also inside an
  *   unknown field, where protobuf-es would skip it;
  * - a known field with another wire type than its declared one is read by its declared type, as
  *   protobuf-es does (the C++ and Java parsers would keep it as an unknown field instead).

@@ -1,5 +1,5 @@
 /**
- * The engine interface: the rules of `coalesce` and `isValid` (SPEC R6-R12, Q1), and the
+ * The engine interface: the rules of `coalesce` and `isValid` (docs/rules.md R6-R12, Q1), and the
  * per-worker track tables that StatsWorker folds stats into.
  *
  * @module

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DeliveryError, describeError } from "./delivery.ts";
+import { ArgumentError } from "../errors.ts";
+import { checkOption, DeliveryError, describeError } from "./delivery.ts";
 
 /** The `fetch` the HTTP reporters call: the platform's by default, or one injected for tests. */
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
@@ -24,6 +25,50 @@ export interface PostOptions {
   readonly headers: HeadersOption;
   /** most response-body bytes read; the rest is cancelled unread */
   readonly maxResponseBytes: number;
+}
+
+/** The options every HTTP-based reporter takes and checks the same way. */
+export interface HttpTargetOptions {
+  url: string | URL;
+  format?: "protobuf" | "json";
+  fetch?: FetchFunction;
+  headers?: HeadersOption;
+  requestTimeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+/**
+ * Checks the HTTP options of reporter `name` (`"http"`, `"otlp"`) and derives its POST and the
+ * delivery core's attempt timeout (`requestTimeoutMs`, default 10 000) from them; `core` is the
+ * rest of the options, for the core.
+ *
+ * @throws {ArgumentError} on a missing url, a bad format, a bad number, or when no `fetch` is available
+ */
+export function httpTarget<O extends HttpTargetOptions>(
+  name: string,
+  options: O,
+): { format: "protobuf" | "json"; post: PostOptions; core: Omit<O, "requestTimeoutMs"> & { attemptTimeoutMs: number } } {
+  if (typeof options?.url !== "string" && !(options?.url instanceof URL)) {
+    throw new ArgumentError(`${name} reporter needs a url`);
+  }
+  const format = options.format ?? "protobuf";
+  if (format !== "protobuf" && format !== "json") {
+    throw new ArgumentError(`unknown ${name} reporter format ${JSON.stringify(format)}`);
+  }
+  const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
+  if (typeof fetchFn !== "function") throw new ArgumentError("no fetch available: pass options.fetch");
+  const { requestTimeoutMs, ...rest } = options;
+  return {
+    format,
+    post: {
+      fetch: fetchFn,
+      url: String(options.url),
+      contentType: format === "json" ? "application/json" : "application/x-protobuf",
+      headers: options.headers ?? {},
+      maxResponseBytes: checkOption("maxResponseBytes", options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 0),
+    },
+    core: { ...rest, attemptTimeoutMs: checkOption("requestTimeoutMs", requestTimeoutMs ?? 10_000, 1) },
+  };
 }
 
 /**

@@ -1,14 +1,7 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
-import { ArgumentError } from "../errors.ts";
 import { AnalyticsStatsSchema } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkOption, type QueuedBatch } from "./delivery.ts";
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  type FetchFunction,
-  type HeadersOption,
-  post,
-  type PostOptions,
-} from "./http-post.ts";
+import type { QueuedBatch } from "./delivery.ts";
+import { type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
 import { NetworkReporter, type NetworkReporterOptions } from "./network-reporter.ts";
 import { concatBatches } from "./stamp.ts";
 
@@ -82,25 +75,10 @@ export class HttpReporter extends NetworkReporter {
    *   `fetch` is available
    */
   constructor(options: HttpReporterOptions) {
-    if (typeof options?.url !== "string" && !(options?.url instanceof URL)) {
-      throw new ArgumentError("http reporter needs a url");
-    }
-    const format = options.format ?? "protobuf";
-    if (format !== "protobuf" && format !== "json") {
-      throw new ArgumentError(`unknown http reporter format ${JSON.stringify(format)}`);
-    }
-    const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
-    if (typeof fetchFn !== "function") throw new ArgumentError("no fetch available: pass options.fetch");
-    const { requestTimeoutMs, ...rest } = options;
-    super("http", { ...rest, attemptTimeoutMs: checkOption("requestTimeoutMs", requestTimeoutMs ?? 10_000, 1) });
-    this.#format = format;
-    this.#post = {
-      fetch: fetchFn,
-      url: String(options.url),
-      contentType: format === "json" ? "application/json" : "application/x-protobuf",
-      headers: options.headers ?? {},
-      maxResponseBytes: checkOption("maxResponseBytes", options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 0),
-    };
+    const target = httpTarget("http", options);
+    super("http", target.core);
+    this.#format = target.format;
+    this.#post = target.post;
   }
 
   protected override send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number> {

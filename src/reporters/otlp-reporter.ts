@@ -20,14 +20,8 @@ import {
   AnalyticsStatSchema,
   AnalyticsStatsSchema,
 } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkOption, type QueuedBatch } from "./delivery.ts";
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  type FetchFunction,
-  type HeadersOption,
-  post,
-  type PostOptions,
-} from "./http-post.ts";
+import type { QueuedBatch } from "./delivery.ts";
+import { type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
 import { NetworkReporter, type NetworkReporterOptions } from "./network-reporter.ts";
 import { concatBatches } from "./stamp.ts";
 
@@ -103,25 +97,10 @@ export class OtlpReporter extends NetworkReporter {
    *   delay, or when no `fetch` is available
    */
   constructor(options: OtlpReporterOptions) {
-    if (typeof options?.url !== "string" && !(options?.url instanceof URL)) {
-      throw new ArgumentError("otlp reporter needs a url");
-    }
-    const format = options.format ?? "protobuf";
-    if (format !== "protobuf" && format !== "json") {
-      throw new ArgumentError(`unknown otlp format ${JSON.stringify(format)}`);
-    }
-    const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
-    if (typeof fetchFn !== "function") throw new ArgumentError("no fetch available: pass options.fetch");
-    const { requestTimeoutMs, ...rest } = options;
-    super("otlp", { ...rest, attemptTimeoutMs: checkOption("requestTimeoutMs", requestTimeoutMs ?? 10_000, 1) });
-    this.#format = format;
-    this.#post = {
-      fetch: fetchFn,
-      url: String(options.url),
-      contentType: format === "json" ? "application/json" : "application/x-protobuf",
-      headers: options.headers ?? {},
-      maxResponseBytes: checkOption("maxResponseBytes", options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 0),
-    };
+    const target = httpTarget("otlp", options);
+    super("otlp", target.core);
+    this.#format = target.format;
+    this.#post = target.post;
     const resource: Record<string, OtlpAttributeValue> = { "service.name": "statsworker" };
     if (options.node !== undefined) resource["livekit.node"] = options.node;
     Object.assign(resource, options.resource);

@@ -14,20 +14,12 @@ import {
   loadEngine,
   type EngineBounds,
 } from "../../src/index.ts";
-import { CapturingReporter } from "../helpers.ts";
+import { CapturingReporter, concatBytes } from "../helpers.ts";
 
 const room = { sid: "RM", name: "room" };
 const enc = (participantId: string, trackId: string, kind = StreamType.UPSTREAM) =>
   sizeDelimitedEncode(AnalyticsStatSchema, create(AnalyticsStatSchema, { roomId: "RM", participantId, trackId, kind, streams: [{ primaryPackets: 1 }] }));
-const concat = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
+const concat = concatBytes;
 
 async function prepare(kind: "ts" | "wasm", bounds: Partial<EngineBounds>) {
   const reporter = new CapturingReporter();

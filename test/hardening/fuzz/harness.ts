@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../helpers.ts";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
 import {
@@ -120,15 +121,6 @@ interface Clean {
   readonly delimited: Uint8Array;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Per-outcome tallies of a run. */
 export type Tally = Record<string, number>;
@@ -250,11 +242,11 @@ export class FuzzHarness {
     this.sameTypedOutcome(workerOutcomes[0]!.outcome, workerOutcomes[1]!.outcome, "onTrackStatBytes", where, false);
 
     // --- TelemetryService.ingestBatch -----------------------------------------------------------
-    const message = concat([Uint8Array.from(varint(bytes.length)), bytes]);
+    const message = concatBytes([Uint8Array.from(varint(bytes.length)), bytes]);
     let tail = cleanC.delimited;
     if (config.framing === "truncated") tail = tail.subarray(0, Math.max(1, tail.length >> 1));
     else if (config.framing === "bad-prefix") tail = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0x01, ...tail);
-    const batch = concat([cleanA.delimited, message, tail]);
+    const batch = concatBytes([cleanA.delimited, message, tail]);
     const serviceOutcomes = this.lanes.map((lane) => {
       lane.serviceOut.length = 0;
       const before = { ...lane.service.counters };
