@@ -98,16 +98,9 @@ export async function receive(argv: string[]): Promise<number> {
     throw new CliError(`cannot load @grpc/grpc-js (npm install @grpc/grpc-js): ${(err as Error).message}`);
   }
 
+  // Fail before listening: a receiver that cannot store anything must not accept streams. Output
+  // opens the file at once and throws a CliError naming it when it cannot.
   const output = new Output(values.out);
-  if (!output.isStdout) {
-    // Fail before listening: a receiver that cannot store anything must not accept streams.
-    await new Promise<void>((resolve, reject) => {
-      output.stream.once("open", () => resolve());
-      output.stream.once("error", reject);
-    }).catch((err: unknown) => {
-      throw new CliError(`cannot write ${values.out}: ${(err as Error).message}`);
-    });
-  }
   const totals = { streams: 0, acknowledged: 0, refused: 0, messages: 0, stats: 0, bytes: 0 };
   let writeFailure: CliError | undefined;
   let stop: () => void = () => {};
