@@ -3,7 +3,7 @@
 // message. A malformed message is skipped and counted (the first one is reported); a broken
 // length prefix ends the batch there.
 
-import { decodeFold, foldDecodedInto } from "./decode";
+import { decodeFold, foldDecodedInto, reserveDecoded } from "./decode";
 import { infoPtr } from "./input";
 import {
   BATCH_DROPPED, BATCH_ERROR_INDEX, BATCH_ERROR_OFFSET, BATCH_FRAMING, BATCH_INVALID,
@@ -131,6 +131,13 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
     if (slot < 0) {
       failOnce(STATUS_OUT_OF_MEMORY, index - 1, <u32>(start - ptr));
       break;
+    }
+    // livekit-current: a window over its score bound refuses the stat like a message over a bound
+    const reserved = reserveDecoded(slot);
+    if (reserved < 0) {
+      bump(BATCH_MALFORMED);
+      failOnce(reserved, index - 1, <u32>(start - ptr));
+      continue;
     }
     foldDecodedInto(slot);
     notePending(worker);

@@ -25,7 +25,9 @@ import {
   STATUS_TOO_MANY_LAYERS, STATUS_TOO_MANY_STREAMS, STATUS_TRUNCATED, STREAM_FIRS, STREAM_FRAMES,
   STREAM_JITTER, STREAM_NACKS, STREAM_PACKETS_LOST, STREAM_PADDING_BYTES, STREAM_PADDING_PACKETS,
   STREAM_PLIS, STREAM_PRIMARY_BYTES, STREAM_PRIMARY_PACKETS, STREAM_RETRANSMIT_BYTES,
-  STREAM_RETRANSMIT_PACKETS, STREAM_RTT, STREAM_SIZE,
+  STREAM_RETRANSMIT_PACKETS, STREAM_RTT, STREAM_SIZE, PSCRATCH_STREAM_END_NANOS,
+  PSCRATCH_STREAM_END_SECONDS, PSCRATCH_STREAM_PACKETS_OUT_OF_ORDER, PSCRATCH_STREAM_START_NANOS,
+  PSCRATCH_STREAM_START_SECONDS,
 } from "./layout";
 import * as F from "./schema";
 import {
@@ -37,6 +39,9 @@ import { countInvalid, foldLayer, foldStream, mergeValid } from "./fold";
 import { isLiveSlot, liveSlotAddress } from "./slots";
 import { isLayerValid, isStreamValid } from "./validate";
 import { zero8 } from "./bytes";
+import {
+  foldNoted, isCurrent, noteBegin, noteMime, noteStreamEnd, noteStreamStart, noteStreamValid, reserveNoted,
+} from "./profile";
 
 // @ts-ignore: decorator
 @inline const DEPTH_STAT: i32 = 1;
@@ -64,16 +69,24 @@ let invalid: bool = false;
 let streamCount: u32 = 0;
 let layerCount: u32 = 0;
 
-/** Decodes a google.protobuf.Timestamp for well-formedness only (1 int64, 2 int32). */
-function parseTimestamp(end: u64, depth: i32): void {
+/**
+ * Decodes a google.protobuf.Timestamp (1 int64, 2 int32); with `dst` not 0 its seconds go to
+ * `dst + secAt` and its nanos to `dst + nanosAt` (fields absent here keep what an earlier
+ * occurrence set: a repeated message field merges).
+ */
+function parseTimestamp(end: u64, depth: i32, dst: usize, secAt: usize, nanosAt: usize): void {
   while (<u64>pos < end) {
     const tagStart = pos;
     const tag = readTag();
     if (failure != 0) return;
     const fieldNo = tag >>> 3;
-    if (fieldNo == F.TIMESTAMP_SECONDS) readVarint64();
-    else if (fieldNo == F.TIMESTAMP_NANOS) readVarint32();
-    else skipField(tag & 7, fieldNo, RECURSION_LIMIT - depth, tagStart);
+    if (fieldNo == F.TIMESTAMP_SECONDS) {
+      const seconds = readVarint64();
+      if (dst != 0) store<i64>(dst + secAt, <i64>seconds);
+    } else if (fieldNo == F.TIMESTAMP_NANOS) {
+      const nanos = readVarint32();
+      if (dst != 0) store<i32>(dst + nanosAt, <i32>nanos);
+    } else skipField(tag & 7, fieldNo, RECURSION_LIMIT - depth, tagStart);
     if (failure != 0) return;
   }
 }
@@ -96,8 +109,11 @@ function parseLayer(end: u64): void {
   }
 }
 
-/** Decodes an AnalyticsStream into STREAM, folding each of its layers into DELTA. */
-function parseStream(end: u64): void {
+/**
+ * Decodes an AnalyticsStream into STREAM, folding each of its layers into DELTA; with `note`
+ * not 0 (livekit-current) its times and packets_out_of_order go to that record.
+ */
+function parseStream(end: u64, note: usize): void {
   while (<u64>pos < end) {
     const tagStart = pos;
     const tag = readTag();
@@ -144,10 +160,20 @@ function parseStream(end: u64): void {
       case F.STREAM_END_TIME: {
         const childEnd = readChildEnd();
         if (failure != 0) return;
-        parseTimestamp(childEnd, DEPTH_STREAM + 1);
+        const start = fieldNo == F.STREAM_START_TIME;
+        parseTimestamp(
+          childEnd, DEPTH_STREAM + 1, note,
+          start ? PSCRATCH_STREAM_START_SECONDS : PSCRATCH_STREAM_END_SECONDS,
+          start ? PSCRATCH_STREAM_START_NANOS : PSCRATCH_STREAM_END_NANOS,
+        );
         break;
       }
-      case F.STREAM_PACKETS_OUT_OF_ORDER: readVarint32(); break; // not folded: not in the result
+      case F.STREAM_PACKETS_OUT_OF_ORDER: {
+        // folded in livekit-current only
+        const packets = readVarint32();
+        if (note != 0) store<u32>(note + PSCRATCH_STREAM_PACKETS_OUT_OF_ORDER, packets);
+        break;
+      }
       default: skipField(tag & 7, fieldNo, RECURSION_LIMIT - DEPTH_STREAM, tagStart);
     }
     if (failure != 0) return;
@@ -167,15 +193,18 @@ function parseStat(): void {
       case F.STAT_ANALYTICS_KEY:
       case F.STAT_NODE:
       case F.STAT_ROOM_NAME:
-      case F.STAT_MIME:
       case F.STAT_ID:
         readString();
+        break;
+      case F.STAT_MIME:
+        readString();
+        if (isCurrent()) noteMime(stringPtr, stringBytes);
         break;
       case F.STAT_KIND: store<i32>(info + INFO_KIND, <i32>readVarint32()); break;
       case F.STAT_TIME_STAMP: {
         const childEnd = readChildEnd();
         if (failure != 0) return;
-        parseTimestamp(childEnd, DEPTH_STAT + 1);
+        parseTimestamp(childEnd, DEPTH_STAT + 1, 0, 0, 0);
         break;
       }
       case F.STAT_ROOM_ID:
@@ -207,10 +236,14 @@ function parseStat(): void {
         if (failure != 0) return;
         zero8(STREAM, STREAM_SIZE);
         layerCount = 0;
-        parseStream(childEnd);
+        const current = isCurrent();
+        parseStream(childEnd, current ? noteStreamStart() : 0);
         if (failure != 0) return;
-        if (!isStreamValid(STREAM)) invalid = true;
-        else foldStream(DELTA, STREAM);
+        if (!isStreamValid(STREAM) || (current && !noteStreamValid())) invalid = true;
+        else {
+          foldStream(DELTA, STREAM);
+          if (current) noteStreamEnd();
+        }
         break;
       }
       default: skipField(tag & 7, fieldNo, RECURSION_LIMIT - DEPTH_STAT, tagStart);
@@ -236,6 +269,7 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
   invalid = false;
   streamCount = 0;
   layerCount = 0;
+  if (isCurrent()) noteBegin();
   if (<u64>ptr + <u64>bytes > (<u64>memory.size() << 16)) {
     store<u32>(info + INFO_ERROR_OFFSET, 0);
     return STATUS_TRUNCATED;
@@ -255,8 +289,20 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
     return bound;
   }
   store<u32>(DELTA + SLOT_COUNT, 1);
-  if (isLiveSlot(slot)) foldDecodedInto(slot);
+  if (isLiveSlot(slot)) {
+    const reserved = reserveDecoded(slot);
+    if (reserved < 0) return reserved;
+    foldDecodedInto(slot);
+  }
   return invalid ? 0 : 1;
+}
+
+/**
+ * Checks that live slot `slot` can take the stat the last successful decodeFold decoded: 0, or
+ * (livekit-current) PSTATUS_TOO_MANY_SCORES / STATUS_OUT_OF_MEMORY, and then nothing may be folded.
+ */
+export function reserveDecoded(slot: i32): i32 {
+  return isCurrent() ? reserveNoted(slot, !invalid, load<f32>(DELTA + SLOT_SCORE)) : 0;
 }
 
 /**
@@ -265,6 +311,8 @@ export function decodeFold(ptr: usize, bytes: u32, slot: i32): i32 {
  */
 export function foldDecodedInto(slot: i32): void {
   const dst = liveSlotAddress(slot);
+  // before the count moves: the profile's record starts its window on the slot's first stat
+  if (isCurrent()) foldNoted(slot, !invalid, load<f32>(DELTA + SLOT_SCORE));
   if (invalid) countInvalid(dst);
   else mergeValid(dst, DELTA);
 }

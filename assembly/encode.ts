@@ -22,6 +22,11 @@ import {
 import { metaAddress } from "./slots";
 import { copySmall, zero8 } from "./bytes";
 import { KEEP_BUFFER_BYTES } from "./input";
+import { isCurrent, slotExtPtr } from "./profile";
+import {
+  EXT_END_NSEC, EXT_END_SEC, EXT_MEDIAN_SCORE, EXT_MIME_BYTES, EXT_MIME_PTR, EXT_MIN_SCORE,
+  EXT_PACKETS_OUT_OF_ORDER, EXT_SCORE_COUNT, EXT_START_NSEC, EXT_START_SEC,
+} from "./layout";
 
 /** the output buffer (drainList entries or drainEncode bytes), grown on demand */
 let output: usize = 0;
@@ -265,6 +270,19 @@ export function drainList(worker: i32): i32 {
 // @ts-ignore: decorator
 @inline const TAG_LAYER_FRAMES: u8 = <u8>((F.LAYER_FRAMES << 3) | WT_VARINT);
 // @ts-ignore: decorator
+@inline const TAG_STAT_MIME: u8 = <u8>((F.STAT_MIME << 3) | WT_LENGTH_DELIMITED);
+// @ts-ignore: decorator
+@inline const TAG_STAT_MIN_SCORE: u8 = <u8>((F.STAT_MIN_SCORE << 3) | WT_BIT32);
+// @ts-ignore: decorator
+@inline const TAG_STAT_MEDIAN_SCORE: u8 = <u8>((F.STAT_MEDIAN_SCORE << 3) | WT_BIT32);
+// field numbers 16 and up take a two-byte tag; `tag | 0x80` then 1 for 17-19
+// @ts-ignore: decorator
+@inline const TAG_STREAM_START_TIME: u8 = <u8>(((F.STREAM_START_TIME << 3) | WT_LENGTH_DELIMITED) | 0x80);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_END_TIME: u8 = <u8>(((F.STREAM_END_TIME << 3) | WT_LENGTH_DELIMITED) | 0x80);
+// @ts-ignore: decorator
+@inline const TAG_STREAM_PACKETS_OUT_OF_ORDER: u8 = <u8>(((F.STREAM_PACKETS_OUT_OF_ORDER << 3) | WT_VARINT) | 0x80);
+// @ts-ignore: decorator
 @inline const TAG_TIMESTAMP_SECONDS: u8 = <u8>((F.TIMESTAMP_SECONDS << 3) | WT_VARINT);
 // @ts-ignore: decorator
 @inline const TAG_TIMESTAMP_NANOS: u8 = <u8>((F.TIMESTAMP_NANOS << 3) | WT_VARINT);
@@ -302,15 +320,40 @@ function writeVarint(p: usize, v: u64): usize {
   return writeVarint(p + 1, v);
 }
 
-/** the largest encoded stream: 13 counters of up to 10 bytes plus the layer */
+/**
+ * the largest encoded stream: 13 counters of up to 10 bytes plus the layer, and in
+ * livekit-current two timestamps (3 + 2 x 11 bytes each) and packets_out_of_order (2 + 5)
+ */
 // @ts-ignore: decorator
-@inline const STREAM_MAX: usize = 13 * 11 + 3 + 4 * 11;
+@inline const STREAM_MAX: usize = 13 * 11 + 3 + 4 * 11 + 2 * 25 + 7;
 const STREAM_BUF: usize = memory.data(<i32>STREAM_MAX + 16, 16);
 const LAYER_BUF: usize = memory.data(64, 16);
-const TIME_BUF: usize = memory.data(32, 16);
+// the patch time stamp at 0, a stream time being written at 16
+const TIME_BUF: usize = memory.data(48, 16);
 
-/** Encodes the coalesced stream of slot record `a` into STREAM_BUF; returns its length. */
-function encodeStream(a: usize): u32 {
+/**
+ * Writes a Go time.Time (seconds since 0001-01-01, nanoseconds) as the Timestamp field `tag`
+ * (two-byte tag, always present, as `timestamppb.New` makes it); returns the new end.
+ */
+function fieldTime(p: usize, tag: u8, internalSec: i64, nsec: u32): usize {
+  // Go parity: timestamppb.New(t) is t.Unix(), which subtracts unixToInternal with int64 wrap
+  const seconds = internalSec - 62_135_596_800;
+  let q = TIME_BUF + 16;
+  q = fieldU64(q, TAG_TIMESTAMP_SECONDS, <u64>seconds);
+  q = fieldU32(q, TAG_TIMESTAMP_NANOS, nsec);
+  const bytes = <u32>(q - (TIME_BUF + 16));
+  store<u8>(p, tag);
+  store<u8>(p + 1, 1);
+  store<u8>(p + 2, <u8>bytes);
+  copySmall(p + 3, TIME_BUF + 16, bytes);
+  return p + 3 + bytes;
+}
+
+/**
+ * Encodes the coalesced stream of slot record `a` into STREAM_BUF; returns its length. With
+ * `ext` not 0 (livekit-current) the stream's start and end time and packets_out_of_order follow.
+ */
+function encodeStream(a: usize, ext: usize): u32 {
   let p = STREAM_BUF;
   p = fieldU32(p, TAG_STREAM_PRIMARY_PACKETS, load<u32>(a + SLOT_PRIMARY_PACKETS));
   p = fieldU64(p, TAG_STREAM_PRIMARY_BYTES, load<u64>(a + SLOT_PRIMARY_BYTES));
@@ -338,6 +381,16 @@ function encodeStream(a: usize): u32 {
     copySmall(p, LAYER_BUF, layerBytes);
     p += layerBytes;
   }
+  if (ext != 0) {
+    p = fieldTime(p, TAG_STREAM_START_TIME, load<i64>(ext + EXT_START_SEC), load<u32>(ext + EXT_START_NSEC));
+    p = fieldTime(p, TAG_STREAM_END_TIME, load<i64>(ext + EXT_END_SEC), load<u32>(ext + EXT_END_NSEC));
+    const ooo = load<u32>(ext + EXT_PACKETS_OUT_OF_ORDER);
+    if (ooo != 0) {
+      store<u8>(p, TAG_STREAM_PACKETS_OUT_OF_ORDER);
+      store<u8>(p + 1, 1);
+      p = writeVarint(p + 2, ooo);
+    }
+  }
   return <u32>(p - STREAM_BUF);
 }
 
@@ -360,6 +413,7 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
   const timeBytes = <u32>(t - TIME_BUF);
   const patch = workerPatch(worker);
   const patchBytes = workerPatchBytes(worker);
+  const current = isCurrent();
   const n = ORDER.count;
   let length: usize = 0;
   for (let i: u32 = 0; i < n; i++) {
@@ -367,13 +421,31 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
     const meta = metaAddress(<u32>slot);
     const bucket = load<u32>(meta + META_BUCKET);
     const a = slotAddress(slot);
-    const streamBytes = encodeStream(a);
+    const ext = current ? slotExtPtr(slot) : 0;
+    const streamBytes = encodeStream(a, ext);
     const trackBytes = load<u32>(meta + META_TRACK_BYTES);
-    // Go parity: float32 division by the count of all stats, invalid ones included
-    const score = load<f32>(a + SLOT_SCORE) / <f32>load<u32>(a + SLOT_COUNT);
+    // Go parity: float32 division by the count of all stats, invalid ones included; in
+    // livekit-current by the count of positive scores, 0 when there are none
+    let score: f32;
+    if (ext == 0) score = load<f32>(a + SLOT_SCORE) / <f32>load<u32>(a + SLOT_COUNT);
+    else {
+      const scores = load<u32>(ext + EXT_SCORE_COUNT);
+      score = scores == 0 ? 0 : load<f32>(a + SLOT_SCORE) / <f32>scores;
+    }
     let statBytes: u32 = (bucket == 1 ? 2 : 0) + 2 + timeBytes + patchBytes + 1 + varintSize(streamBytes) + streamBytes;
     if (trackBytes != 0) statBytes += 1 + varintSize(trackBytes) + trackBytes;
     if (reinterpret<u32>(score) != 0) statBytes += 5;
+    let mimeBytes: u32 = 0;
+    let minScore: f32 = 0;
+    let medianScore: f32 = 0;
+    if (ext != 0) {
+      mimeBytes = load<u32>(ext + EXT_MIME_BYTES);
+      minScore = load<f32>(ext + EXT_MIN_SCORE);
+      medianScore = load<f32>(ext + EXT_MEDIAN_SCORE);
+      if (mimeBytes != 0) statBytes += 1 + varintSize(mimeBytes) + mimeBytes;
+      if (reinterpret<u32>(minScore) != 0) statBytes += 5;
+      if (reinterpret<u32>(medianScore) != 0) statBytes += 5;
+    }
     if (!ensureOutput(<u64>length + 6 + statBytes, length)) return -1;
     let p = output + length;
     store<u8>(p, TAG_STATS_STAT);
@@ -405,6 +477,22 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
     p = writeVarint(p + 1, streamBytes);
     copySmall(p, STREAM_BUF, streamBytes);
     p += streamBytes;
+    if (mimeBytes != 0) {
+      store<u8>(p, TAG_STAT_MIME);
+      p = writeVarint(p + 1, mimeBytes);
+      memory.copy(p, <usize>load<u32>(ext + EXT_MIME_PTR), mimeBytes);
+      p += mimeBytes;
+    }
+    if (reinterpret<u32>(minScore) != 0) {
+      store<u8>(p, TAG_STAT_MIN_SCORE);
+      store<f32>(p + 1, minScore);
+      p += 5;
+    }
+    if (reinterpret<u32>(medianScore) != 0) {
+      store<u8>(p, TAG_STAT_MEDIAN_SCORE);
+      store<f32>(p + 1, medianScore);
+      p += 5;
+    }
     length = p - output;
   }
   // only now that every stat is encoded does the window end

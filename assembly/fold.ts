@@ -19,6 +19,7 @@ import {
 import { scratchPtr } from "./input";
 import { isLiveSlot, liveSlotAddress } from "./slots";
 import { checkScratchCounts, isScratchValid } from "./validate";
+import { foldScratchExt, isCurrent, reserveScratch, scratchStreamsValid } from "./profile";
 
 // @ts-ignore: decorator
 @inline function addU32(dst: usize, value: u32): void {
@@ -85,7 +86,7 @@ export function foldLayer(dst: usize, layer: i32, packets: u32, frames: u32, byt
  */
 export function mergeValid(dst: usize, delta: usize): void {
   store<u32>(dst + SLOT_COUNT, load<u32>(dst + SLOT_COUNT) + 1);
-  store<f32>(dst + SLOT_SCORE, load<f32>(dst + SLOT_SCORE) + load<f32>(delta + SLOT_SCORE));
+  addScore(dst, load<f32>(delta + SLOT_SCORE));
   addU32(dst + SLOT_PRIMARY_PACKETS, load<u32>(delta + SLOT_PRIMARY_PACKETS));
   addU32(dst + SLOT_RETRANSMIT_PACKETS, load<u32>(delta + SLOT_RETRANSMIT_PACKETS));
   addU32(dst + SLOT_PADDING_PACKETS, load<u32>(delta + SLOT_PADDING_PACKETS));
@@ -110,6 +111,15 @@ export function mergeValid(dst: usize, delta: usize): void {
   }
 }
 
+/**
+ * Adds a valid stat's score to the slot's float32 sum, rounded once (R10); livekit-current sums
+ * only the positive ones (profile.ts keeps their count).
+ */
+// @ts-ignore: decorator
+@inline function addScore(dst: usize, score: f32): void {
+  if (!isCurrent() || score > 0) store<f32>(dst + SLOT_SCORE, load<f32>(dst + SLOT_SCORE) + score);
+}
+
 /** Counts an invalid stat into the slot record `dst` (R7, R10: it only moves the divisor). */
 export function countInvalid(dst: usize): void {
   store<u32>(dst + SLOT_COUNT, load<u32>(dst + SLOT_COUNT) + 1);
@@ -125,17 +135,25 @@ export function countInvalid(dst: usize): void {
 export function foldScratch(slot: i32): i32 {
   const status = checkScratchCounts();
   if (status < 0) return status;
-  const valid = isScratchValid();
+  const scratch = scratchPtr();
+  const streamCount = load<u32>(scratch + SCRATCH_STREAM_COUNT);
+  const current = isCurrent();
+  const valid = isScratchValid() && (!current || scratchStreamsValid(streamCount));
   if (!isLiveSlot(slot)) return valid ? 1 : 0;
   const dst = liveSlotAddress(slot);
+  const score = load<f32>(scratch + SCRATCH_SCORE);
+  if (current) {
+    // livekit-current: the score store and the mime need room before anything is folded
+    const reserved = reserveScratch(slot, valid, score);
+    if (reserved < 0) return reserved;
+    foldScratchExt(slot, valid, score, streamCount);
+  }
   if (!valid) {
     countInvalid(dst);
     return 0;
   }
-  const scratch = scratchPtr();
   store<u32>(dst + SLOT_COUNT, load<u32>(dst + SLOT_COUNT) + 1);
-  store<f32>(dst + SLOT_SCORE, load<f32>(dst + SLOT_SCORE) + load<f32>(scratch + SCRATCH_SCORE));
-  const streamCount = load<u32>(scratch + SCRATCH_STREAM_COUNT);
+  addScore(dst, score);
   let stream = scratch + SCRATCH_STREAMS;
   for (let i: u32 = 0; i < streamCount; i++, stream += STREAM_SIZE) foldStream(dst, stream);
   const layerCount = load<u32>(scratch + SCRATCH_LAYER_COUNT);

@@ -17,6 +17,7 @@ export {
   drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,
 } from "./encode";
 export { ingestBatch, batchResultPtr } from "./batch";
+export { setProfile, slotExtPtr, profileScratchPtr, mimeScratchPtr } from "./profile";
 
 /**
  * Gives the input buffer, the output buffers and the drain lists back to the heap when one big

@@ -347,3 +347,109 @@ export function abiLayoutHash(): u32 {
 // @ts-ignore: decorator
 @inline export const STATUS_WORKER_ID_BYTES: i32 = -23;
 
+
+// @record EXT what the livekit-current profile keeps per slot beside the slot record
+//
+//  0 ┌────────────────┬──────────────┬─────────────────┬───────────────────────┐
+//    │ scoreCount u32 │ minScore f32 │ medianScore f32 │ packetsOutOfOrder u32 │
+// 16 ├────────────────┴──────────────┼─────────────────┴───────────────────────┤
+//    │ startSec i64                  │ endSec i64                              │
+// 32 ├────────────────┬──────────────┼─────────────────┬───────────────────────┤
+//    │ startNsec u32  │ endNsec u32  │ mimePtr u32     │ mimeBytes u32         │
+// 48 ├────────────────┼──────────────┼─────────────────┼───────────────────────┤
+//    │ mimeCap u32    │ scoresPtr u32│ scoresCap u32   │ reserved u32          │
+// 64 ├────────────────┴──────────────┴─────────────────┴───────────────────────┤
+//    │ inline scores f32 x EXT_INLINE_SCORES                                   │
+// 96 └─────────────────────────────────────────────────────────────────────────┘
+//
+// Valid only while the slot's count is not 0: the first stat of a window resets it. The
+// positive scores of the window's valid stats are kept sorted, in the inline array up to
+// EXT_INLINE_SCORES of them, past that in a heap block (scoresPtr) of at most
+// EXT_MAX_SCORES; minScore is the first of them and medianScore is written by slotExtPtr().
+// startSec/endSec and the nanoseconds are Go time.Time values (seconds since 0001-01-01, a
+// wrapping int64; 0 and 0 is Go's zero time). mimePtr is a heap block of mimeCap bytes holding
+// the last stat's mime.
+
+// @ts-ignore: decorator
+@inline export const EXT_SCORE_COUNT: usize = 0;
+// @ts-ignore: decorator
+@inline export const EXT_MIN_SCORE: usize = EXT_SCORE_COUNT + 4;
+// @ts-ignore: decorator
+@inline export const EXT_MEDIAN_SCORE: usize = EXT_MIN_SCORE + 4;
+// @ts-ignore: decorator
+@inline export const EXT_PACKETS_OUT_OF_ORDER: usize = EXT_MEDIAN_SCORE + 4;
+// @ts-ignore: decorator
+@inline export const EXT_START_SEC: usize = EXT_PACKETS_OUT_OF_ORDER + 4;
+// @ts-ignore: decorator
+@inline export const EXT_END_SEC: usize = EXT_START_SEC + 8;
+// @ts-ignore: decorator
+@inline export const EXT_START_NSEC: usize = EXT_END_SEC + 8;
+// @ts-ignore: decorator
+@inline export const EXT_END_NSEC: usize = EXT_START_NSEC + 4;
+// @ts-ignore: decorator
+@inline export const EXT_MIME_PTR: usize = EXT_END_NSEC + 4;
+// @ts-ignore: decorator
+@inline export const EXT_MIME_BYTES: usize = EXT_MIME_PTR + 4;
+// @ts-ignore: decorator
+@inline export const EXT_MIME_CAP: usize = EXT_MIME_BYTES + 4;
+// @ts-ignore: decorator
+@inline export const EXT_SCORES_PTR: usize = EXT_MIME_CAP + 4;
+// @ts-ignore: decorator
+@inline export const EXT_SCORES_CAP: usize = EXT_SCORES_PTR + 4;
+// @ts-ignore: decorator
+@inline export const EXT_RESERVED: usize = EXT_SCORES_CAP + 4;
+// @ts-ignore: decorator
+@inline export const EXT_SCORES: usize = EXT_RESERVED + 4;
+/** positive scores kept in the record itself: a window of a few stats allocates nothing */
+// @ts-ignore: decorator
+@inline export const EXT_INLINE_SCORES: u32 = 8;
+// @ts-ignore: decorator
+@inline export const EXT_SIZE: usize = EXT_SCORES + (<usize>EXT_INLINE_SCORES << 2);
+/** most positive scores one window of one track may hold (LIMITS.maxScoresPerWindow) */
+// @ts-ignore: decorator
+@inline export const EXT_MAX_SCORES: u32 = 1024;
+
+// @record PSCRATCH what the host adds to the scratch record in the livekit-current profile
+//
+// header   0 ┌──────────────┬───────────────┬─────────────────────────────┐
+//            │ mimePtr u32  │ mimeBytes u32 │ reserved (8)                │
+//         16 └──────────────┴───────────────┴─────────────────────────────┘
+// stream   0 ┌──────────────────────┬──────────────────────┐
+//            │ startSeconds i64     │ endSeconds i64       │
+//         16 ├────────────┬─────────┴──┬───────────────────┤
+//            │ startNanos │ endNanos   │ packetsOutOfOrder │ reserved u32
+//         32 └────────────┴────────────┴───────────────────┘
+//
+// One stream record per scratch stream, from PSCRATCH_STREAMS; the times are the raw Timestamp
+// fields (0 and 0 for a missing one). mimePtr points into the buffer mimeScratchPtr() returns.
+
+// @ts-ignore: decorator
+@inline export const PSCRATCH_MIME_PTR: usize = 0;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_MIME_BYTES: usize = PSCRATCH_MIME_PTR + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_RESERVED: usize = PSCRATCH_MIME_BYTES + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAMS: usize = PSCRATCH_RESERVED + 8;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_START_SECONDS: usize = 0;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_END_SECONDS: usize = PSCRATCH_STREAM_START_SECONDS + 8;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_START_NANOS: usize = PSCRATCH_STREAM_END_SECONDS + 8;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_END_NANOS: usize = PSCRATCH_STREAM_START_NANOS + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_PACKETS_OUT_OF_ORDER: usize = PSCRATCH_STREAM_END_NANOS + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_RESERVED: usize = PSCRATCH_STREAM_PACKETS_OUT_OF_ORDER + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_STREAM_SIZE: usize = PSCRATCH_STREAM_RESERVED + 4;
+// @ts-ignore: decorator
+@inline export const PSCRATCH_SIZE: usize = PSCRATCH_STREAMS + <usize>MAX_STREAMS_PER_STAT * PSCRATCH_STREAM_SIZE;
+
+// @record PSTATUS the status codes the livekit-current profile adds
+
+/** a track's window already holds EXT_MAX_SCORES positive scores */
+// @ts-ignore: decorator
+@inline export const PSTATUS_TOO_MANY_SCORES: i32 = -13;

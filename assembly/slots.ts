@@ -8,6 +8,7 @@
 import { META_NEXT, META_PREV, META_SIZE, META_WORKER, SLOT_SIZE } from "./layout";
 import { blockAlloc } from "./heap";
 import { zero8 } from "./bytes";
+import { releaseExt } from "./profile";
 
 // @ts-ignore: decorator
 @inline const SLOTS_PER_BLOCK_LOG2: u32 = 10;
@@ -116,6 +117,8 @@ export function allocSlot(): i32 {
 /** Returns a slot to the free list; ignores an index that is not in use. */
 export function freeSlot(slot: i32): void {
   if (!isLiveSlot(slot)) return;
+  // livekit-current: the slot's score and mime buffers go back to the heap with it
+  releaseExt(slot);
   const index = <u32>slot;
   const bits = bitmapByte(index);
   store<u8>(bits, <u8>(<u32>load<u8>(bits) & ~(<u32>1 << (index & 7))));

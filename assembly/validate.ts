@@ -13,6 +13,7 @@ import {
   STREAM_RETRANSMIT_PACKETS, STREAM_SIZE,
 } from "./layout";
 import { scratchPtr } from "./input";
+import { isCurrent, scratchStreamsValid } from "./profile";
 
 /** Reports whether the stream record at `streamPtr` passes R7 (its own counters only). */
 // @ts-ignore: decorator
@@ -78,5 +79,7 @@ export function isScratchValid(): bool {
 export function validateScratch(): i32 {
   const status = checkScratchCounts();
   if (status < 0) return status;
+  // livekit-current also checks packets_out_of_order
+  if (isCurrent() && !scratchStreamsValid(load<u32>(scratchPtr() + SCRATCH_STREAM_COUNT))) return 0;
   return isScratchValid() ? 1 : 0;
 }

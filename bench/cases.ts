@@ -10,7 +10,9 @@
  *   `reportBytes`).
  *
  * Implementations: `ts` (the baseline: protobuf-es `fromBinary` + the faithful port), `ts-flat`
- * (bench/ts-flat: hand-optimised TS over the wasm engine's flat records) and `wasm`.
+ * (bench/ts-flat: hand-optimised TS over the wasm engine's flat records) and `wasm`; `ts-current`
+ * and `wasm-current` are the same engines in the `"livekit-current"` profile, checked against the
+ * ts engine in that profile (baseline keys end in `@current`).
  *
  * Every case checks, before it is timed, that its output equals the ts engine's objects-path
  * output on the same input, and throws a {@link CaseMismatchError} if not. The baseline output is
@@ -34,7 +36,12 @@ import { createTsFlatEngine } from "./ts-flat/engine.ts";
 import { coalesceCorpus, w2, w3, type FlushCorpus } from "./corpus.ts";
 
 /** An implementation under test. */
-export type Impl = "ts" | "ts-flat" | "wasm";
+export type Impl = "ts" | "ts-flat" | "wasm" | "ts-current" | "wasm-current";
+
+/** The baseline key of `shape` for `impl`: its profile's ts output. */
+function baselineKeyOf(impl: Impl, shape: string): string {
+  return impl.endsWith("-current") ? `${shape}@current` : shape;
+}
 
 /** Peers that only decode, for scale: no validation, no coalescing, no output. */
 export type DecodePeer = "protobufjs" | "protobuf-es";
@@ -90,6 +97,7 @@ const fixedClock = (): Date => FIXED_TIME;
 /** A new engine of `impl` (a new wasm instance per case, so cases do not share memory). */
 export async function makeEngine(impl: Impl): Promise<Engine> {
   if (impl === "ts-flat") return createTsFlatEngine() as unknown as Engine;
+  if (impl === "ts-current" || impl === "wasm-current") return loadEngine(impl === "ts-current" ? "ts" : "wasm", { profile: "livekit-current" });
   return loadEngine(impl);
 }
 
@@ -171,9 +179,13 @@ function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: num
 
 const W1_GROUPS = 64;
 
-/** The ts engine's objects-path output for baseline `key` ("w1-k2", "w1-k16", "w2", "w3"). */
+/**
+ * The ts engine's objects-path output for baseline `key` ("w1-k2", "w1-k16", "w2", "w3"; with
+ * "@current" appended, in the livekit-current profile).
+ */
 export async function computeBaseline(key: string): Promise<string[][]> {
-  const ts = await makeEngine("ts");
+  const ts = await makeEngine(key.endsWith("@current") ? "ts-current" : "ts");
+  key = key.replace(/@current$/, "");
   const k = /^w1-k(\d+)$/.exec(key);
   if (k !== null) return coalesceCorpus(Number(k[1]), W1_GROUPS).map((group) => canonical([ts.coalesce(group)!]));
   const corpus = key === "w2" ? w2() : key === "w3" ? w3() : undefined;
@@ -200,11 +212,11 @@ function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode:
     gcOps,
     allocOps,
     minSamples,
-    baselineKey: shape,
+    baselineKey: baselineKeyOf(impl, shape),
     async prepare(all: Expected): Promise<Runner> {
       const corpus = corpusOf();
       // check first, on a service of its own
-      const expected = all[shape] ?? [];
+      const expected = all[baselineKeyOf(impl, shape)] ?? [];
       const capture = bytesOut ? new CaptureBytesReporter() : new CaptureReporter();
       const checked = newService(await makeEngine(impl), corpus, capture);
       for (let i = 0; i < CHECKED_WINDOWS; i++) {
@@ -243,11 +255,11 @@ function coalesceCase(impl: Impl, k: number): BenchCase {
     gcOps: 200_000,
     allocOps: 20_000,
     minSamples: 64,
-    baselineKey: `w1-k${k}`,
+    baselineKey: baselineKeyOf(impl, `w1-k${k}`),
     async prepare(all: Expected): Promise<Runner> {
       const groups = coalesceCorpus(k, W1_GROUPS);
       const engine = await makeEngine(impl);
-      const expected = all[`w1-k${k}`] ?? [];
+      const expected = all[baselineKeyOf(impl, `w1-k${k}`)] ?? [];
       for (let g = 0; g < groups.length; g++) {
         sameOutput(name, `group ${g}`, [engine.coalesce(groups[g]!)!], expected[g]);
       }
@@ -325,6 +337,7 @@ async function protobufjsDecoder(): Promise<(b: Uint8Array) => unknown> {
 // ---- the list ---------------------------------------------------------------------------------
 
 const IMPLS: readonly Impl[] = ["ts", "ts-flat", "wasm"];
+const CURRENT_IMPLS: readonly Impl[] = ["ts-current", "wasm-current"];
 
 /** Every case, in the order the table prints them. */
 export function allCases(): BenchCase[] {
@@ -341,5 +354,10 @@ export function allCases(): BenchCase[] {
   }
   for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
   for (const peer of ["protobufjs", "protobuf-es"] as const) cases.push(decodeCase(peer));
+  // the livekit-current profile next to the default: objects and bytes paths
+  for (const impl of CURRENT_IMPLS) cases.push(coalesceCase(impl, 16));
+  for (const mode of ["objects", "bytes-out", "batch-bytes-out"] as const) {
+    for (const impl of CURRENT_IMPLS) cases.push(flushCase(impl, w2, "w2", mode, 200, 8, 10));
+  }
   return cases;
 }

@@ -100,6 +100,8 @@ export type LimitErrorCode =
   | "too_many_layers"
   | "message_too_large"
   | "out_of_memory"
+  /** more positive scores in one track's window than `LIMITS.maxScoresPerWindow` (livekit-current) */
+  | "too_many_scores"
   /** a new track over `maxTracksPerWorker` */
   | "too_many_tracks"
   /** a new track over `maxTracksPerService` */

@@ -27,6 +27,7 @@ export type {
   TimestampInput,
 } from "./engine/read-stat.ts";
 export { loadEngine } from "./engine/load-engine.ts";
+export { PROFILES, DEFAULT_PROFILE, isProfile, type Profile, type ProfileLifecycle } from "./engine/profile.ts";
 export { StatsWorker, type StatsWorkerOptions } from "./stats-worker.ts";
 export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from "./telemetry-service.ts";
 export type { TelemetryReporter } from "./reporter.ts";

@@ -15,6 +15,12 @@ export const LIMITS = {
   maxLayersPerStream: 32,
   /** largest encoded size of one `AnalyticsStat` given as bytes, in bytes (1 MiB) */
   maxMessageBytes: 1 << 20,
+  /**
+   * most positive scores one track's window may hold in the `"livekit-current"` profile, whose
+   * `median_score` needs all of them (4 bytes each); a further stat with a positive score is
+   * rejected with a LimitError (code `"too_many_scores"`) until the window is drained
+   */
+  maxScoresPerWindow: 1024,
 } as const;
 
 /**

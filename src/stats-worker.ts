@@ -6,6 +6,7 @@
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
 import { engineImpl, type BatchRouter, type Bucket, type Engine, type TrackTable } from "./engine/engine.ts";
+import { profileLifecycle } from "./engine/profile.ts";
 import { ArgumentError, isDecodeError, isLimitError, isTrackBound } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -90,6 +91,8 @@ export class StatsWorker {
   // update() reads the clock on every window; Date.now() spares the default clock a Date object
   private readonly nowMs: () => number;
   private readonly logger: Logger;
+  // the engine's profile decides what close() means (see ProfileLifecycle.reportsAfterClose)
+  private readonly reportsAfterClose: boolean;
   private closed: Date | undefined = undefined;
 
   constructor(options: StatsWorkerOptions) {
@@ -111,6 +114,7 @@ export class StatsWorker {
     this.nowMs = now === undefined ? Date.now : () => now().getTime();
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
+    this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
     // the table gets a copy of the identity, not the worker: it must not keep the worker alive
     const identity = { roomId: this.roomId, roomName: this.roomName, participantId: this.participantId };
     this.table = engine.createTrackTable(identity, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
@@ -128,7 +132,8 @@ export class StatsWorker {
    * The stat's values are read now, each field once; the object is never mutated or kept. It may be
    * a protobuf-es `AnalyticsStat`, a plain init-shape object (omitted fields are 0 or empty) or a
    * `@livekit/protocol` `AnalyticsStat`. An invalid stat (R7) is logged and counted here. After
-   * `close()` the stat is dropped and counted (R5).
+   * `close()` the stat is dropped and counted (R5), except in the `"livekit-current"` profile,
+   * which buffers it for the next `update()`.
    *
    * @throws ArgumentError naming the field when a value has the wrong type or is out of range
    * @throws LimitError when the stat has more streams or layers than `LIMITS`
@@ -139,7 +144,7 @@ export class StatsWorker {
     if (stat === null || typeof stat !== "object") {
       throw new ArgumentError(`invalid stat for track ${trackId}: expected an AnalyticsStat`);
     }
-    if (this.closed !== undefined) {
+    if (this.isClosed()) {
       // R5, deliberate improvement: Go keeps buffering until the worker is reaped
       this.counters.dropped++;
       return;
@@ -163,7 +168,7 @@ export class StatsWorker {
   onTrackStatBytes(trackId: string, direction: StreamType, bytes: Uint8Array): void {
     checkTrackId(trackId);
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`invalid bytes for track ${trackId}: expected a Uint8Array`);
-    if (this.closed !== undefined) {
+    if (this.isClosed()) {
       this.counters.dropped++;
       return;
     }
@@ -178,6 +183,11 @@ export class StatsWorker {
     this.accepted(trackId, direction, valid);
   }
 
+  // closed for the stats it takes and reports: never in the livekit-current profile
+  private isClosed(): boolean {
+    return this.closed !== undefined && !this.reportsAfterClose;
+  }
+
   private accepted(trackId: string, direction: StreamType, valid: boolean): void {
     this.counters.statsIn++;
     if (!valid) {
@@ -187,7 +197,8 @@ export class StatsWorker {
   }
 
   /**
-   * Reports the window (Go `Update`, R2): does nothing when closed; otherwise coalesces each
+   * Reports the window (Go `Update`, R2): does nothing when closed (in the `"livekit-current"`
+   * profile a closed worker still reports, as Go's `Flush` does); otherwise coalesces each
    * track's stats, patches them (R3) and calls the reporter once, UPSTREAM results first.
    * With nothing buffered the reporter is not called. A reporter that throws is logged and
    * counted; the error does not propagate.
@@ -196,7 +207,7 @@ export class StatsWorker {
    */
   update(): void {
     const startedMs = this.nowMs();
-    if (this.closed !== undefined || !this.table.pending) return;
+    if (this.isClosed() || !this.table.pending) return;
     // checked before the window is taken, so a broken clock loses nothing; beyond a Date's range
     // the engines' time stamps would no longer agree
     if (!(Math.abs(startedMs) <= MAX_DATE_MS)) {
@@ -250,8 +261,14 @@ export class StatsWorker {
   /**
    * Reports what is buffered and closes the worker (Go `Close`, R4): `update()`, then `closedAt`
    * is set to now. A repeated `close()` reports nothing and moves `closedAt` to the newer time.
+   * In the `"livekit-current"` profile `close()` only sets `closedAt`, once (Go `Close` at
+   * 788d4c35): what the worker holds and receives later goes out with the next `update()`.
    */
   close(): void {
+    if (this.reportsAfterClose) {
+      this.closed ??= this.now();
+      return;
+    }
     this.update();
     this.closed = this.now();
     this.table.close();

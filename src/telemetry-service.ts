@@ -9,6 +9,7 @@ import { engineImpl, type BatchRouter, type Engine, type EngineImpl } from "./en
 import { limitError } from "./limits.ts";
 import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
+import { profileLifecycle } from "./engine/profile.ts";
 import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
@@ -21,9 +22,16 @@ export interface TelemetryServiceOptions {
   engine: Engine;
   /** where every worker reports */
   reporter: TelemetryReporter;
-  /** how often `start()`'s timer runs `flush()`, in milliseconds; default 10 000 (T4) */
+  /**
+   * how often `start()`'s timer runs `flush()`, in milliseconds; default 10 000 (T4), 30 000 in
+   * the `"livekit-current"` profile
+   */
   flushIntervalMs?: number;
-  /** how often `start()`'s timer runs `cleanupWorkers()`, in milliseconds; default 60 000 (T4) */
+  /**
+   * how often `start()`'s timer runs `cleanupWorkers()`, in milliseconds; default 60 000 (T4).
+   * The `"livekit-current"` profile reaps inside `flush()` and runs this timer only when the
+   * option is given.
+   */
   cleanupIntervalMs?: number;
   /** how long a closed worker stays registered, in milliseconds (strictly more is reaped); default 180 000 (T4) */
   closeWaitMs?: number;
@@ -68,6 +76,9 @@ export class TelemetryService {
   private readonly reporter: TelemetryReporter;
   private readonly flushIntervalMs: number;
   private readonly cleanupIntervalMs: number;
+  // livekit-current: flush() reaps, and the cleanup timer runs only when asked for
+  private readonly reapsInFlush: boolean;
+  private readonly cleanupTimerWanted: boolean;
   private readonly closeWaitMs: number;
   private readonly now: () => Date;
   private readonly userNow: (() => Date) | undefined;
@@ -76,6 +87,8 @@ export class TelemetryService {
   private readonly rooms = new Map<string, Map<string, StatsWorker>>();
   // T2: roomDetails() is asked by participant id alone; the newest worker of that id answers
   private readonly byParticipant = new Map<string, StatsWorker>();
+  // the closed workers awaiting reaping: reaping walks these, not every worker
+  private readonly closedWorkers = new Set<StatsWorker>();
   private count = 0;
   private flushTimer: ReturnType<typeof setInterval> | undefined = undefined;
   private cleanupTimer: ReturnType<typeof setInterval> | undefined = undefined;
@@ -87,7 +100,10 @@ export class TelemetryService {
     this.engineImpl = engineImpl(options.engine);
     this.router = this.engineImpl.createRouter();
     this.reporter = options.reporter;
-    this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, 10_000);
+    const lifecycle = profileLifecycle(engineImpl(options.engine).profile);
+    this.reapsInFlush = lifecycle.reapsInFlush;
+    this.cleanupTimerWanted = !lifecycle.reapsInFlush || options.cleanupIntervalMs !== undefined;
+    this.flushIntervalMs = positiveMs("flushIntervalMs", options.flushIntervalMs, lifecycle.flushIntervalMs);
     this.cleanupIntervalMs = positiveMs("cleanupIntervalMs", options.cleanupIntervalMs, 60_000);
     this.closeWaitMs = positiveMs("closeWaitMs", options.closeWaitMs, 180_000);
     this.now = options.now ?? systemClock;
@@ -149,8 +165,13 @@ export class TelemetryService {
       this.rooms.set(room.sid, participants);
     }
     if (existing === undefined) this.count++;
-    // Q2: the closed worker it replaces is reaped now; its room details move to the new one
-    else existing.dispose();
+    else {
+      // Q2: the closed worker it replaces is reaped now; its room details move to the new one.
+      // What it still holds (livekit-current buffers after close) is reported first.
+      this.updateWorker(existing);
+      this.closedWorkers.delete(existing);
+      existing.dispose();
+    }
     participants.set(participant.sid, worker);
     this.byParticipant.set(participant.sid, worker);
   }
@@ -160,7 +181,10 @@ export class TelemetryService {
    * `roomDetails()` still answers for late track events (T2).
    */
   participantLeft(roomId: string, participantId: string): void {
-    this.worker(roomId, participantId)?.close();
+    const worker = this.worker(roomId, participantId);
+    if (worker === undefined) return;
+    worker.close();
+    this.closedWorkers.add(worker);
   }
 
   /**
@@ -219,10 +243,16 @@ export class TelemetryService {
     return worker === undefined ? undefined : { roomId: worker.roomId, roomName: worker.roomName };
   }
 
-  /** Runs `update()` on every worker now: what the flush timer does (T4). */
+  /**
+   * Runs `update()` on every worker now: what the flush timer does (T4). In the
+   * `"livekit-current"` profile it then reaps the workers closed for more than `closeWaitMs`
+   * before this flush began (Go `FlushStats`): their last window is still reported.
+   */
   flush(): void {
+    const reapAtMs = this.reapsInFlush ? this.clockMs() : undefined;
     // forEach with callbacks made once: unlike for-of, no iterator object per room
     this.rooms.forEach(this.updateRoom);
+    if (reapAtMs !== undefined) this.reap(reapAtMs);
   }
 
   // a worker that throws (a broken clock) must not stop the others or escape a timer
@@ -238,31 +268,54 @@ export class TelemetryService {
 
   /** Removes workers closed for more than `closeWaitMs` now: what the cleanup timer does (T4). */
   cleanupWorkers(): void {
-    const now = this.now().getTime();
-    for (const [roomId, participants] of this.rooms) {
-      for (const [participantId, worker] of participants) {
-        const closedAt = worker.closedAt;
-        if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
-        // Q2: the registry is walked directly, so only this very worker is removed
-        participants.delete(participantId);
-        worker.dispose();
-        this.count--;
-        if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
-        this.logger.debug("reaping analytics worker", { roomId, participantId });
-      }
-      if (participants.size === 0) this.rooms.delete(roomId);
+    this.reap(this.now().getTime());
+  }
+
+  // flush() runs from a timer: a clock that throws is logged, and then nothing is reaped
+  private clockMs(): number {
+    try {
+      return this.now().getTime();
+    } catch (err) {
+      this.logger.error("telemetry clock failed", { error: err });
+      return Number.NaN;
     }
   }
 
-  /** Starts the flush and cleanup timers (T4). They never keep a Node process alive. */
+  private reap(now: number): void {
+    // a broken clock reaps nothing rather than everything; only closed workers are walked, and
+    // with none (the steady state of a livekit-current flush) nothing is allocated
+    if (!Number.isFinite(now) || this.closedWorkers.size === 0) return;
+    for (const worker of this.closedWorkers) {
+      const closedAt = worker.closedAt;
+      if (closedAt === undefined || now - closedAt.getTime() <= this.closeWaitMs) continue;
+      this.closedWorkers.delete(worker);
+      const { roomId, participantId } = worker;
+      const participants = this.rooms.get(roomId);
+      // Q2: only this very worker is removed, never a newer one under the same key
+      if (participants?.get(participantId) !== worker) continue;
+      participants.delete(participantId);
+      if (participants.size === 0) this.rooms.delete(roomId);
+      this.count--;
+      if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
+      // livekit-current buffers after close: what the worker still holds is reported, never lost
+      this.updateWorker(worker);
+      worker.dispose();
+      this.logger.debug("reaping analytics worker", { roomId, participantId });
+    }
+  }
+
+  /**
+   * Starts the flush and cleanup timers (T4); in the `"livekit-current"` profile only the flush
+   * timer, unless `cleanupIntervalMs` was given. They never keep a Node process alive.
+   */
   start(): void {
     if (this.stopped) throw new ArgumentError("telemetry service is stopped", "closed");
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
-    this.cleanupTimer = setInterval(() => this.cleanupWorkers(), this.cleanupIntervalMs);
+    if (this.cleanupTimerWanted) this.cleanupTimer = setInterval(() => this.cleanupWorkers(), this.cleanupIntervalMs);
     // unref exists in Node and Deno, not in browsers
     (this.flushTimer as { unref?: () => void }).unref?.();
-    (this.cleanupTimer as { unref?: () => void }).unref?.();
+    (this.cleanupTimer as { unref?: () => void } | undefined)?.unref?.();
   }
 
   /**
@@ -312,6 +365,7 @@ export class TelemetryService {
     this.rooms.forEach((participants) => participants.forEach((worker) => worker.dispose()));
     this.rooms.clear();
     this.byParticipant.clear();
+    this.closedWorkers.clear();
     this.count = 0;
   }
 }

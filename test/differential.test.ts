@@ -1,7 +1,7 @@
 /**
  * Differential suite: the wasm and ts engines must agree exactly (same numbers, same float32
  * bits, same layer) on random inputs heavy with edge values, through coalesce(), StatsWorker
- * (objects and bytes) and TelemetryService.ingestBatch.
+ * (objects and bytes) and TelemetryService.ingestBatch, in both profiles.
  *
  * Re-run a failure with SEED=<printed seed> npm test.
  */
@@ -20,6 +20,7 @@ import {
 import { Random } from "../src/sim/random.ts";
 import { StatGen } from "./random-stats.ts";
 import { CapturingReporter, engine } from "./helpers.ts";
+import { currentStat, profileEngine } from "./engine/profile-fixtures.ts";
 
 /** The raw bytes of each stat of an encoded AnalyticsStats (field 1, length-delimited). */
 function splitStats(batch: Uint8Array): Uint8Array[] {
@@ -131,5 +132,111 @@ suite("differential: wasm engine vs ts engine", () => {
     const [a, b] = [await run("wasm"), await run("ts")];
     assert.deepStrictEqual(a, b, `service output differs (seed ${SEED})`);
     assert.ok(a.counters.dropped > 0 && a.counters.statsOut > 0);
+  });
+});
+
+suite("differential livekit-current: wasm engine vs ts engine", () => {
+  const engines = async () => [await profileEngine("ts", "livekit-current"), await profileEngine("wasm", "livekit-current")] as const;
+
+  test("coalesce() and isValid() agree on 40 000 random stats with Go's special times, mimes and packets_out_of_order", async () => {
+    const [ts, wasm] = await engines();
+    const gen = new StatGen(new Random(SEED ^ 0x2545f491), 0.05);
+    let total = 0;
+    for (let g = 0; total < 40_000; g++) {
+      const group = Array.from({ length: gen.r.int(1, 16) }, () => currentStat(gen));
+      total += group.length;
+      sameStat(wasm.coalesce(group), ts.coalesce(group), `livekit-current group ${g}`);
+      for (const s of group) assert.equal(wasm.isValid(s), ts.isValid(s), `isValid, livekit-current group ${g} (seed ${SEED})`);
+    }
+  });
+
+  test("StatsWorker agrees on 20 000 random stats from objects and bytes over 40 windows, closed halfway", async () => {
+    const [ts, wasm] = await engines();
+    const gen = new StatGen(new Random(SEED ^ 0x4f1bbcdc), 0.03);
+    const windows: { trackId: string; direction: StreamType; stat: AnalyticsStat; bytes: Uint8Array; asBytes: boolean }[][] = [];
+    for (let w = 0; w < 40; w++) {
+      const window = [];
+      for (let i = 0; i < 500; i++) {
+        const stat = currentStat(gen);
+        window.push({ trackId: `T${gen.r.int(0, 40)}`, direction: gen.direction(), stat, bytes: toBinary(AnalyticsStatSchema, stat), asBytes: gen.r.chance(0.5) });
+      }
+      windows.push(window);
+    }
+    const run = (e: Engine) => {
+      const reporter = new CapturingReporter();
+      const worker = new StatsWorker({ engine: e, reporter, roomId: "R", roomName: "r", participantId: "P", participantIdentity: "p", now: () => new Date(0) });
+      windows.forEach((window, w) => {
+        for (const s of window) {
+          if (s.asBytes) worker.onTrackStatBytes(s.trackId, s.direction, s.bytes);
+          else worker.onTrackStat(s.trackId, s.direction, s.stat);
+        }
+        // a closed worker keeps buffering and reporting in this profile
+        if (w === 20) worker.close();
+        worker.update();
+      });
+      return reporter.batches.map((b) => [...b].sort((x, y) => x.kind - y.kind || x.trackId.localeCompare(y.trackId)));
+    };
+    assert.deepStrictEqual(run(wasm), run(ts), `livekit-current worker batches differ (seed ${SEED})`);
+  });
+
+  test("bytes out from wasm equal protobuf-es bytes of the ts results on 15 000 random stats", async () => {
+    const [ts, wasm] = await engines();
+    const gen = new StatGen(new Random(SEED ^ 0x1b873593), 0.03);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    const objects: string[][] = [];
+    const bytes: string[][] = [];
+    const wObjects = new StatsWorker({ engine: ts, reporter: { report: (s) => void objects.push(s.map((x) => hex(toBinary(AnalyticsStatSchema, x))).sort()) },
+      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+    const wBytes = new StatsWorker({ engine: wasm, reporter: { report: () => assert.fail("report()"), reportBytes: (b) => void bytes.push(splitStats(b).map(hex).sort()) },
+      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+    for (let w = 0; w < 30; w++) {
+      for (let i = 0; i < 500; i++) {
+        const stat = currentStat(gen);
+        const trackId = `T${gen.r.int(0, 30)}`;
+        const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM]);
+        wObjects.onTrackStat(trackId, direction, stat);
+        if (gen.r.chance(0.5)) wBytes.onTrackStat(trackId, direction, stat);
+        else wBytes.onTrackStatBytes(trackId, direction, toBinary(AnalyticsStatSchema, stat));
+      }
+      wObjects.update();
+      wBytes.update();
+    }
+    assert.deepStrictEqual(bytes, objects, `livekit-current bytes differ (seed ${SEED})`);
+  });
+
+  test("TelemetryService.ingestBatch agrees on 15 000 random routed stats, through close, flush and reaping", async () => {
+    const gen = new StatGen(new Random(SEED ^ 0x68e31da4), 0.03);
+    const batches: Uint8Array[] = [];
+    for (let b = 0; b < 3; b++) {
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < 5_000; i++) {
+        const stat = currentStat(gen);
+        stat.roomId = `RM_${gen.r.int(0, 3)}`;
+        stat.participantId = `PA_${gen.r.int(0, 30)}`;
+        stat.trackId = `TR_${gen.r.int(0, 3)}`;
+        stat.kind = gen.r.pick([0, 1, 5]) as StreamType;
+        parts.push(sizeDelimitedEncode(AnalyticsStatSchema, stat));
+      }
+      const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((o, p) => (batch.set(p, o), o + p.length), 0);
+      batches.push(batch);
+    }
+    const run = async (kind: "ts" | "wasm") => {
+      const reporter = new CapturingReporter();
+      let clock = 0;
+      const service = new TelemetryService({ engine: await profileEngine(kind, "livekit-current"), reporter, now: () => new Date(clock), closeWaitMs: 1000 });
+      for (let r = 0; r < 4; r++) for (let p = 0; p < 25; p++) service.participantJoined({ sid: `RM_${r}`, name: "n" }, { sid: `PA_${p}`, identity: "i" });
+      for (const [b, batch] of batches.entries()) {
+        service.ingestBatch(batch);
+        if (b === 0) for (let p = 0; p < 10; p++) service.participantLeft("RM_1", `PA_${p}`);
+        service.flush();
+        clock += 600;
+      }
+      const key = (x: AnalyticsStat) => x.roomId + x.participantId + x.trackId + x.kind + x.timeStamp!.seconds;
+      return { out: reporter.all.sort((x, y) => key(x).localeCompare(key(y))), counters: { ...service.counters }, workers: service.workerCount };
+    };
+    const [a, b] = [await run("wasm"), await run("ts")];
+    assert.deepStrictEqual(a, b, `livekit-current service output differs (seed ${SEED})`);
+    assert.ok(a.counters.dropped > 0 && a.counters.statsOut > 0 && a.workers === 90);
   });
 });

@@ -260,6 +260,8 @@ export function createTsFlatEngine(options: EngineOptions = {}): EngineImpl {
     kind: "ts-flat" as EngineKind,
     // a benchmark subject: its inputs never approach a bound, so it enforces none
     bounds: DEFAULT_BOUNDS,
+    // the flat records implement the 2022 rules only
+    profile: "livekit-v1.2",
     coalesce(stats: readonly AnalyticsStat[]): AnalyticsStat | undefined {
       if (stats.length === 0) return undefined;
       if (scratchSlot < 0) scratchSlot = core.pool.alloc();

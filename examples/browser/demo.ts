@@ -25,6 +25,9 @@ const WINDOW_SECONDS = 1;
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 const mode: DemoMode = new URLSearchParams(location.search).get("mode") === "real" ? "real" : "simulated";
+// ?profile=livekit-current aggregates as LiveKit does today (the score is then the average of the
+// positive scores of valid stats only)
+const profile = new URLSearchParams(location.search).get("profile") === "livekit-current" ? "livekit-current" : "livekit-v1.2";
 const state: DemoState = { mode, points: 0, tracks: 0, charts: { score: 0, bitrate: 0, loss: 0 }, counters: { statsIn: 0, statsOut: 0, invalid: 0 } };
 window.__demo = state;
 
@@ -110,7 +113,8 @@ async function startReal(service: TelemetryService, onFlush: () => void): Promis
 
 async function main(): Promise<void> {
   setupBenchmark();
-  $("lead").textContent = LEADS[mode];
+  $("lead").textContent =
+    LEADS[mode] + (profile === "livekit-current" ? " Aggregated with LiveKit's current rules (?profile=livekit-current)." : "");
   document.querySelectorAll<HTMLAnchorElement>("#modes a").forEach((a) => a.classList.toggle("active", a.dataset["mode"] === mode));
   const startMs = Date.now();
   const series = new Map<string, { track: ChartTrack; score: Series; bitrate: Series; loss: Series }>();
@@ -132,7 +136,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const engine = await loadEngine("wasm");
+  const engine = await loadEngine("wasm", { profile });
   const service = new TelemetryService({ engine, reporter: { report: onWindow } });
 
   const draw = () => {
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
     const c = service.counters;
     state.counters = { statsIn: c.statsIn, statsOut: c.statsOut, invalid: c.invalid };
     const extra = state.real ? ` · getStats() reads ${state.real.collects} · malformed ${state.real.malformed}` : ` · skipped invalid ${c.invalid}`;
-    $("status").textContent = `${mode} call · engine ${engine.kind} · ${Math.round((Date.now() - startMs) / 1000)} s · windows ${state.points} · stats in ${c.statsIn} · out ${c.statsOut}${extra}`;
+    $("status").textContent = `${mode} call · engine ${engine.kind} (${engine.profile}) · ${Math.round((Date.now() - startMs) / 1000)} s · windows ${state.points} · stats in ${c.statsIn} · out ${c.statsOut}${extra}`;
   };
 
   const onFlush = () => {

@@ -11,6 +11,7 @@
 import type { EngineKind } from "../engine/engine.ts";
 import { decodeStat } from "../engine/decode-stat.ts";
 import { loadEngine } from "../engine/load-engine.ts";
+import { PROFILES } from "../engine/profile.ts";
 import { isDecodeError, isLimitError } from "../errors.ts";
 import type { AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
 import { CliError, UsageError, durationOption, oneOf, parseCommandArgs } from "./args.ts";
@@ -66,6 +67,8 @@ options:
   --output-format FMT     ndjson | delimited (default ndjson: proto3 JSON, one stat per line)
   --out FILE              where to write (default '-': stdout); opened before the run starts
   --engine KIND           wasm | ts (default wasm)
+  --profile NAME          livekit-v1.2 | livekit-current: which LiveKit rules to follow
+                          (default livekit-v1.2, the 2022 reference)
   --skip-bad              skip malformed records, count them and go on; a size-delimited
                           file whose length prefix is broken is resynchronised at the next
                           offset where a record with room, participant, track and time
@@ -107,6 +110,7 @@ export async function aggregate(argv: string[]): Promise<number> {
       "output-format": { type: "string", default: "ndjson" },
       out: { type: "string", default: "-" },
       engine: { type: "string", default: "wasm" },
+      profile: { type: "string", default: "livekit-v1.2" },
       "skip-bad": { type: "boolean", default: false },
       "ignore-unknown-fields": { type: "boolean", default: false },
       quiet: { type: "boolean", short: "q", default: false },
@@ -126,6 +130,7 @@ export async function aggregate(argv: string[]): Promise<number> {
   const format = oneOf("--format", values.format, ["auto", "delimited", "ndjson"] as const);
   const outputFormat = oneOf("--output-format", values["output-format"], ["ndjson", "delimited"] as const);
   const engineKind: EngineKind = oneOf("--engine", values.engine, ["wasm", "ts"] as const);
+  const profile = oneOf("--profile", values.profile, PROFILES);
   if (values.out !== "-" && values.out === file) throw new UsageError("--out must not be the input FILE");
 
   const interrupt = new Interrupt();
@@ -148,7 +153,7 @@ export async function aggregate(argv: string[]): Promise<number> {
     unit: "records",
   });
   const sink = new WindowSink(output, outputFormat);
-  const replay = new Replay({ engine: await loadEngine(engineKind), sink, windowMs });
+  const replay = new Replay({ engine: await loadEngine(engineKind, { profile }), sink, windowMs });
   const bad: BadRecord[] = [];
   const onBad = (b: BadRecord): void => {
     bad.push(b);
@@ -194,7 +199,7 @@ export async function aggregate(argv: string[]): Promise<number> {
     const skippedBytes = bad.reduce((n, b) => n + b.skipped, 0);
     const size = Number.isFinite(src.size) ? `${formatCount(src.size)} bytes` : "a stream";
     const rows: [string, string][] = [
-      ["engine", engineKind],
+      ["engine", `${engineKind} (${profile})`],
       ["input", `${file} (${size})`],
       ["records", formatCount(records)],
       ["records malformed (skipped)", `${formatCount(bad.length)}${bad.length ? ` (${formatCount(skippedBytes)} bytes)` : ""}`],

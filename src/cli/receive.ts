@@ -98,8 +98,8 @@ export async function receive(argv: string[]): Promise<number> {
     throw new CliError(`cannot load @grpc/grpc-js (npm install @grpc/grpc-js): ${(err as Error).message}`);
   }
 
-  // Fail before listening: a receiver that cannot store anything must not accept streams. Output
-  // opens the file at once and throws a CliError naming it when it cannot.
+  // Output opens the file now and throws a one-line CliError when it cannot: a receiver that
+  // cannot store anything fails before it accepts streams
   const output = new Output(values.out);
   const totals = { streams: 0, acknowledged: 0, refused: 0, messages: 0, stats: 0, bytes: 0 };
   let writeFailure: CliError | undefined;

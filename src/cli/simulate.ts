@@ -8,6 +8,7 @@
  */
 import type { EngineKind } from "../engine/engine.ts";
 import { loadEngine } from "../engine/load-engine.ts";
+import { PROFILES } from "../engine/profile.ts";
 import type { Logger } from "../logger.ts";
 import {
   UsageError,
@@ -56,6 +57,8 @@ options:
   --flush-interval DUR     window length: 500ms, 10s, 1m (default 10s)
   --realtime               pace windows by the wall clock instead of running flat out
   --engine KIND            wasm | ts (default wasm)
+  --profile NAME           livekit-v1.2 | livekit-current: which LiveKit rules to follow
+                           (default livekit-v1.2, the 2022 reference)
   --input KIND             how stats reach the service (default objects):
                              objects  trackStats() with AnalyticsStat objects
                              bytes    trackStats() with one encoded AnalyticsStat each
@@ -124,6 +127,7 @@ export async function simulate(argv: string[]): Promise<number> {
       "flush-interval": { type: "string", default: "10s" },
       realtime: { type: "boolean", default: false },
       engine: { type: "string", default: "wasm" },
+      profile: { type: "string", default: "livekit-v1.2" },
       input: { type: "string", default: "objects" },
       out: { type: "string" },
       http: { type: "string" },
@@ -150,6 +154,7 @@ export async function simulate(argv: string[]): Promise<number> {
   const invalidRate = numberOption("--invalid-rate", values["invalid-rate"], 0, 1);
   const windowMs = durationOption("--flush-interval", values["flush-interval"], 10, 24 * 3_600_000);
   const engineKind: EngineKind = oneOf("--engine", values.engine, ["wasm", "ts"] as const);
+  const profile = oneOf("--profile", values.profile, PROFILES);
   const input = oneOf("--input", values.input, ["objects", "bytes", "batch"] as const);
   const httpFormat = oneOf("--http-format", values["http-format"], ["protobuf", "json"] as const);
   const httpDeadlineMs = durationOption("--http-deadline", values["http-deadline"], 0, 3_600_000);
@@ -201,7 +206,7 @@ export async function simulate(argv: string[]): Promise<number> {
   let result: RunResult;
   try {
     result = await runSimulation({
-      engine: await loadEngine(engineKind),
+      engine: await loadEngine(engineKind, { profile }),
       scenario,
       outputs,
       input,
@@ -222,7 +227,7 @@ export async function simulate(argv: string[]): Promise<number> {
 
   const summary = formatTable(
     "statsworker simulate: summary",
-    summaryRows({ engineKind, input, participants, minTracks, maxTracks, windows, windowMs, realtime: values.realtime, scenario, result, outputs, gc: gcTotals }),
+    summaryRows({ engineKind, profile, input, participants, minTracks, maxTracks, windows, windowMs, realtime: values.realtime, scenario, result, outputs, gc: gcTotals }),
   );
   (values.out === "-" ? process.stderr : process.stdout).write(summary);
 
@@ -240,6 +245,7 @@ export async function simulate(argv: string[]): Promise<number> {
 
 interface SummaryInput {
   engineKind: EngineKind;
+  profile: string;
   input: string;
   participants: number;
   minTracks: number;
@@ -260,7 +266,7 @@ function summaryRows(s: SummaryInput): [string, string][] {
   const trackText = s.minTracks === s.maxTracks ? String(s.minTracks) : `${s.minTracks}-${s.maxTracks}`;
   const windowsText = s.result.windowsDone === s.windows ? String(s.windows) : `${s.result.windowsDone} of ${s.windows}`;
   const rows: [string, string][] = [
-    ["engine", s.engineKind],
+    ["engine", `${s.engineKind} (${s.profile})`],
     ["input", s.input],
     ["participants", `${formatCount(s.participants)} at a time, ${formatCount(s.scenario.joined)} joined, ${formatCount(s.scenario.left)} left early`],
     ["tracks per participant", trackText],

@@ -112,7 +112,11 @@ export class DecodingRouter implements BatchRouter {
           result.refused++;
           continue;
         }
-        throw err;
+        // a window that cannot take the stat (livekit-current's score bound) refuses it as malformed
+        if (!isLimitError(err)) throw err;
+        result.malformed++;
+        result.error ??= inBatch(err, index - 1, start);
+        continue;
       }
       result.statsIn++;
       if (!valid) {

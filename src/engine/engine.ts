@@ -9,6 +9,7 @@ import type { Logger } from "../logger.ts";
 import type { AnalyticsStatInput } from "./read-stat.ts";
 import type { EngineBounds } from "../limits.ts";
 import { ArgumentError } from "../errors.ts";
+import type { Profile } from "./profile.ts";
 
 /** Which implementation of the rules: WebAssembly (`"wasm"`) or pure TypeScript (`"ts"`). */
 export type EngineKind = "wasm" | "ts";
@@ -19,6 +20,8 @@ export type EngineKind = "wasm" | "ts";
  */
 export interface Engine {
   readonly kind: EngineKind;
+  /** Which generation of LiveKit's rules it follows; workers and services made with it follow it too. */
+  readonly profile: Profile;
   /**
    * Coalesces one track's stats into one stat (Go `coalesce`, R6-R12): `undefined` for an empty
    * list, else a new `AnalyticsStat` with only `score` and one stream (ssrc 0). Invalid stats are
@@ -52,6 +55,8 @@ export interface EngineOptions {
   logger?: Logger;
   /** what one participant or one service may make the engine hold; default `DEFAULT_BOUNDS` */
   bounds?: Partial<EngineBounds>;
+  /** the rules to follow: `"livekit-v1.2"` (the 2022 reference) or `"livekit-current"`; default `"livekit-v1.2"` */
+  profile?: Profile;
 }
 
 /** Which bucket a stat goes to: 0 UPSTREAM, 1 DOWNSTREAM (R1). */

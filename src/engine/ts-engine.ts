@@ -1,6 +1,7 @@
 /**
  * The pure-TypeScript engine: a faithful port of Go's `coalesce` and `isValid` over protobuf-es
- * message objects (statsworker.go, livekit/livekit commit 29039b4e).
+ * message objects (statsworker.go, livekit/livekit commit 29039b4e for the `"livekit-v1.2"`
+ * profile, commit 788d4c35 for `"livekit-current"`).
  *
  * It is the oracle the wasm engine is tested against and the baseline of the benchmarks, so it
  * stays plain: u32 arithmetic with `>>> 0`, u64 with `BigInt.asUintN(64, ...)`, float32 with
@@ -9,6 +10,8 @@
  * @module
  */
 import { StreamType, type AnalyticsStat, type AnalyticsVideoLayer } from "../gen/livekit/livekit_analytics_pb.ts";
+import { LimitError } from "../errors.ts";
+import { LIMITS } from "../limits.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { limitError, resolveBounds, type EngineBounds } from "../limits.ts";
 import { decodeStat } from "./decode-stat.ts";
@@ -18,6 +21,8 @@ import { DecodingRouter, type Route } from "./decoding-router.ts";
 import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
 import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
+import { after, asTime, before, isZero, toTimestamp, ZERO_TIME, type GoTime } from "./go-time.ts";
+import { checkProfile, type Profile } from "./profile.ts";
 
 const U32_SIGN = 0x8000_0000;
 const U64_SIGN = 1n << 63n;
@@ -28,12 +33,14 @@ const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 /**
  * Go `isValid` (R7): a stat is invalid when a u32 counter of any stream or layer is >= 2^31 or a
  * u64 counter is >= 2^63 (Go casts them to int32/int64 and tests `< 0`). rtt, jitter, ssrc,
- * layer and score are not checked.
+ * layer and score are not checked. With `current` (the `"livekit-current"` profile),
+ * `packetsOutOfOrder` is checked too.
  */
-export function isValid(stat: StatSnapshot): boolean {
+export function isValid(stat: StatSnapshot, current = false): boolean {
   for (let i = 0; i < stat.streamCount; i++) {
     const s = stat.streams[i]!;
     if (
+      (current && s.packetsOutOfOrder >= U32_SIGN) ||
       s.primaryPackets >= U32_SIGN ||
       s.primaryBytes >= U64_SIGN ||
       s.retransmitPackets >= U32_SIGN ||
@@ -67,7 +74,17 @@ const reader = new StatReader();
 export class Coalescer {
   /** every stat added, invalid ones included: Go divides by `len(stats)` (R10) */
   count = 0;
+  /** the `"livekit-current"` rules instead of the 2022 ones */
+  private readonly current: boolean;
   private score = 0;
+  // livekit-current (788d4c35): the positive scores of valid stats, their minimum, the last
+  // stat's mime, packetsOutOfOrder and the streams' time window; Go's zero Time starts both ends
+  private readonly scores: number[] = [];
+  private minScore = 0;
+  private mime = "";
+  private packetsOutOfOrder = 0;
+  private startTime: GoTime = ZERO_TIME;
+  private endTime: GoTime = ZERO_TIME;
   private maxRtt = 0;
   private maxJitter = 0;
   private primaryPackets = 0;
@@ -83,20 +100,50 @@ export class Coalescer {
   private firs = 0;
   private readonly layers = new Map<number, AnalyticsVideoLayer>();
 
+  /** A coalescer following `profile`'s rules; default `"livekit-v1.2"`. */
+  constructor(profile: Profile = "livekit-v1.2") {
+    this.current = profile === "livekit-current";
+  }
+
   /**
    * Folds one stat in; returns false when it is invalid and was only counted (R7). A stat whose
    * fields have the wrong JS types or are out of range throws an ArgumentError, and one over
-   * `LIMITS` a LimitError, before anything is counted or folded.
+   * `LIMITS` a LimitError, before anything is counted or folded. In livekit-current a valid stat
+   * with a positive score is refused with a LimitError `too_many_scores` when the window already
+   * holds `LIMITS.maxScoresPerWindow` of them.
    */
   add(input: AnalyticsStatInput): boolean {
     const stat = reader.read(input);
-    const valid = isValid(stat);
+    const current = this.current;
+    const valid = isValid(stat, current);
+    const score = Math.fround(stat.score);
+    if (current && valid && score > 0 && this.scores.length >= LIMITS.maxScoresPerWindow) {
+      // the median needs every positive score: refuse the stat whole rather than give a wrong one
+      throw new LimitError("too_many_scores", LIMITS.maxScoresPerWindow, `track window already holds ${LIMITS.maxScoresPerWindow} positive scores, the limit`);
+    }
     this.count++;
+    // livekit-current: `stats[len(stats)-1].Mime`, the last stat's, valid or not
+    if (current) this.mime = stat.mime;
     if (!valid) return false;
-    // Go parity (R10): float32 sum, rounded after every addition.
-    this.score = Math.fround(this.score + Math.fround(stat.score));
+    if (!current) {
+      // Go parity (R10): float32 sum, rounded after every addition.
+      this.score = Math.fround(this.score + score);
+    } else if (score > 0) {
+      // livekit-current: only positive scores count (NaN and -0 do not); the first starts the minimum
+      if (this.minScore === 0 || score < this.minScore) this.minScore = score;
+      this.score = Math.fround(this.score + score);
+      this.scores.push(score);
+    }
     for (let i = 0; i < stat.streamCount; i++) {
       const s = stat.streams[i]!;
+      if (current) {
+        // Go parity: `startTime.IsZero() || startTime.After(start)`; a missing time is the epoch
+        const start = asTime(s.hasStartTime, s.startSeconds, s.startNanos);
+        if (isZero(this.startTime) || after(this.startTime, start)) this.startTime = start;
+        const end = asTime(s.hasEndTime, s.endSeconds, s.endNanos);
+        if (isZero(this.endTime) || before(this.endTime, end)) this.endTime = end;
+        this.packetsOutOfOrder = u32(this.packetsOutOfOrder + s.packetsOutOfOrder);
+      }
       if (s.rtt > this.maxRtt) this.maxRtt = s.rtt;
       if (s.jitter > this.maxJitter) this.maxJitter = s.jitter;
       this.primaryPackets = u32(this.primaryPackets + s.primaryPackets);
@@ -151,8 +198,21 @@ export class Coalescer {
       this.firs,
       top === undefined ? [] : [top],
     );
-    // Go parity (R10): float32 division by the number of ALL stats, invalid ones included.
-    return makeStat(Math.fround(this.score / Math.fround(this.count)), stream);
+    if (!this.current) {
+      // Go parity (R10): float32 division by the number of ALL stats, invalid ones included.
+      return makeStat(Math.fround(this.score / Math.fround(this.count)), stream);
+    }
+    const n = this.scores.length;
+    stream.packetsOutOfOrder = this.packetsOutOfOrder;
+    stream.startTime = toTimestamp(this.startTime);
+    stream.endTime = toTimestamp(this.endTime);
+    const stat = makeStat(n === 0 ? 0 : Math.fround(this.score / Math.fround(n)), stream);
+    // as UTF-8 carries it (protobuf-es writes an unpaired surrogate as U+FFFD), so that objects
+    // out equal bytes out and both engines agree
+    stat.mime = (this.mime as string & { toWellFormed(): string }).toWellFormed();
+    stat.minScore = this.minScore;
+    stat.medianScore = median(this.scores);
+    return stat;
   }
 }
 
@@ -216,6 +276,21 @@ class TrackLedger {
   }
 }
 
+/**
+ * LiveKit's `utils.Median` over float32 scores (pkg/utils/math.go at 788d4c35): 0 for none, the
+ * middle one of the sorted scores, or for an even count `(left + right) / 2` in float32.
+ * Sorts a copy; the scores are positive, so no NaN reaches the comparison.
+ */
+export function median(scores: readonly number[]): number {
+  const n = scores.length;
+  if (n === 0) return 0;
+  if (n === 1) return scores[0]!;
+  const sorted = scores.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (n % 2 !== 0) return sorted[n >> 1]!;
+  // Go parity: float32 addition first (it may overflow to +Inf), then float32 division
+  return Math.fround(Math.fround(sorted[n / 2 - 1]! + sorted[n / 2]!) / 2);
+}
+
 class TsTrackTable implements TrackTable {
   private buckets: [Map<string, Coalescer>, Map<string, Coalescer>] = [new Map(), new Map()];
   pending = false;
@@ -224,6 +299,7 @@ class TsTrackTable implements TrackTable {
 
   constructor(
     private readonly identity: TrackIdentity,
+    private readonly profile: Profile,
     router: DecodingRouter | undefined,
     bounds: Readonly<EngineBounds>,
   ) {
@@ -235,7 +311,7 @@ class TsTrackTable implements TrackTable {
     const tracks = this.buckets[bucket];
     let coalescer = tracks.get(trackId);
     if (coalescer === undefined) {
-      coalescer = new Coalescer();
+      coalescer = new Coalescer(this.profile);
       // add() before set(): a stat that cannot be read, or a track over a bound, must leave no
       // empty track behind
       const valid = coalescer.add(stat);
@@ -307,21 +383,24 @@ function collect(tracks: Map<string, Coalescer>, kind: StreamType, patch: Patch,
 export function createTsEngine(options: EngineOptions = {}): EngineImpl {
   const logger: Logger = options.logger ?? silentLogger;
   const bounds = resolveBounds(options.bounds);
+  const profile = checkProfile(options.profile);
+  const current = profile === "livekit-current";
   return {
     kind: "ts",
+    profile,
     bounds,
     coalesce(stats: readonly AnalyticsStatInput[]): AnalyticsStat | undefined {
-      const coalescer = new Coalescer();
+      const coalescer = new Coalescer(profile);
       for (const stat of stats) {
         if (!coalescer.add(stat)) logger.warn("telemetry skipping invalid stat", { stat });
       }
       return coalescer.result();
     },
     isValid(stat: AnalyticsStatInput): boolean {
-      return isValid(reader.read(stat));
+      return isValid(reader.read(stat), current);
     },
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
-      new TsTrackTable(identity, router instanceof DecodingRouter ? router : undefined, bounds),
+      new TsTrackTable(identity, profile, router instanceof DecodingRouter ? router : undefined, bounds),
     createRouter: () => new DecodingRouter(),
     // nothing of the ts engine outlives its objects
     dispose: () => undefined,

@@ -1,3 +1,4 @@
+import { splitBatch } from "../reporters/split-batch.ts";
 import * as grpc from "@grpc/grpc-js";
 import { ArgumentError } from "../errors.ts";
 import { checkOption, DeliveryError, type QueuedBatch } from "../reporters/delivery.ts";
@@ -192,7 +193,10 @@ export class AnalyticsRecorderReporter extends NetworkReporter {
     return metadata;
   }
 
-  /** The group as messages of up to maxMessageBytes, each a concatenation of whole batches. */
+  /**
+   * The group as messages of up to maxMessageBytes, each a concatenation of whole stats: a queued
+   * batch may hold many workers' batches (one event-loop turn's), so it is cut between stats first.
+   */
   #messages(group: readonly QueuedBatch[]): Uint8Array[] {
     const messages: Uint8Array[] = [];
     let run: Uint8Array[] = [];
@@ -205,9 +209,11 @@ export class AnalyticsRecorderReporter extends NetworkReporter {
       runBytes = 0;
     };
     for (const batch of group) {
-      if (runBytes + batch.bytes.byteLength > this.#maxMessageBytes) close();
-      run.push(batch.bytes);
-      runBytes += batch.bytes.byteLength;
+      for (const piece of splitBatch(batch.bytes, this.#maxMessageBytes)) {
+        if (runBytes + piece.byteLength > this.#maxMessageBytes) close();
+        run.push(piece);
+        runBytes += piece.byteLength;
+      }
     }
     close();
     return messages;

@@ -10,7 +10,7 @@ import { NetworkReporter, type NetworkReporterOptions } from "../reporters/netwo
 import { concatBatches } from "../reporters/stamp.ts";
 import { silentLogger } from "../logger.ts";
 import { checkRedisUrl, createStreamClient, type StreamClient, type StreamClientOptions } from "./client.ts";
-import { splitBatch } from "./split-batch.ts";
+import { splitBatch } from "../reporters/split-batch.ts";
 import { STATS_FIELD } from "./stream-entry.ts";
 
 /** Options of {@link RedisStreamReporter}; the delivery bounds and delays are the shared ones. */

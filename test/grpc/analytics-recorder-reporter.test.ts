@@ -276,7 +276,11 @@ suite("AnalyticsRecorderReporter", { timeout: 120_000 }, () => {
     const port = probe.port;
     probe.kill();
     const r = reporter(`127.0.0.1:${port}`, { maxQueuedBatches: 3 });
-    for (let i = 0; i < 5; i++) r.reportBytes(encodedBatch([`AS_bounded00${i}`]));
+    // one batch per event-loop turn: the batches of one turn are queued as one unit
+    for (let i = 0; i < 5; i++) {
+      r.reportBytes(encodedBatch([`AS_bounded00${i}`]));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.ok(r.counters.queued <= 3);
     const rec = new LivekitRecorder();

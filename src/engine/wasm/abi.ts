@@ -9,8 +9,9 @@
  * @module
  */
 
-// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH), their
-// word indices (SLOT_U32, SLOT_U64, ...) and STATUS
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH, and the
+// livekit-current profile's EXT and PSCRATCH), their word indices (SLOT_U32, SLOT_U64, ...),
+// STATUS and PSTATUS
 export * from "./layout.gen.ts";
 
 /**
@@ -125,4 +126,12 @@ export interface WasmExports {
   ingestBatch(ptr: number, bytes: number, router: number, dropAll: number): number;
   /** address of the batch result record */
   batchResultPtr(): number;
+  /** selects the rules, once, before any fold: 0 the 2022 reference, 1 livekit-current */
+  setProfile(profile: number): void;
+  /** livekit-current: address of live slot `slot`'s {@link EXT} record with its median written; 0 otherwise */
+  slotExtPtr(slot: number): number;
+  /** address of the {@link PSCRATCH} record the host fills beside the scratch record (livekit-current) */
+  profileScratchPtr(): number;
+  /** a buffer of at least `bytes` for an object's mime (livekit-current); 0 when memory is exhausted */
+  mimeScratchPtr(bytes: number): number;
 }

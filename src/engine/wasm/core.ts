@@ -6,13 +6,15 @@
  *
  * @module
  */
-import { DecodeError, WasmError, type DecodeErrorCode } from "../../errors.ts";
-import type { AnalyticsStat } from "../../gen/livekit/livekit_analytics_pb.ts";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { DecodeError, LimitError, WasmError, type DecodeErrorCode } from "../../errors.ts";
+import type { AnalyticsStat, AnalyticsStream } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { limitError, LIMITS, type EngineBounds, type OutOfMemoryWhat } from "../../limits.ts";
-import { makeLayer, makeStat, makeStream } from "../output.ts";
-import { StatReader, type AnalyticsStatInput } from "../read-stat.ts";
-import { INFO, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
 import { encodeWtf8 } from "../ids.ts";
+import { makeLayer, makeStat, makeStream } from "../output.ts";
+import type { Profile } from "../profile.ts";
+import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "../read-stat.ts";
+import { EXT, INFO, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
 import { Views, words } from "./views.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
@@ -35,6 +37,12 @@ const S = words(SLOT, 4);
 const S8 = words(SLOT, 8);
 const X = words(SCRATCH, 4);
 const X8 = words(SCRATCH, 8);
+const E = words(EXT, 4);
+const E8 = words(EXT, 8);
+const P = words(PSCRATCH, 4);
+const P8 = words(PSCRATCH, 8);
+/** Go's unixToInternal: EXT keeps seconds since 0001-01-01 */
+const UNIX_TO_INTERNAL = 62_135_596_800n;
 
 /** The instance and what every track table of one engine shares. */
 export class WasmCore {
@@ -55,15 +63,30 @@ export class WasmCore {
   private trimDue = false;
   private leases = 0;
   private readonly reader = new StatReader();
+  /** whether the instance follows livekit-current (set once, before any fold) */
+  readonly current: boolean;
+  private readonly pscratch: number;
+  // the mime last written for pack(): a window's stats almost always repeat it
+  private packedMime = "";
+  private packedMimePtr = 0;
+  private packedMimeBytes = 0;
+  private readonly encoder = new TextEncoder();
+  // the mime last read by result(), by its bytes
+  private resultMime = "";
+  private resultMimeBytes = new Uint8Array(0);
 
   constructor(
     wasm: WasmExports,
     readonly bounds: Readonly<EngineBounds>,
+    profile: Profile = "livekit-v1.2",
   ) {
     this.wasm = wasm;
     this.views = new Views(wasm.memory);
     this.scratch = wasm.scratchPtr();
     this.info = wasm.infoPtr();
+    this.current = profile === "livekit-current";
+    wasm.setProfile(this.current ? 1 : 0);
+    this.pscratch = wasm.profileScratchPtr();
   }
 
   /**
@@ -207,6 +230,43 @@ export class WasmCore {
     f32[h + X.SCORE] = stat.score;
     u32[h + X.STREAM_COUNT] = stat.streamCount;
     u32[h + X.LAYER_COUNT] = layerCount;
+    if (this.current) this.packProfile(stat);
+  }
+
+  /**
+   * livekit-current: writes the stat's mime (UTF-8, an unpaired surrogate as U+FFFD, as protobuf-es
+   * encodes it) and each stream's times and packets_out_of_order into the PSCRATCH record.
+   */
+  private packProfile(stat: StatSnapshot): void {
+    const mime = stat.mime;
+    if (mime !== this.packedMime) {
+      let ptr = 0;
+      let bytes = 0;
+      if (mime.length !== 0) {
+        ptr = this.wasm.mimeScratchPtr(mime.length * 3);
+        if (ptr === 0) throw limitError.outOfMemory("take the message");
+        bytes = this.encoder.encodeInto(mime, this.views.refresh().u8.subarray(ptr, ptr + mime.length * 3)).written;
+      }
+      this.packedMime = mime;
+      this.packedMimePtr = ptr;
+      this.packedMimeBytes = bytes;
+    }
+    const { u32, i32, u64 } = this.views.refresh();
+    const base = this.pscratch;
+    u32[(base >>> 2) + P.MIME_PTR] = this.packedMimePtr;
+    u32[(base >>> 2) + P.MIME_BYTES] = this.packedMimeBytes;
+    for (let i = 0; i < stat.streamCount; i++) {
+      const s = stat.streams[i]!;
+      const p = base + PSCRATCH.STREAMS + i * PSCRATCH.STREAM_SIZE;
+      const w = p >>> 2;
+      const d = p >>> 3;
+      // a missing Timestamp reads as 0 s 0 ns, the Unix epoch (Go AsTime() of nil)
+      u64[d + P8.STREAM_START_SECONDS] = s.hasStartTime ? s.startSeconds : 0n;
+      i32[w + P.STREAM_START_NANOS] = s.hasStartTime ? s.startNanos : 0;
+      u64[d + P8.STREAM_END_SECONDS] = s.hasEndTime ? s.endSeconds : 0n;
+      i32[w + P.STREAM_END_NANOS] = s.hasEndTime ? s.endNanos : 0;
+      u32[w + P.STREAM_PACKETS_OUT_OF_ORDER] = s.packetsOutOfOrder;
+    }
   }
 
   /** A new zeroed slot (not owned by any worker). */
@@ -214,6 +274,16 @@ export class WasmCore {
     const slot = this.wasm.allocSlot();
     if (slot < 0) throw limitError.outOfMemory("add a track");
     return slot;
+  }
+
+  /**
+   * Folds the packed stat into `slot`: 1 valid, 0 invalid; throws a LimitError when the slot
+   * cannot take it (livekit-current: the score bound, or memory for its mime).
+   */
+  foldScratch(slot: number): number {
+    const status = this.wasm.foldScratch(slot);
+    if (status >= 0) return status;
+    throw this.statusError(status);
   }
 
   /** Folds `bytes` into `slot`: 1 valid, 0 invalid; throws for malformed or over-limit input. */
@@ -241,6 +311,12 @@ export class WasmCore {
         return limitError.messageTooLarge();
       case STATUS.OUT_OF_MEMORY:
         return limitError.outOfMemory("add a track");
+      case PSTATUS.TOO_MANY_SCORES:
+        return new LimitError(
+          "too_many_scores",
+          LIMITS.maxScoresPerWindow,
+          `track window already holds ${LIMITS.maxScoresPerWindow} positive scores, the limit`,
+        );
       default:
         return new WasmError("trap", `engine returned unknown status ${status}`);
     }
@@ -287,9 +363,33 @@ export class WasmCore {
       u32[w + S.FIRS]!,
       layers,
     );
+    if (this.current) return this.currentResult(slot, f32[w + S.SCORE]!, stream);
     // Go parity (R10): float32 division by the count of ALL stats; both operands are float32 and
     // a float64 division rounded once to float32 is the correctly rounded float32 quotient
     return makeStat(Math.fround(f32[w + S.SCORE]! / Math.fround(u32[w + S.COUNT]!)), stream);
+  }
+
+  /** The livekit-current result of `slot`, whose score sum is `scoreSum`, around `stream`. */
+  private currentResult(slot: number, scoreSum: number, stream: AnalyticsStream): AnalyticsStat {
+    const e = this.wasm.slotExtPtr(slot);
+    const { u8, u32, f32, u64 } = this.views.refresh();
+    const w = e >>> 2;
+    const d = e >>> 3;
+    stream.packetsOutOfOrder = u32[w + E.PACKETS_OUT_OF_ORDER]!;
+    stream.startTime = goTimestamp(u32, u64, d, E8.START_SEC, u32[w + E.START_NSEC]!);
+    stream.endTime = goTimestamp(u32, u64, d, E8.END_SEC, u32[w + E.END_NSEC]!);
+    const scores = u32[w + E.SCORE_COUNT]!;
+    const stat = makeStat(scores === 0 ? 0 : Math.fround(scoreSum / Math.fround(scores)), stream);
+    stat.minScore = f32[w + E.MIN_SCORE]!;
+    stat.medianScore = f32[w + E.MEDIAN_SCORE]!;
+    const mimePtr = u32[w + E.MIME_PTR]!;
+    const mimeBytes = u32[w + E.MIME_BYTES]!;
+    if (!sameBytes(u8, mimePtr, mimeBytes, this.resultMimeBytes)) {
+      this.resultMimeBytes = u8.slice(mimePtr, mimePtr + mimeBytes);
+      this.resultMime = this.readUtf8(mimePtr, mimeBytes);
+    }
+    stat.mime = this.resultMime;
+    return stat;
   }
 
   /**
@@ -308,6 +408,33 @@ export class WasmCore {
   slotCount(slot: number): number {
     return this.views.refresh().u32[(this.wasm.slotPtr(slot) >>> 2) + S.COUNT]!;
   }
+}
+
+// Unix seconds of the two times a window without stream times reports: no BigInt made for them
+const EPOCH_LO = Number(UNIX_TO_INTERNAL & 0xffff_ffffn);
+const EPOCH_HI = Number(UNIX_TO_INTERNAL >> 32n);
+const ZERO_TIME_SECONDS = -UNIX_TO_INTERNAL;
+
+/**
+ * A Timestamp from the Go time.Time at 8-byte word `d + at` (seconds since 0001-01-01, int64)
+ * and `nanos`.
+ */
+function goTimestamp(u32: Uint32Array, u64: BigUint64Array, d: number, at: number, nanos: number): Timestamp {
+  const lo = u32[(d + at) * 2]!;
+  const hi = u32[(d + at) * 2 + 1]!;
+  // Go parity: timestamppb.New(t) writes t.Unix(), int64 arithmetic that wraps
+  const seconds =
+    lo === EPOCH_LO && hi === EPOCH_HI ? 0n
+    : lo === 0 && hi === 0 ? ZERO_TIME_SECONDS
+    : BigInt.asIntN(64, u64[d + at]! - UNIX_TO_INTERNAL);
+  return { $typeName: "google.protobuf.Timestamp", seconds, nanos };
+}
+
+/** Whether `[ptr, ptr + bytes)` of `u8` holds the bytes of `known`. */
+function sameBytes(u8: Uint8Array, ptr: number, bytes: number, known: Uint8Array): boolean {
+  if (known.length !== bytes) return false;
+  for (let i = 0; i < bytes; i++) if (u8[ptr + i] !== known[i]) return false;
+  return true;
 }
 
 // stands in for the exports of a disposed instance: whatever is called, it fails the same way

@@ -20,6 +20,7 @@ import { resolveBounds, type EngineBounds } from "../../limits.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import type { AnalyticsStatInput } from "../read-stat.ts";
 import type { BatchRouter, EngineImpl, EngineOptions, EngineUsage, TrackIdentity } from "../engine.ts";
+import { checkProfile, type Profile } from "../profile.ts";
 import { catchTraps, WasmCore } from "./core.ts";
 import { instantiateEngine } from "./instance.ts";
 import { WasmRouter } from "./router.ts";
@@ -28,6 +29,7 @@ import { WasmTrackTable } from "./track-table.ts";
 /** The public surface of one wasm engine: `coalesce` and `isValid` over one shared instance. */
 class WasmEngine implements EngineImpl {
   readonly kind = "wasm" as const;
+  readonly profile: Profile;
   // coalesce() folds into one slot of its own, taken on first use and reset per call
   private scratchSlot = -1;
 
@@ -36,6 +38,7 @@ class WasmEngine implements EngineImpl {
     private readonly logger: Logger,
     readonly bounds: Readonly<EngineBounds>,
   ) {
+    this.profile = core.current ? "livekit-current" : "livekit-v1.2";
     core.wasm.setBounds(bounds.maxTracksPerWorker, bounds.maxTracksPerService, bounds.maxIdBytesPerWorker);
   }
 
@@ -46,7 +49,7 @@ class WasmEngine implements EngineImpl {
     core.wasm.resetSlot(this.scratchSlot);
     for (const stat of stats) {
       core.pack(stat);
-      if (core.wasm.foldScratch(this.scratchSlot) !== 1) this.logger.warn("telemetry skipping invalid stat", { stat });
+      if (core.foldScratch(this.scratchSlot) !== 1) this.logger.warn("telemetry skipping invalid stat", { stat });
     }
     return core.result(this.scratchSlot);
   }
@@ -80,5 +83,6 @@ catchTraps(WasmRouter.prototype, ["ingest"]);
 /** @internal Creates a wasm engine with its own instance; use `loadEngine("wasm")`. */
 export async function createWasmEngine(options: EngineOptions = {}): Promise<EngineImpl> {
   const bounds = resolveBounds(options.bounds);
-  return new WasmEngine(new WasmCore(await instantiateEngine(), bounds), options.logger ?? silentLogger, bounds);
+  const core = new WasmCore(await instantiateEngine(), bounds, checkProfile(options.profile));
+  return new WasmEngine(core, options.logger ?? silentLogger, bounds);
 }

@@ -7,7 +7,7 @@
 export const ABI_VERSION = 8;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0xc5b0c322;
+export const LAYOUT_HASH = 0xec533cc0;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -276,4 +276,96 @@ export const STATUS = {
   ROUTER_TRACKS: -22,
   /** trackSlot: a new track id would pass the bound on the id bytes a worker holds (setBounds) */
   WORKER_ID_BYTES: -23,
+} as const;
+
+/** What the livekit-current profile keeps per slot beside the slot record. */
+export const EXT = {
+  SCORE_COUNT: 0,
+  MIN_SCORE: 4,
+  MEDIAN_SCORE: 8,
+  PACKETS_OUT_OF_ORDER: 12,
+  START_SEC: 16,
+  END_SEC: 24,
+  START_NSEC: 32,
+  END_NSEC: 36,
+  MIME_PTR: 40,
+  MIME_BYTES: 44,
+  MIME_CAP: 48,
+  SCORES_PTR: 52,
+  SCORES_CAP: 56,
+  RESERVED: 60,
+  SCORES: 64,
+  /** positive scores kept in the record itself: a window of a few stats allocates nothing */
+  INLINE_SCORES: 8,
+  SIZE: 96,
+  /** most positive scores one window of one track may hold (LIMITS.maxScoresPerWindow) */
+  MAX_SCORES: 1024,
+} as const;
+
+/** {@link EXT} offsets as indices of 4-byte words (`u32[(base >>> 2) + EXT_U32.X]`). */
+export const EXT_U32 = {
+  SCORE_COUNT: 0,
+  MIN_SCORE: 1,
+  MEDIAN_SCORE: 2,
+  PACKETS_OUT_OF_ORDER: 3,
+  START_SEC: 4,
+  END_SEC: 6,
+  START_NSEC: 8,
+  END_NSEC: 9,
+  MIME_PTR: 10,
+  MIME_BYTES: 11,
+  MIME_CAP: 12,
+  SCORES_PTR: 13,
+  SCORES_CAP: 14,
+  RESERVED: 15,
+  SCORES: 16,
+} as const;
+
+/** The 8-byte fields of {@link EXT} as indices of 8-byte words (`u64[(base >>> 3) + EXT_U64.X]`). */
+export const EXT_U64 = {
+  START_SEC: 2,
+  END_SEC: 3,
+} as const;
+
+/** What the host adds to the scratch record in the livekit-current profile. */
+export const PSCRATCH = {
+  MIME_PTR: 0,
+  MIME_BYTES: 4,
+  RESERVED: 8,
+  STREAMS: 16,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 8,
+  STREAM_START_NANOS: 16,
+  STREAM_END_NANOS: 20,
+  STREAM_PACKETS_OUT_OF_ORDER: 24,
+  STREAM_RESERVED: 28,
+  STREAM_SIZE: 32,
+  SIZE: 2064,
+} as const;
+
+/** {@link PSCRATCH} offsets as indices of 4-byte words (`u32[(base >>> 2) + PSCRATCH_U32.X]`). */
+export const PSCRATCH_U32 = {
+  MIME_PTR: 0,
+  MIME_BYTES: 1,
+  RESERVED: 2,
+  STREAMS: 4,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 2,
+  STREAM_START_NANOS: 4,
+  STREAM_END_NANOS: 5,
+  STREAM_PACKETS_OUT_OF_ORDER: 6,
+  STREAM_RESERVED: 7,
+} as const;
+
+/** The 8-byte fields of {@link PSCRATCH} as indices of 8-byte words (`u64[(base >>> 3) + PSCRATCH_U64.X]`). */
+export const PSCRATCH_U64 = {
+  RESERVED: 1,
+  STREAM_START_SECONDS: 0,
+  STREAM_END_SECONDS: 1,
+} as const;
+
+/** The status codes the livekit-current profile adds. */
+export const PSTATUS = {
+  /** a track's window already holds EXT_MAX_SCORES positive scores */
+  TOO_MANY_SCORES: -13,
 } as const;

@@ -78,7 +78,7 @@ export class WasmTrackTable implements TrackTable {
     this.checkOpen();
     // pack first: a stat that throws while being read leaves no slot behind
     this.core.pack(stat);
-    const valid = this.core.wasm.foldScratch(this.slotFor(trackId, bucket));
+    const valid = this.core.foldScratch(this.slotFor(trackId, bucket));
     this.jsPending = true;
     return valid === 1;
   }

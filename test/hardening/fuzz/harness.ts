@@ -20,6 +20,7 @@ import {
   type Engine,
   type TelemetryCounters,
 } from "../../../src/index.ts";
+import type { Profile } from "../../../src/engine/profile.ts";
 import { Random } from "../../../src/sim/random.ts";
 import { CLEAN_PARTICIPANT, PARTICIPANT, ROOM, seedStat } from "./corpus.ts";
 import { expectation, type Expectation } from "./oracle.ts";
@@ -192,8 +193,9 @@ export class FuzzHarness {
    * `strict` false tolerates (and tallies) the KNOWN_ISSUES, so a run can look past them for
    * other failures; strict is the contract.
    */
-  static async create(strict = true): Promise<FuzzHarness> {
-    return new FuzzHarness(await loadEngine("ts"), await loadEngine("wasm"), await loadEngine("ts"), strict);
+  static async create(strict = true, profile: Profile = "livekit-v1.2"): Promise<FuzzHarness> {
+    const load = (kind: "ts" | "wasm") => loadEngine(kind, { profile });
+    return new FuzzHarness(await load("ts"), await load("wasm"), await load("ts"), strict);
   }
 
   private bump(key: string): void {

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
 import { suite, test } from "node:test";
 import { AnalyticsStatsSchema } from "../../src/gen/livekit/livekit_analytics_pb.ts";
-import { splitBatch } from "../../src/redis/split-batch.ts";
+import { splitBatch } from "../../src/reporters/split-batch.ts";
 import { Random } from "../../src/sim/random.ts";
 import { StatGen } from "../random-stats.ts";
 
