@@ -127,41 +127,85 @@ export class StatReader {
   private readonly snapshot = new StatSnapshot();
 
   /**
-   * Reads `input` whole, or throws and leaves nothing half-read to act on.
+   * Reads `input` whole, or throws and leaves nothing half-read to act on. With `full`, also the
+   * fields only the livekit-current profile reads (`mime`, `packetsOutOfOrder`, stream times);
+   * without it they are neither read nor checked, and their snapshot fields are stale.
    *
    * @throws ArgumentError naming the field of a wrong type or out of range
    * @throws LimitError when the stat has more streams or layers than `LIMITS`
    */
-  read(input: AnalyticsStatInput): StatSnapshot {
+  read(input: AnalyticsStatInput, full: boolean): StatSnapshot {
     if (input === null || typeof input !== "object") throw new ArgumentError(`invalid stat: expected an AnalyticsStat, got ${describe(input)}`);
     const snap = this.snapshot;
-    snap.score = float(input.score, "score");
-    snap.mime = text(input.mime, "mime");
+    const score = input.score;
+    // any number, NaN and the infinities included: they propagate as float32 arithmetic does
+    snap.score = typeof score === "number" ? score : float(score, "score");
+    if (full) snap.mime = text(input.mime, "mime");
     const streams = list(input.streams, "streams", -1);
     const streamCount = streams === undefined ? 0 : streams.length;
     if (streamCount > LIMITS.maxStreamsPerStat) throw limitError.tooManyStreams();
     while (snap.streams.length < streamCount) snap.streams.push(new StreamSnapshot());
-    for (let i = 0; i < streamCount; i++) readStream(streams![i], i, snap.streams[i]!);
+    for (let i = 0; i < streamCount; i++) readStream(streams![i], i, snap.streams[i]!, full);
     snap.streamCount = streamCount;
     return snap;
   }
 }
 
-function readStream(input: AnalyticsStreamInput | undefined, i: number, out: StreamSnapshot): void {
+// Each field is checked inline where it is well-formed (the common case: a call per field would
+// not be inlined into readStream); the functions below handle the rest, undefined included.
+// `v >>> 0 === v` holds exactly for the integers in [0, 2^32), `(v | 0) === v` for the int32s.
+function readStream(input: AnalyticsStreamInput | undefined, i: number, out: StreamSnapshot, full: boolean): void {
   if (input === null || typeof input !== "object") fail(path("", i, -1), "expected an AnalyticsStream", input);
-  out.primaryPackets = u32(input.primaryPackets, "primaryPackets", i);
-  out.primaryBytes = u64(input.primaryBytes, "primaryBytes", i);
-  out.retransmitPackets = u32(input.retransmitPackets, "retransmitPackets", i);
-  out.retransmitBytes = u64(input.retransmitBytes, "retransmitBytes", i);
-  out.paddingPackets = u32(input.paddingPackets, "paddingPackets", i);
-  out.paddingBytes = u64(input.paddingBytes, "paddingBytes", i);
-  out.packetsLost = u32(input.packetsLost, "packetsLost", i);
-  out.frames = u32(input.frames, "frames", i);
-  out.rtt = u32(input.rtt, "rtt", i);
-  out.jitter = u32(input.jitter, "jitter", i);
-  out.nacks = u32(input.nacks, "nacks", i);
-  out.plis = u32(input.plis, "plis", i);
-  out.firs = u32(input.firs, "firs", i);
+  let v: unknown;
+  v = input.primaryPackets;
+  out.primaryPackets = typeof v === "number" && v >>> 0 === v ? v : u32(v, "primaryPackets", i);
+  v = input.primaryBytes;
+  out.primaryBytes = typeof v === "bigint" && v >= 0n && v < TWO_64 ? v : u64(v, "primaryBytes", i);
+  v = input.retransmitPackets;
+  out.retransmitPackets = typeof v === "number" && v >>> 0 === v ? v : u32(v, "retransmitPackets", i);
+  v = input.retransmitBytes;
+  out.retransmitBytes = typeof v === "bigint" && v >= 0n && v < TWO_64 ? v : u64(v, "retransmitBytes", i);
+  v = input.paddingPackets;
+  out.paddingPackets = typeof v === "number" && v >>> 0 === v ? v : u32(v, "paddingPackets", i);
+  v = input.paddingBytes;
+  out.paddingBytes = typeof v === "bigint" && v >= 0n && v < TWO_64 ? v : u64(v, "paddingBytes", i);
+  v = input.packetsLost;
+  out.packetsLost = typeof v === "number" && v >>> 0 === v ? v : u32(v, "packetsLost", i);
+  v = input.frames;
+  out.frames = typeof v === "number" && v >>> 0 === v ? v : u32(v, "frames", i);
+  v = input.rtt;
+  out.rtt = typeof v === "number" && v >>> 0 === v ? v : u32(v, "rtt", i);
+  v = input.jitter;
+  out.jitter = typeof v === "number" && v >>> 0 === v ? v : u32(v, "jitter", i);
+  v = input.nacks;
+  out.nacks = typeof v === "number" && v >>> 0 === v ? v : u32(v, "nacks", i);
+  v = input.plis;
+  out.plis = typeof v === "number" && v >>> 0 === v ? v : u32(v, "plis", i);
+  v = input.firs;
+  out.firs = typeof v === "number" && v >>> 0 === v ? v : u32(v, "firs", i);
+  // the fields only livekit-current reads are read (and checked) only for it
+  if (full) readLaterFields(input, i, out);
+  const layers = list(input.videoLayers, "videoLayers", i);
+  const layerCount = layers === undefined ? 0 : layers.length;
+  if (layerCount > LIMITS.maxLayersPerStream) throw limitError.tooManyLayers();
+  while (out.layers.length < layerCount) out.layers.push(new LayerSnapshot());
+  for (let j = 0; j < layerCount; j++) {
+    const layer = layers![j];
+    if (layer === null || typeof layer !== "object") fail(path("", i, j), "expected an AnalyticsVideoLayer", layer);
+    const l = out.layers[j]!;
+    v = layer.layer;
+    l.layer = typeof v === "number" && (v | 0) === v ? v : i32(v, "layer", i, j);
+    v = layer.packets;
+    l.packets = typeof v === "number" && v >>> 0 === v ? v : u32(v, "packets", i, j);
+    v = layer.bytes;
+    l.bytes = typeof v === "bigint" && v >= 0n && v < TWO_64 ? v : u64(v, "bytes", i, j);
+    v = layer.frames;
+    l.frames = typeof v === "number" && v >>> 0 === v ? v : u32(v, "frames", i, j);
+  }
+  out.layerCount = layerCount;
+}
+
+function readLaterFields(input: AnalyticsStreamInput, i: number, out: StreamSnapshot): void {
   out.packetsOutOfOrder = u32(input.packetsOutOfOrder, "packetsOutOfOrder", i);
   const start = timestamp(input.startTime, "startTime", i);
   out.hasStartTime = start !== undefined;
@@ -175,20 +219,6 @@ function readStream(input: AnalyticsStreamInput | undefined, i: number, out: Str
     out.endSeconds = seconds(end.seconds, "endTime.seconds", i);
     out.endNanos = nanos(end.nanos, "endTime.nanos", i);
   }
-  const layers = list(input.videoLayers, "videoLayers", i);
-  const layerCount = layers === undefined ? 0 : layers.length;
-  if (layerCount > LIMITS.maxLayersPerStream) throw limitError.tooManyLayers();
-  while (out.layers.length < layerCount) out.layers.push(new LayerSnapshot());
-  for (let j = 0; j < layerCount; j++) {
-    const layer = layers![j];
-    if (layer === null || typeof layer !== "object") fail(path("", i, j), "expected an AnalyticsVideoLayer", layer);
-    const l = out.layers[j]!;
-    l.layer = i32(layer.layer, "layer", i, j);
-    l.packets = u32(layer.packets, "packets", i, j);
-    l.bytes = u64(layer.bytes, "bytes", i, j);
-    l.frames = u32(layer.frames, "frames", i, j);
-  }
-  out.layerCount = layerCount;
 }
 
 // The checks. Each reads its value once (the caller passes it in) and builds the field's path

@@ -113,8 +113,8 @@ export class Coalescer {
    * holds `LIMITS.maxScoresPerWindow` of them.
    */
   add(input: AnalyticsStatInput): boolean {
-    const stat = reader.read(input);
     const current = this.current;
+    const stat = reader.read(input, current);
     const valid = isValid(stat, current);
     const score = Math.fround(stat.score);
     if (current && valid && score > 0 && this.scores.length >= LIMITS.maxScoresPerWindow) {
@@ -397,7 +397,7 @@ export function createTsEngine(options: EngineOptions = {}): EngineImpl {
       return coalescer.result();
     },
     isValid(stat: AnalyticsStatInput): boolean {
-      return isValid(reader.read(stat), current);
+      return isValid(reader.read(stat, current), current);
     },
     createTrackTable: (identity: TrackIdentity, router?: BatchRouter) =>
       new TsTrackTable(identity, profile, router instanceof DecodingRouter ? router : undefined, bounds),

@@ -96,7 +96,6 @@ for (const kind of ENGINE_KINDS) {
         [{ streams: {} }, "streams"],
         [{ score: "1" }, "score"],
         [{ score: null }, "score"],
-        [{ mime: 5 }, "mime"],
       ];
       for (const [bad, field] of cases) {
         assert.throws(
@@ -109,6 +108,20 @@ for (const kind of ENGINE_KINDS) {
       worker.update();
       assert.equal(out[0]!.length, 1);
       assert.equal(out[0]![0]!.streams[0]!.primaryPackets, 3);
+    });
+
+    test("the fields only livekit-current reads are checked in that profile, and ignored in the default one", async () => {
+      const current = await loadEngine(kind, { profile: "livekit-current" });
+      const reference = await loadEngine(kind);
+      for (const [bad, field] of [
+        [{ mime: 5 }, "mime"],
+        [{ streams: [{ packetsOutOfOrder: -1 }] }, "streams[0].packetsOutOfOrder"],
+        [{ streams: [{ startTime: { seconds: 5 } }] }, "streams[0].startTime.seconds"],
+        [{ streams: [{ endTime: "now" }] }, "streams[0].endTime"],
+      ] as const) {
+        assert.throws(() => current.coalesce([any(bad)]), (e: unknown) => isArgumentError(e) && e.field === field, field);
+        assert.ok(reference.coalesce([any(bad)]), `${field} is not read by the default profile`);
+      }
     });
 
     test("engine.coalesce and engine.isValid check the same fields", async () => {

@@ -14,8 +14,23 @@ import { encodeWtf8 } from "../ids.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
 import type { Profile } from "../profile.ts";
 import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "../read-stat.ts";
-import { EXT, INFO, PSCRATCH, PSTATUS, SCRATCH, SLOT, STATUS, type WasmExports } from "./abi.ts";
-import { Views, words } from "./views.ts";
+import {
+  EXT_U32,
+  EXT_U64,
+  INFO,
+  PSCRATCH,
+  PSCRATCH_U32,
+  PSCRATCH_U64,
+  PSTATUS,
+  SCRATCH,
+  SCRATCH_U32,
+  SCRATCH_U64,
+  SLOT_U32,
+  SLOT_U64,
+  STATUS,
+  type WasmExports,
+} from "./abi.ts";
+import { Views } from "./views.ts";
 
 const DECODE_CODES: Record<number, DecodeErrorCode> = {
   [STATUS.TRUNCATED]: "truncated",
@@ -33,14 +48,15 @@ const DECODE_CODES: Record<number, DecodeErrorCode> = {
 const KEEP_BUFFER_BYTES = 64 * 1024;
 
 // word indices of the records the hot paths read and write
-const S = words(SLOT, 4);
-const S8 = words(SLOT, 8);
-const X = words(SCRATCH, 4);
-const X8 = words(SCRATCH, 8);
-const E = words(EXT, 4);
-const E8 = words(EXT, 8);
-const P = words(PSCRATCH, 4);
-const P8 = words(PSCRATCH, 8);
+// (generated object literals: V8 keeps them in fast mode, so each index is a constant load)
+const S = SLOT_U32;
+const S8 = SLOT_U64;
+const X = SCRATCH_U32;
+const X8 = SCRATCH_U64;
+const E = EXT_U32;
+const E8 = EXT_U64;
+const P = PSCRATCH_U32;
+const P8 = PSCRATCH_U64;
 /** Go's unixToInternal: EXT keeps seconds since 0001-01-01 */
 const UNIX_TO_INTERNAL = 62_135_596_800n;
 
@@ -193,7 +209,7 @@ export class WasmCore {
    * @throws ArgumentError for a field of the wrong type or out of range, LimitError over `LIMITS`
    */
   pack(input: AnalyticsStatInput): void {
-    const stat = this.reader.read(input);
+    const stat = this.reader.read(input, this.current);
     const { u32, i32, f32, u64 } = this.views.refresh();
     const base = this.scratch;
     let layerCount = 0;

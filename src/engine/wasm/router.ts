@@ -5,12 +5,11 @@
  */
 import { badLengthPrefix, inBatch, isDecodeError } from "../../errors.ts";
 import type { BatchResult, BatchRouter, Bucket } from "../engine.ts";
-import { BATCH, META } from "./abi.ts";
+import { BATCH_U32, META_U32 } from "./abi.ts";
 import type { WasmCore } from "./core.ts";
-import { words } from "./views.ts";
 
-const B = words(BATCH, 4);
-const M = words(META, 4);
+const B = BATCH_U32;
+const M = META_U32;
 
 /**
  * Routes batches of one TelemetryService inside the engine: the module frames, decodes and folds

@@ -9,7 +9,7 @@ import { limitError } from "../../limits.ts";
 import { ownedLease, type BytesLease, type Bucket, type TrackIdentity, type TrackTable } from "../engine.ts";
 import { encodeBatch } from "../encode-batch.ts";
 import { makePatch, patchStat } from "../output.ts";
-import { DRAIN_ENTRY } from "./abi.ts";
+import { DRAIN_ENTRY, DRAIN_ENTRY_U32 } from "./abi.ts";
 import { catchTraps, type WasmCore } from "./core.ts";
 import { encodeWtf8 } from "../ids.ts";
 import { encodePatchFields } from "./keys.ts";
@@ -17,9 +17,8 @@ import { OutputLease } from "./lease.ts";
 import type { WasmRouter } from "./router.ts";
 import { SlotCache } from "./slot-cache.ts";
 import type { AnalyticsStatInput } from "../read-stat.ts";
-import { words } from "./views.ts";
 
-const E = words(DRAIN_ENTRY, 4);
+const E = DRAIN_ENTRY_U32;
 
 /**
  * A worker of the module: its slots, one per (bucket, track), fold the stats of the window as

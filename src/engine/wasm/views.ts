@@ -40,14 +40,3 @@ export class Views {
     return this;
   }
 }
-
-/**
- * A record's byte offsets as indices of `size`-byte words, so that hot code indexes a typed array
- * by name (`u32[w + S.PRIMARY_PACKETS]`) and no offset is ever copied by hand. Offsets that are not
- * a multiple of `size` are left out.
- */
-export function words<T extends Record<string, number>>(record: T, size: 4 | 8): { readonly [K in keyof T]: number } {
-  const out: Record<string, number> = {};
-  for (const [key, offset] of Object.entries(record)) if (offset % size === 0) out[key] = offset / size;
-  return out as { [K in keyof T]: number };
-}
