@@ -24,31 +24,13 @@
  * @module
  */
 
-/** Word offsets inside a slot record. */
-export const W = {
-  COUNT: 0,
-  SCORE: 1,
-  PRIMARY_PACKETS: 2,
-  RETRANSMIT_PACKETS: 3,
-  PADDING_PACKETS: 4,
-  PACKETS_LOST: 5,
-  FRAMES: 6,
-  NACKS: 7,
-  PLIS: 8,
-  FIRS: 9,
-  RTT: 10,
-  JITTER: 11,
-  PRIMARY_BYTES: 12,
-  RETRANSMIT_BYTES: 14,
-  PADDING_BYTES: 16,
-  LAYER: 18,
-  LAYER_PRESENT: 19,
-  LAYER_PACKETS: 20,
-  LAYER_FRAMES: 21,
-  LAYER_BYTES: 22,
-  /** words per slot (96 bytes) */
-  SIZE: 24,
-} as const;
+import { SLOT, SLOT_U32 } from "../../src/engine/wasm/layout.gen.ts";
+
+/**
+ * Word offsets inside a slot record: the wasm engine's own (`SLOT_U32`, generated from
+ * assembly/layout.ts), so that both read the same record, plus the record's size in words.
+ */
+export const W = { ...SLOT_U32, SIZE: SLOT.SIZE / 4 } as const;
 
 /** Slot 0 is reserved: the fold of the one stat being read (the wasm decoder's DELTA record). */
 export const DELTA_SLOT = 0;
