@@ -19,7 +19,7 @@ import {
 } from "../src/index.ts";
 import { Random } from "../src/sim/random.ts";
 import { StatGen } from "./random-stats.ts";
-import { CapturingReporter, engine } from "./helpers.ts";
+import { CapturingReporter, concatBytes, engine } from "./helpers.ts";
 import { currentStat, profileEngine } from "./engine/profile-fixtures.ts";
 
 /** The raw bytes of each stat of an encoded AnalyticsStats (field 1, length-delimited). */
@@ -40,6 +40,43 @@ console.log(`differential seed: ${SEED} (re-run with SEED=${SEED})`);
 // deepStrictEqual compares numbers with Object.is: NaN equals NaN and 0 differs from -0
 const sameStat = (a: AnalyticsStat | undefined, b: AnalyticsStat | undefined, what: string) =>
   assert.deepStrictEqual(a, b, `${what} differs (seed ${SEED})`);
+
+/** `stat` sent to one of 4 rooms x 31 participants x 4 tracks with a kind (5 is unknown), size-delimited. */
+function routed(gen: StatGen, stat: AnalyticsStat): Uint8Array {
+  stat.roomId = `RM_${gen.r.int(0, 3)}`;
+  stat.participantId = `PA_${gen.r.int(0, 30)}`;
+  stat.trackId = `TR_${gen.r.int(0, 3)}`;
+  stat.kind = gen.r.pick([0, 1, 5]) as StreamType;
+  return sizeDelimitedEncode(AnalyticsStatSchema, stat);
+}
+
+/**
+ * Feeds `windows` windows of 500 stats from `next` to a ts worker (objects out) and a wasm worker
+ * (bytes out, half the stats given as bytes) and checks that every window's bytes are what
+ * protobuf-es writes for the ts results.
+ */
+function bytesOutAgree(ts: Engine, wasm: Engine, gen: StatGen, windows: number, next: () => AnalyticsStat, what: string): void {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const objects: string[][] = [];
+  const bytes: string[][] = [];
+  const wObjects = new StatsWorker({ engine: ts, reporter: { report: (s) => void objects.push(s.map((x) => hex(toBinary(AnalyticsStatSchema, x))).sort()) },
+    roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+  const wBytes = new StatsWorker({ engine: wasm, reporter: { report: () => assert.fail("report()"), reportBytes: (b) => void bytes.push(splitStats(b).map(hex).sort()) },
+    roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
+  for (let w = 0; w < windows; w++) {
+    for (let i = 0; i < 500; i++) {
+      const stat = next();
+      const trackId = `T${gen.r.int(0, 30)}`;
+      const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM]);
+      wObjects.onTrackStat(trackId, direction, stat);
+      if (gen.r.chance(0.5)) wBytes.onTrackStat(trackId, direction, stat);
+      else wBytes.onTrackStatBytes(trackId, direction, toBinary(AnalyticsStatSchema, stat));
+    }
+    wObjects.update();
+    wBytes.update();
+  }
+  assert.deepStrictEqual(bytes, objects, `${what} (seed ${SEED})`);
+}
 
 suite("differential: wasm engine vs ts engine", () => {
   test("coalesce() agrees on 60 000 random stats in groups of 1-16", async () => {
@@ -86,26 +123,7 @@ suite("differential: wasm engine vs ts engine", () => {
   test("bytes out from wasm equal protobuf-es bytes of the ts results on 20 000 random stats", async () => {
     const [ts, wasm] = [await engine("ts"), await engine("wasm")];
     const gen = new StatGen(new Random(SEED ^ 0x27d4eb2f), 0.03);
-    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-    const objects: string[][] = [];
-    const bytes: string[][] = [];
-    const wObjects = new StatsWorker({ engine: ts, reporter: { report: (s) => void objects.push(s.map((x) => hex(toBinary(AnalyticsStatSchema, x))).sort()) },
-      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
-    const wBytes = new StatsWorker({ engine: wasm, reporter: { report: () => assert.fail("report()"), reportBytes: (b) => void bytes.push(splitStats(b).map(hex).sort()) },
-      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
-    for (let w = 0; w < 40; w++) {
-      for (let i = 0; i < 500; i++) {
-        const stat = gen.stat();
-        const trackId = `T${gen.r.int(0, 30)}`;
-        const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM]);
-        wObjects.onTrackStat(trackId, direction, stat);
-        if (gen.r.chance(0.5)) wBytes.onTrackStat(trackId, direction, stat);
-        else wBytes.onTrackStatBytes(trackId, direction, toBinary(AnalyticsStatSchema, stat));
-      }
-      wObjects.update();
-      wBytes.update();
-    }
-    assert.deepStrictEqual(bytes, objects, `bytes differ (seed ${SEED})`);
+    bytesOutAgree(ts, wasm, gen, 40, () => gen.stat(), "bytes differ");
   });
 
   test("TelemetryService.ingestBatch agrees on 20 000 random routed stats", async () => {
@@ -113,14 +131,9 @@ suite("differential: wasm engine vs ts engine", () => {
     const parts: Uint8Array[] = [];
     for (let i = 0; i < 20_000; i++) {
       const stat = gen.stat();
-      stat.roomId = `RM_${gen.r.int(0, 3)}`;
-      stat.participantId = `PA_${gen.r.int(0, 30)}`;
-      stat.trackId = `TR_${gen.r.int(0, 3)}`;
-      stat.kind = gen.r.pick([0, 1, 5]) as StreamType;
-      parts.push(sizeDelimitedEncode(AnalyticsStatSchema, stat));
+      parts.push(routed(gen, stat));
     }
-    const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((o, p) => (batch.set(p, o), o + p.length), 0);
+    const batch = concatBytes(parts);
     const run = async (kind: "ts" | "wasm") => {
       const reporter = new CapturingReporter();
       const service = new TelemetryService({ engine: await engine(kind), reporter, now: () => new Date(0) });
@@ -182,26 +195,7 @@ suite("differential livekit-current: wasm engine vs ts engine", () => {
   test("bytes out from wasm equal protobuf-es bytes of the ts results on 15 000 random stats", async () => {
     const [ts, wasm] = await engines();
     const gen = new StatGen(new Random(SEED ^ 0x1b873593), 0.03);
-    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-    const objects: string[][] = [];
-    const bytes: string[][] = [];
-    const wObjects = new StatsWorker({ engine: ts, reporter: { report: (s) => void objects.push(s.map((x) => hex(toBinary(AnalyticsStatSchema, x))).sort()) },
-      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
-    const wBytes = new StatsWorker({ engine: wasm, reporter: { report: () => assert.fail("report()"), reportBytes: (b) => void bytes.push(splitStats(b).map(hex).sort()) },
-      roomId: "RM_é", roomName: "", participantId: "P", participantIdentity: "p", now: () => new Date(1_795_000_000_123) });
-    for (let w = 0; w < 30; w++) {
-      for (let i = 0; i < 500; i++) {
-        const stat = currentStat(gen);
-        const trackId = `T${gen.r.int(0, 30)}`;
-        const direction = gen.r.pick([StreamType.UPSTREAM, StreamType.DOWNSTREAM]);
-        wObjects.onTrackStat(trackId, direction, stat);
-        if (gen.r.chance(0.5)) wBytes.onTrackStat(trackId, direction, stat);
-        else wBytes.onTrackStatBytes(trackId, direction, toBinary(AnalyticsStatSchema, stat));
-      }
-      wObjects.update();
-      wBytes.update();
-    }
-    assert.deepStrictEqual(bytes, objects, `livekit-current bytes differ (seed ${SEED})`);
+    bytesOutAgree(ts, wasm, gen, 30, () => currentStat(gen), "livekit-current bytes differ");
   });
 
   test("TelemetryService.ingestBatch agrees on 15 000 random routed stats, through close, flush and reaping", async () => {
@@ -211,14 +205,9 @@ suite("differential livekit-current: wasm engine vs ts engine", () => {
       const parts: Uint8Array[] = [];
       for (let i = 0; i < 5_000; i++) {
         const stat = currentStat(gen);
-        stat.roomId = `RM_${gen.r.int(0, 3)}`;
-        stat.participantId = `PA_${gen.r.int(0, 30)}`;
-        stat.trackId = `TR_${gen.r.int(0, 3)}`;
-        stat.kind = gen.r.pick([0, 1, 5]) as StreamType;
-        parts.push(sizeDelimitedEncode(AnalyticsStatSchema, stat));
+        parts.push(routed(gen, stat));
       }
-      const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      parts.reduce((o, p) => (batch.set(p, o), o + p.length), 0);
+      const batch = concatBytes(parts);
       batches.push(batch);
     }
     const run = async (kind: "ts" | "wasm") => {
