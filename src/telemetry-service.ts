@@ -89,6 +89,9 @@ export class TelemetryService {
   private readonly byParticipant = new Map<string, StatsWorker>();
   // the closed workers awaiting reaping: reaping walks these, not every worker
   private readonly closedWorkers = new Set<StatsWorker>();
+  // trackStats: a producer hands over one participant's tracks in a row, so the last worker
+  // answers most lookups without two map probes; cleared wherever a worker leaves the maps
+  private lastWorker: StatsWorker | undefined = undefined;
   private count = 0;
   private flushTimer: ReturnType<typeof setInterval> | undefined = undefined;
   private cleanupTimer: ReturnType<typeof setInterval> | undefined = undefined;
@@ -136,7 +139,11 @@ export class TelemetryService {
   }
 
   private worker(roomId: string, participantId: string): StatsWorker | undefined {
-    return this.rooms.get(roomId)?.get(participantId);
+    const last = this.lastWorker;
+    if (last !== undefined && last.participantId === participantId && last.roomId === roomId) return last;
+    const worker = this.rooms.get(roomId)?.get(participantId);
+    if (worker !== undefined) this.lastWorker = worker;
+    return worker;
   }
 
   /**
@@ -171,6 +178,7 @@ export class TelemetryService {
       this.updateWorker(existing);
       this.closedWorkers.delete(existing);
       existing.dispose();
+      if (this.lastWorker === existing) this.lastWorker = undefined;
     }
     participants.set(participant.sid, worker);
     this.byParticipant.set(participant.sid, worker);
@@ -297,6 +305,7 @@ export class TelemetryService {
       if (participants.size === 0) this.rooms.delete(roomId);
       this.count--;
       if (this.byParticipant.get(participantId) === worker) this.byParticipant.delete(participantId);
+      if (this.lastWorker === worker) this.lastWorker = undefined;
       // livekit-current buffers after close: what the worker still holds is reported, never lost
       this.updateWorker(worker);
       worker.dispose();
@@ -366,6 +375,7 @@ export class TelemetryService {
     this.rooms.clear();
     this.byParticipant.clear();
     this.closedWorkers.clear();
+    this.lastWorker = undefined;
     this.count = 0;
   }
 }

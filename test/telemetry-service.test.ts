@@ -114,6 +114,37 @@ for (const kind of ENGINE_KINDS) {
       assert.equal(reporter.batches.length, 1);
     });
 
+    test("trackStats reaches the worker that now holds the ids, never one replaced, reaped or in another room", async () => {
+      const { service, reporter, clock } = await prepare({ closeWaitMs: 1000 });
+      const packets = (n: number) => stat({ streams: [{ primaryPackets: n }] });
+      service.participantJoined(room, alice);
+      service.participantJoined({ sid: "RM_2", name: "room-two" }, alice);
+      service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, packets(1));
+      service.trackStats("RM_2", "PA_A", "TR_1", UPSTREAM, packets(2));
+      service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, packets(4));
+      // the closed worker got the last stat; a rejoin replaces it and must get the next one
+      service.participantLeft("RM_1", "PA_A");
+      service.participantJoined(room, alice);
+      service.trackStats("RM_1", "PA_A", "TR_1", UPSTREAM, packets(8));
+      service.flush();
+      assert.deepEqual(reporter.all.map((s) => [s.roomId, s.streams[0]!.primaryPackets]).sort(), [["RM_1", 5], ["RM_1", 8], ["RM_2", 2]]);
+      // once reaped, a stat for the ids is dropped, not handed to the reaped worker
+      service.participantLeft("RM_2", "PA_A");
+      service.trackStats("RM_2", "PA_A", "TR_1", UPSTREAM, packets(16));
+      clock.advance(1001);
+      service.cleanupWorkers();
+      const dropped = service.counters.dropped;
+      service.trackStats("RM_2", "PA_A", "TR_1", UPSTREAM, packets(32));
+      assert.equal(service.counters.dropped, dropped + 1);
+      // and a join after the reap makes a worker that gets the next stat
+      service.participantJoined({ sid: "RM_2", name: "room-two" }, alice);
+      assert.equal(service.workerCount, 2);
+      service.trackStats("RM_2", "PA_A", "TR_1", UPSTREAM, packets(64));
+      reporter.batches.length = 0;
+      service.flush();
+      assert.deepEqual(reporter.all.map((s) => [s.roomId, s.streams[0]!.primaryPackets]), [["RM_2", 64]]);
+    });
+
     test("roomDetails answers for the newest worker of a participant id (T2)", async () => {
       const { service, clock } = await prepare({ closeWaitMs: 10 });
       service.participantJoined(room, alice);
