@@ -24,7 +24,7 @@ interface Participant {
   /** capture time its worker was closed at, or -1 while open */
   closedAt: number;
   /** its entry in the id table */
-  handle: object;
+  handle: number;
 }
 
 /** Where a record's ids are: byte ranges of one buffer (UTF-8, as on the wire). */
@@ -110,17 +110,32 @@ export class Replay {
    * strings and the room name for a join (it may throw, and then nothing has changed).
    */
   admit(start: number, ids: IdRanges, identity: () => { roomId: string; roomName: string; participantId: string }): void {
-    const current = this.current ?? start;
     const { buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd } = ids;
-    let p = this.table.get(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd);
+    const p = this.table.get(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd);
+    // the common case, once per record: an open worker and a stat of the current window
+    if (p !== undefined && p.closedAt < 0 && start === this.current) {
+      p.lastWindow = start;
+      return;
+    }
+    this.admitSlow(start, ids, p, identity);
+  }
+
+  private admitSlow(
+    start: number,
+    ids: IdRanges,
+    found: Participant | undefined,
+    identity: () => { roomId: string; roomName: string; participantId: string },
+  ): void {
+    const current = this.current ?? start;
+    let p = found;
     if (p === undefined || p.closedAt >= 0) {
       const { roomId, roomName, participantId } = identity();
       this.clockMs = current;
       this.service.participantJoined({ sid: roomId, name: roomName }, { sid: participantId, identity: "" });
       this.joins++;
       if (p === undefined) {
-        p = { roomId, participantId, lastWindow: current, closedAt: -1, handle: {} };
-        p.handle = this.table.set(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd, p);
+        p = { roomId, participantId, lastWindow: current, closedAt: -1, handle: -1 };
+        p.handle = this.table.set(ids.buf, ids.roomIdStart, ids.roomIdEnd, ids.participantIdStart, ids.participantIdEnd, p);
         this.participants.add(p);
       } else {
         p.closedAt = -1;

@@ -22,7 +22,7 @@ suite("IdTable", () => {
     console.log(`IdTable random seed ${seed}`);
     const r = new Random(seed);
     const table = new IdTable<number>();
-    const handles = new Map<string, object>();
+    const handles = new Map<string, number>();
     for (let i = 0; i < 5000; i++) {
       const room = `RM_${r.int(0, 50)}`;
       const participant = `PA_${r.int(0, 200)}`;
