@@ -20,11 +20,9 @@ export class IdTable<V> {
   // index: entry + 1, EMPTY or DELETED; its length is a power of two
   private index = new Int32Array(64);
   private tombstones = 0;
-  // entries: where the key starts in the arena, its two lengths, its hash, its value
-  private keyAt = new Int32Array(32);
-  private roomLen = new Int32Array(32);
-  private partLen = new Int32Array(32);
-  private hashOf = new Int32Array(32);
+  // entries, four words each (together: one cache line holds what a probe compares): the hash,
+  // where the key starts in the arena, the room's and the participant's byte lengths
+  private meta = new Int32Array(32 * 4);
   private values: (V | undefined)[] = [];
   private free: number[] = [];
   private entries = 0;
@@ -50,9 +48,10 @@ export class IdTable<V> {
   private matches(e: number, h: number, buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): boolean {
     const rl = roomEnd - roomStart;
     const pl = partEnd - partStart;
-    if (this.hashOf[e] !== h || this.roomLen[e] !== rl || this.partLen[e] !== pl) return false;
+    const m = this.meta;
+    if (m[4 * e] !== h || m[4 * e + 2] !== rl || m[4 * e + 3] !== pl) return false;
     const a = this.arena;
-    const k = this.keyAt[e]!;
+    const k = m[4 * e + 1]!;
     // the participant first: ids of one room share their room bytes
     for (let i = 0; i < pl; i++) if (a[k + rl + i] !== buf[partStart + i]) return false;
     for (let i = 0; i < rl; i++) if (a[k + i] !== buf[roomStart + i]) return false;
@@ -60,7 +59,7 @@ export class IdTable<V> {
   }
 
   // the index position of the pair, or of the EMPTY slot that ends its probe (negated, minus one)
-  private find(h: number, buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): number {
+  private slot(h: number, buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): number {
     const index = this.index;
     const mask = index.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -70,16 +69,30 @@ export class IdTable<V> {
     }
   }
 
+  /**
+   * The handle of the pair at `buf[roomStart, roomEnd)` and `buf[partStart, partEnd)` (what
+   * {@link set} returned for it), or -1. Handles are small integers, reused after a delete.
+   */
+  find(buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): number {
+    const i = this.slot(this.hash(buf, roomStart, roomEnd, partStart, partEnd), buf, roomStart, roomEnd, partStart, partEnd);
+    return i < 0 ? -1 : this.index[i]! - 1;
+  }
+
+  /** The value held under a live handle. */
+  value(handle: number): V | undefined {
+    return this.values[handle];
+  }
+
   /** The value of the pair at `buf[roomStart, roomEnd)` and `buf[partStart, partEnd)`, if any. */
   get(buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): V | undefined {
-    const i = this.find(this.hash(buf, roomStart, roomEnd, partStart, partEnd), buf, roomStart, roomEnd, partStart, partEnd);
-    return i < 0 ? undefined : this.values[this.index[i]! - 1];
+    const e = this.find(buf, roomStart, roomEnd, partStart, partEnd);
+    return e < 0 ? undefined : this.values[e];
   }
 
   /** Sets the pair's value (copying the id bytes) and returns a handle for {@link delete}. */
   set(buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number, value: V): number {
     const h = this.hash(buf, roomStart, roomEnd, partStart, partEnd);
-    let i = this.find(h, buf, roomStart, roomEnd, partStart, partEnd);
+    let i = this.slot(h, buf, roomStart, roomEnd, partStart, partEnd);
     if (i >= 0) {
       const e = this.index[i]! - 1;
       this.values[e] = value;
@@ -87,7 +100,7 @@ export class IdTable<V> {
     }
     if ((this.count + this.tombstones + 1) * 2 > this.index.length) {
       this.rebuild();
-      i = this.find(h, buf, roomStart, roomEnd, partStart, partEnd);
+      i = this.slot(h, buf, roomStart, roomEnd, partStart, partEnd);
     }
     const rl = roomEnd - roomStart;
     const pl = partEnd - partStart;
@@ -96,10 +109,10 @@ export class IdTable<V> {
     const k = this.reserve(rl + pl);
     this.arena.set(buf.subarray(roomStart, roomEnd), k);
     this.arena.set(buf.subarray(partStart, partEnd), k + rl);
-    this.keyAt[e] = k;
-    this.roomLen[e] = rl;
-    this.partLen[e] = pl;
-    this.hashOf[e] = h;
+    this.meta[4 * e] = h;
+    this.meta[4 * e + 1] = k;
+    this.meta[4 * e + 2] = rl;
+    this.meta[4 * e + 3] = pl;
     this.values[e] = value;
     this.index[-i - 1] = e + 1;
     this.count++;
@@ -112,7 +125,7 @@ export class IdTable<V> {
     if (!(e >= 0 && e < this.entries) || this.values[e] === undefined) return;
     const index = this.index;
     const mask = index.length - 1;
-    for (let i = this.hashOf[e]! & mask; index[i] !== EMPTY; i = (i + 1) & mask) {
+    for (let i = this.meta[4 * e]! & mask; index[i] !== EMPTY; i = (i + 1) & mask) {
       if (index[i] === e + 1) {
         index[i] = DELETED;
         this.tombstones++;
@@ -127,13 +140,7 @@ export class IdTable<V> {
   private newEntry(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    if (this.entries === this.keyAt.length) {
-      const n = this.entries * 2;
-      this.keyAt = grow(this.keyAt, n);
-      this.roomLen = grow(this.roomLen, n);
-      this.partLen = grow(this.partLen, n);
-      this.hashOf = grow(this.hashOf, n);
-    }
+    if (this.entries * 4 === this.meta.length) this.meta = grow(this.meta, this.meta.length * 2);
     return this.entries++;
   }
 
@@ -141,14 +148,15 @@ export class IdTable<V> {
   private reserve(n: number): number {
     if (this.arenaUsed + n > this.arena.length) {
       let live = n;
-      for (let e = 0; e < this.entries; e++) if (this.values[e] !== undefined) live += this.roomLen[e]! + this.partLen[e]!;
+      const m = this.meta;
+      for (let e = 0; e < this.entries; e++) if (this.values[e] !== undefined) live += m[4 * e + 2]! + m[4 * e + 3]!;
       const next = new Uint8Array(Math.max(1024, live * 2));
       let used = 0;
       for (let e = 0; e < this.entries; e++) {
         if (this.values[e] === undefined) continue;
-        const len = this.roomLen[e]! + this.partLen[e]!;
-        next.set(this.arena.subarray(this.keyAt[e]!, this.keyAt[e]! + len), used);
-        this.keyAt[e] = used;
+        const len = m[4 * e + 2]! + m[4 * e + 3]!;
+        next.set(this.arena.subarray(m[4 * e + 1]!, m[4 * e + 1]! + len), used);
+        m[4 * e + 1] = used;
         used += len;
       }
       this.arena = next;
@@ -167,7 +175,7 @@ export class IdTable<V> {
     const mask = size - 1;
     for (let e = 0; e < this.entries; e++) {
       if (this.values[e] === undefined) continue;
-      let i = this.hashOf[e]! & mask;
+      let i = this.meta[4 * e]! & mask;
       while (index[i] !== EMPTY) i = (i + 1) & mask;
       index[i] = e + 1;
     }

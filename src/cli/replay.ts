@@ -73,6 +73,9 @@ export class Replay {
   /** workers reaped by the service's cleanup */
   reaped = 0;
   private clockMs = 0;
+  private clockDate = new Date(0);
+  // by id-table handle: the window an open participant was last seen in, NaN otherwise
+  private seen = new Float64Array(1024).fill(Number.NaN);
   private readonly table = new IdTable<Participant>();
   private readonly participants = new Set<Participant>();
   private readonly sink: WindowSink;
@@ -87,7 +90,9 @@ export class Replay {
       engine: options.engine,
       reporter: options.sink.reporter,
       closeWaitMs: this.closeWaitMs,
-      now: () => new Date(this.clockMs),
+      // every worker reads the clock at every flush: one Date per clock value, not per worker
+      // (nothing here mutates a Date it is given)
+      now: () => (this.clockDate.getTime() === this.clockMs ? this.clockDate : (this.clockDate = new Date(this.clockMs))),
     });
   }
 
@@ -110,14 +115,11 @@ export class Replay {
    * strings and the room name for a join (it may throw, and then nothing has changed).
    */
   admit(start: number, ids: IdRanges, identity: () => { roomId: string; roomName: string; participantId: string }): void {
-    const { buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd } = ids;
-    const p = this.table.get(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd);
-    // the common case, once per record: an open worker and a stat of the current window
-    if (p !== undefined && p.closedAt < 0 && start === this.current) {
-      p.lastWindow = start;
-      return;
-    }
-    this.admitSlow(start, ids, p, identity);
+    const h = this.table.find(ids.buf, ids.roomIdStart, ids.roomIdEnd, ids.participantIdStart, ids.participantIdEnd);
+    // the common case: an open worker already seen in the current window. A typed array by
+    // handle, not the Participant object: that object is a cache miss per record
+    if (h >= 0 && this.seen[h] === start && start === this.current) return;
+    this.admitSlow(start, ids, h < 0 ? undefined : this.table.value(h), identity);
   }
 
   private admitSlow(
@@ -144,6 +146,13 @@ export class Replay {
     if (this.current === undefined) this.current = start;
     else if (start < this.current) this.late++;
     p.lastWindow = current;
+    // open, and seen in the current window: admit's fast path from now on, until the window ends
+    if (p.handle >= this.seen.length) {
+      const seen = new Float64Array(Math.max(p.handle + 1, this.seen.length * 2)).fill(Number.NaN);
+      seen.set(this.seen);
+      this.seen = seen;
+    }
+    this.seen[p.handle] = current;
   }
 
   /**
@@ -163,10 +172,13 @@ export class Replay {
         // flushed just above: the close reports nothing
         this.service.participantLeft(p.roomId, p.participantId);
         p.closedAt = end;
+        this.seen[p.handle] = Number.NaN;
         this.idleCloses++;
       } else if (p.closedAt >= 0 && end - p.closedAt > this.closeWaitMs) {
         this.participants.delete(p);
         this.table.delete(p.handle);
+        // the handle may be given to a new participant
+        this.seen[p.handle] = Number.NaN;
         this.reaped++;
       }
     }

@@ -102,15 +102,20 @@ export class WindowSink {
     if (this.json === undefined) {
       let size = 0;
       for (let k = 0; k < n; k++) size += this.entEnd[order[k]!]! - this.entStart[order[k]!]! - 1;
-      chunk = new Uint8Array(size);
-      // Buffer.copy takes offsets: no subarray view per stat
-      const a = Buffer.from(this.arena.buffer, this.arena.byteOffset, this.used);
-      let pos = 0;
+      // the records are laid out after the batches in the arena itself: copyWithin moves bytes
+      // without a view per stat, and one slice() hands them to the output
+      this.reserve(size);
+      const a = this.arena;
+      let pos = this.used;
       for (let k = 0; k < n; k++) {
         const e = order[k]!;
         // the record without the entry's tag byte
-        pos += a.copy(chunk, pos, this.entStart[e]! + 1, this.entEnd[e]!);
+        const from = this.entStart[e]! + 1;
+        const to = this.entEnd[e]!;
+        a.copyWithin(pos, from, to);
+        pos += to - from;
       }
+      chunk = a.slice(this.used, pos);
     } else {
       const w = this.json;
       for (let k = 0; k < n; k++) {
