@@ -34,7 +34,7 @@ function growInt(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer>
 /**
  * Collects what the workers report during a window and writes it when the window ends, sorted
  * by time stamp, room id, participant id, kind (UPSTREAM first) and track id, strings compared by
- * UTF-16 code units.
+ * UTF-16 code units: the order of `compareStats` (order.ts), here over the encoded bytes.
  */
 export class WindowSink {
   /** the reporter to give the TelemetryService */

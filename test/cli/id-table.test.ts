@@ -33,11 +33,15 @@ suite("IdTable", () => {
           table.delete(handles.get(key)!);
           handles.delete(key);
           assert.equal(table.get(...pair(room, participant)), undefined, `seed ${seed}: ${key} deleted`);
+          assert.equal(table.find(...pair(room, participant)), -1);
         }
       } else {
         assert.equal(table.get(...pair(room, participant)), undefined, `seed ${seed}: ${key} never set`);
         handles.set(key, table.set(...pair(room, participant), i));
         assert.equal(table.get(...pair(room, participant)), i);
+        const handle = table.find(...pair(room, participant));
+        assert.equal(handle, handles.get(key));
+        assert.equal(table.value(handle), i);
       }
       assert.equal(table.size, handles.size);
     }
