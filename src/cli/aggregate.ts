@@ -349,7 +349,8 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     decoded = undefined;
     let ms = f.hasTime ? timeMs(f.seconds, f.nanos) : 0;
     let ids: IdRanges = f;
-    let missing = missingRouting(f.roomIdEnd > f.roomIdStart, f.participantIdEnd > f.participantIdStart, f.hasTrack, f.hasTime);
+    const routed = f.roomIdEnd > f.roomIdStart && f.participantIdEnd > f.participantIdStart && f.hasTrack && f.hasTime;
+    let missing = routed ? undefined : missingRouting(f.roomIdEnd > f.roomIdStart, f.participantIdEnd > f.participantIdStart, f.hasTrack, f.hasTime);
     if (status === Scan.Odd) {
       try {
         decoded = decodeStat(view.subarray(f.start, f.end));

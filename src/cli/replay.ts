@@ -24,7 +24,7 @@ interface Participant {
   /** capture time its worker was closed at, or -1 while open */
   closedAt: number;
   /** its entry in the id table */
-  handle: object;
+  handle: number;
 }
 
 /** Where a record's ids are: byte ranges of one buffer (UTF-8, as on the wire). */
@@ -73,6 +73,9 @@ export class Replay {
   /** workers reaped by the service's cleanup */
   reaped = 0;
   private clockMs = 0;
+  private clockDate = new Date(0);
+  // by id-table handle: the window an open participant was last seen in, NaN otherwise
+  private seen = new Float64Array(1024).fill(Number.NaN);
   private readonly table = new IdTable<Participant>();
   private readonly participants = new Set<Participant>();
   private readonly sink: WindowSink;
@@ -87,7 +90,9 @@ export class Replay {
       engine: options.engine,
       reporter: options.sink.reporter,
       closeWaitMs: this.closeWaitMs,
-      now: () => new Date(this.clockMs),
+      // every worker reads the clock at every flush: one Date per clock value, not per worker
+      // (nothing here mutates a Date it is given)
+      now: () => (this.clockDate.getTime() === this.clockMs ? this.clockDate : (this.clockDate = new Date(this.clockMs))),
     });
   }
 
@@ -110,17 +115,29 @@ export class Replay {
    * strings and the room name for a join (it may throw, and then nothing has changed).
    */
   admit(start: number, ids: IdRanges, identity: () => { roomId: string; roomName: string; participantId: string }): void {
+    const h = this.table.find(ids.buf, ids.roomIdStart, ids.roomIdEnd, ids.participantIdStart, ids.participantIdEnd);
+    // the common case: an open worker already seen in the current window. A typed array by
+    // handle, not the Participant object: that object is a cache miss per record
+    if (h >= 0 && this.seen[h] === start && start === this.current) return;
+    this.admitSlow(start, ids, h < 0 ? undefined : this.table.value(h), identity);
+  }
+
+  private admitSlow(
+    start: number,
+    ids: IdRanges,
+    found: Participant | undefined,
+    identity: () => { roomId: string; roomName: string; participantId: string },
+  ): void {
     const current = this.current ?? start;
-    const { buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd } = ids;
-    let p = this.table.get(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd);
+    let p = found;
     if (p === undefined || p.closedAt >= 0) {
       const { roomId, roomName, participantId } = identity();
       this.clockMs = current;
       this.service.participantJoined({ sid: roomId, name: roomName }, { sid: participantId, identity: "" });
       this.joins++;
       if (p === undefined) {
-        p = { roomId, participantId, lastWindow: current, closedAt: -1, handle: {} };
-        p.handle = this.table.set(buf, roomIdStart, roomIdEnd, participantIdStart, participantIdEnd, p);
+        p = { roomId, participantId, lastWindow: current, closedAt: -1, handle: -1 };
+        p.handle = this.table.set(ids.buf, ids.roomIdStart, ids.roomIdEnd, ids.participantIdStart, ids.participantIdEnd, p);
         this.participants.add(p);
       } else {
         p.closedAt = -1;
@@ -129,6 +146,13 @@ export class Replay {
     if (this.current === undefined) this.current = start;
     else if (start < this.current) this.late++;
     p.lastWindow = current;
+    // open, and seen in the current window: admit's fast path from now on, until the window ends
+    if (p.handle >= this.seen.length) {
+      const seen = new Float64Array(Math.max(p.handle + 1, this.seen.length * 2)).fill(Number.NaN);
+      seen.set(this.seen);
+      this.seen = seen;
+    }
+    this.seen[p.handle] = current;
   }
 
   /**
@@ -148,10 +172,13 @@ export class Replay {
         // flushed just above: the close reports nothing
         this.service.participantLeft(p.roomId, p.participantId);
         p.closedAt = end;
+        this.seen[p.handle] = Number.NaN;
         this.idleCloses++;
       } else if (p.closedAt >= 0 && end - p.closedAt > this.closeWaitMs) {
         this.participants.delete(p);
         this.table.delete(p.handle);
+        // the handle may be given to a new participant
+        this.seen[p.handle] = Number.NaN;
         this.reaped++;
       }
     }

@@ -67,10 +67,10 @@ const WIRE = [-1, 2, 0, 2, 2, 2, 2, 2, 2, 5, 2, 2, 5, 5, 2];
  * uses a small bound so that probing one offset costs a bounded time.
  */
 export function scanRecord(buf: Uint8Array, pos: number, limit: number, atEnd: boolean, out: RecordFields, maxFields = Infinity): Scan {
-  // the length prefix: a varint of at most 10 bytes
+  // the length prefix: a varint of at most 10 bytes (`scale` is 2 ** shift, exact as a double)
   let length = 0;
   let p = pos;
-  for (let shift = 0; ; shift += 7) {
+  for (let scale = 1; ; scale *= 128) {
     if (p >= limit) {
       if (!atEnd && p - pos < 10) return Scan.More;
       out.detail = p - pos < 10 ? "truncated length prefix at the end of the file" : "length prefix is not a varint";
@@ -81,7 +81,7 @@ export function scanRecord(buf: Uint8Array, pos: number, limit: number, atEnd: b
       return Scan.BadFrame;
     }
     const b = buf[p++]!;
-    length += (b & 0x7f) * 2 ** shift;
+    length += (b & 0x7f) * scale;
     if ((b & 0x80) === 0) break;
   }
   if (length > LIMITS.maxMessageBytes) {
@@ -97,89 +97,133 @@ export function scanRecord(buf: Uint8Array, pos: number, limit: number, atEnd: b
   out.buf = buf;
   out.start = p;
   out.end = end;
-  out.roomIdStart = out.roomIdEnd = out.roomNameStart = out.roomNameEnd = out.participantIdStart = out.participantIdEnd = p;
-  out.trackIdStart = out.trackIdEnd = p;
-  out.hasTrack = false;
-  out.kind = 0;
+  // the fields are gathered in locals and stored once: this runs for every record of a capture
+  let roomIdStart = p;
+  let roomIdEnd = p;
+  let roomNameStart = p;
+  let roomNameEnd = p;
+  let participantIdStart = p;
+  let participantIdEnd = p;
+  let trackIdStart = p;
+  let trackIdEnd = p;
+  let kind = 0;
+  let fields = 0;
+  let status: Scan = Scan.Ok;
   out.hasTime = false;
   out.seconds = 0;
   out.nanos = 0;
-  out.fields = 0;
-  while (p < end) {
-    if (++out.fields > maxFields) return Scan.Odd;
+  walk: while (p < end) {
+    if (++fields > maxFields) {
+      status = Scan.Odd;
+      break;
+    }
     // tag: one byte for every known field (numbers below 16); longer ones fit in 5 bytes
     let tag = buf[p++]!;
-    let shift = 7;
-    let b = tag;
-    if (b & 0x80) {
+    if (tag & 0x80) {
       tag &= 0x7f;
+      let scale = 128;
+      let b: number;
       do {
-        if (p >= end || shift > 28) return Scan.Odd;
+        if (p >= end || scale > 2 ** 28) {
+          status = Scan.Odd;
+          break walk;
+        }
         b = buf[p++]!;
-        tag += (b & 0x7f) * 2 ** shift;
-        shift += 7;
+        tag += (b & 0x7f) * scale;
+        scale *= 128;
       } while (b & 0x80);
     }
     const field = tag < 0x80 ? tag >> 3 : Math.floor(tag / 8);
     const wire = tag & 7;
-    if (field === 0) return Scan.Odd;
-    if (field < WIRE.length && WIRE[field] !== wire) return Scan.Odd;
-    switch (wire) {
-      case 0: {
-        const from = p;
-        while (p < end && buf[p]! & 0x80) p++;
-        if (p >= end || p - from >= 10) return Scan.Odd;
-        p++;
-        // kind: an enum; values past one byte are not StreamTypes, and the sort only needs order
-        if (field === 2) out.kind = p - from === 1 ? buf[from]! : 0x7fffffff;
-        break;
-      }
-      case 1:
-        p += 8;
-        break;
-      case 5:
-        p += 4;
-        break;
-      case 2: {
-        if (p >= end) return Scan.Odd;
-        let n = buf[p++]!;
-        if (n & 0x80) {
-          n &= 0x7f;
-          shift = 7;
-          do {
-            if (p >= end || shift > 28) return Scan.Odd;
-            b = buf[p++]!;
-            n += (b & 0x7f) * 2 ** shift;
-            shift += 7;
-          } while (b & 0x80);
-        }
-        const to = p + n;
-        if (to > end) return Scan.Odd;
-        if (field === 5) {
-          out.roomIdStart = p;
-          out.roomIdEnd = to;
-        } else if (field === 6) {
-          out.roomNameStart = p;
-          out.roomNameEnd = to;
-        } else if (field === 7) {
-          out.participantIdStart = p;
-          out.participantIdEnd = to;
-        } else if (field === 8) {
-          out.trackIdStart = p;
-          out.trackIdEnd = to;
-          out.hasTrack = n > 0;
-        } else if (field === 3) {
-          if (!readTimestamp(buf, p, to, out)) return Scan.Odd;
-        }
-        p = to;
-        break;
-      }
-      default:
-        return Scan.Odd;
+    if (field === 0 || (field < WIRE.length && WIRE[field] !== wire)) {
+      status = Scan.Odd;
+      break;
     }
-    if (p > end) return Scan.Odd;
+    if (wire === 2) {
+      if (p >= end) {
+        status = Scan.Odd;
+        break;
+      }
+      let n = buf[p++]!;
+      if (n & 0x80) {
+        n &= 0x7f;
+        let scale = 128;
+        let b: number;
+        do {
+          if (p >= end || scale > 2 ** 28) {
+            status = Scan.Odd;
+            break walk;
+          }
+          b = buf[p++]!;
+          n += (b & 0x7f) * scale;
+          scale *= 128;
+        } while (b & 0x80);
+      }
+      const to = p + n;
+      if (to > end) {
+        status = Scan.Odd;
+        break;
+      }
+      switch (field) {
+        case 3:
+          if (!readTimestamp(buf, p, to, out)) {
+            status = Scan.Odd;
+            break walk;
+          }
+          break;
+        case 5:
+          roomIdStart = p;
+          roomIdEnd = to;
+          break;
+        case 6:
+          roomNameStart = p;
+          roomNameEnd = to;
+          break;
+        case 7:
+          participantIdStart = p;
+          participantIdEnd = to;
+          break;
+        case 8:
+          trackIdStart = p;
+          trackIdEnd = to;
+          break;
+      }
+      p = to;
+    } else if (wire === 0) {
+      const from = p;
+      while (p < end && buf[p]! & 0x80) p++;
+      if (p >= end || p - from >= 10) {
+        status = Scan.Odd;
+        break;
+      }
+      p++;
+      // kind: an enum; values past one byte are not StreamTypes, and the sort only needs order
+      if (field === 2) kind = p - from === 1 ? buf[from]! : 0x7fffffff;
+    } else if (wire === 5) {
+      p += 4;
+    } else if (wire === 1) {
+      p += 8;
+    } else {
+      status = Scan.Odd;
+      break;
+    }
+    if (p > end) {
+      status = Scan.Odd;
+      break;
+    }
   }
-  return Scan.Ok;
+  out.roomIdStart = roomIdStart;
+  out.roomIdEnd = roomIdEnd;
+  out.roomNameStart = roomNameStart;
+  out.roomNameEnd = roomNameEnd;
+  out.participantIdStart = participantIdStart;
+  out.participantIdEnd = participantIdEnd;
+  out.trackIdStart = trackIdStart;
+  out.trackIdEnd = trackIdEnd;
+  out.hasTrack = trackIdEnd > trackIdStart;
+  out.kind = kind;
+  out.fields = fields;
+  return status;
 }
 
 // Reads google.protobuf.Timestamp (1: int64 seconds, 2: int32 nanos) into `out`, merging into a

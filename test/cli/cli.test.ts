@@ -221,7 +221,13 @@ suite("statsworker aggregate", () => {
     assert.equal(sim.code, 0, sim.stderr);
     const agg = await cli(["aggregate", "-q", cap]);
     assert.equal(agg.code, 0, agg.stderr);
-    assert.ok(agg.stdout.equals(await readFile(out)));
+    const service = await readFile(out);
+    assert.ok(agg.stdout.length > 0 && agg.stdout.equals(service), "NDJSON written from the engine's bytes equals the service's protobuf-es text");
+    // the size-delimited output holds the same stats, in the same order
+    const bytes = await cli(["aggregate", "-q", "--output-format", "delimited", cap]);
+    assert.equal(bytes.code, 0, bytes.stderr);
+    const text = readDelimited(bytes.stdout).map((r) => toJsonString(AnalyticsStatSchema, r.stat) + "\n").join("");
+    assert.equal(text, service.toString("utf8"));
   });
 
   test("an NDJSON capture is detected and aggregates like the size-delimited one", async () => {

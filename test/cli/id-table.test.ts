@@ -22,7 +22,7 @@ suite("IdTable", () => {
     console.log(`IdTable random seed ${seed}`);
     const r = new Random(seed);
     const table = new IdTable<number>();
-    const handles = new Map<string, object>();
+    const handles = new Map<string, number>();
     for (let i = 0; i < 5000; i++) {
       const room = `RM_${r.int(0, 50)}`;
       const participant = `PA_${r.int(0, 200)}`;
@@ -33,11 +33,15 @@ suite("IdTable", () => {
           table.delete(handles.get(key)!);
           handles.delete(key);
           assert.equal(table.get(...pair(room, participant)), undefined, `seed ${seed}: ${key} deleted`);
+          assert.equal(table.find(...pair(room, participant)), -1);
         }
       } else {
         assert.equal(table.get(...pair(room, participant)), undefined, `seed ${seed}: ${key} never set`);
         handles.set(key, table.set(...pair(room, participant), i));
         assert.equal(table.get(...pair(room, participant)), i);
+        const handle = table.find(...pair(room, participant));
+        assert.equal(handle, handles.get(key));
+        assert.equal(table.value(handle), i);
       }
       assert.equal(table.size, handles.size);
     }

@@ -133,6 +133,20 @@ suite("statsworker failures: one line on stderr, the documented exit code", () =
     assert.equal(parseNdjson(skip.stdout.toString()).length, 4, "both windows of both participants");
   });
 
+  test("a window after the year 9999 cannot be proto3 JSON: NDJSON output is a one-line error, exit 1; size-delimited output has it", async () => {
+    const late = record("RM_A", "PA_0", "TR_0", Date.UTC(10000, 0, 1), 5);
+    const file = join(dir, "year-10000.bin");
+    await writeFile(file, delimited([...capture(2, 1), late]));
+    const run = await cli(["aggregate", "-q", file]);
+    assert.equal(run.code, 1);
+    assert.match(oneLine(run.stderr), /^statsworker aggregate: cannot write a stat as proto3 JSON: .*9999-12-31T23:59:59Z/);
+    // the windows before it were written whole
+    assert.equal(parseNdjson(run.stdout.toString()).length, 2);
+    const bytes = await cli(["aggregate", "-q", "--output-format", "delimited", file]);
+    assert.equal(bytes.code, 0, bytes.stderr);
+    assert.ok(bytes.stdout.length > 0);
+  });
+
   test("a record the engine rejects inside a block (a bad stream) is named by index and offset; --skip-bad skips only it", async () => {
     const stats = capture(2, 2);
     const encoded = stats.map((st) => Buffer.from(sizeDelimitedEncode(AnalyticsStatSchema, st)));
