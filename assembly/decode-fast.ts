@@ -119,9 +119,12 @@ import { isCurrent, noteMime, noteStreamEnd, noteStreamStart } from "./profile";
   return wideValueAt(q);
 }
 
-/** stopOf() of a varint over 10 bytes or one padded with a zero last byte: the fast path's miss. */
+/**
+ * stopOf() of a varint over 10 bytes or one padded with a zero last byte: the fast path's miss
+ * (bit 10 makes oddOf() see it; its low 7 bits make bytesOf() 16).
+ */
 // @ts-ignore: decorator
-@inline const WIDE_MISS: u64 = 1023;
+@inline const WIDE_MISS: u64 = 0x47f;
 
 /** The stop bit of a varint at `q` longer than 8 bytes: 71 or 79, else WIDE_MISS. */
 function wideStopAt(q: usize): u64 {

@@ -201,6 +201,9 @@ for (const build of BUILDS) {
           ["overlong kind", replaced(canonical, 2, [...tag(2, 0), 0x81, 0x00])],
           ["padded varint in a stream", Uint8Array.from([...tag(10, 2), 3, ...tag(2, 0), 0x85, 0x00])],
           ["a counter as an 11-byte varint", Uint8Array.from([...tag(10, 2), 12, ...tag(2, 0), ...Array(10).fill(0x81), 0x01])],
+          ["kind as an 11-byte varint", replaced(canonical, 2, [...tag(2, 0), ...Array(10).fill(0x81), 0x01])],
+          // 14 bytes, then the field again where a cursor moved by a wrong length would land
+          ["kind as a 14-byte varint, then kind", replaced(canonical, 2, [...tag(2, 0), ...Array(13).fill(0x8d), 0x23, ...tag(2, 0), 1])],
           ["a 10-byte varint padded", Uint8Array.from([...tag(10, 2), 11, ...tag(2, 0), 0x81, ...Array(8).fill(0x80), 0x00])],
           ["a counter packed (length-delimited)", Uint8Array.from([...tag(10, 2), 4, ...tag(2, 2), 2, 5, 6])],
           ["score as a varint (wire-type mismatch)", Uint8Array.from([...tag(9, 0), 7])],
