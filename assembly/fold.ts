@@ -37,24 +37,49 @@ import { foldScratchExt, isCurrent, reserveScratch, scratchStreamsValid } from "
 }
 
 /**
- * Folds the counters of one stream record (scratch layout) into a slot-layout record `dst`.
+ * Folds the counters of one stream, given as values, into a slot-layout record `dst`.
  *
  * Go parity (R8): the eleven counters wrap; rtt and jitter are the unsigned maximum from 0.
  */
+// @ts-ignore: decorator
+@inline export function foldCounters(
+  dst: usize, primaryPackets: u32, retransmitPackets: u32, paddingPackets: u32, packetsLost: u32,
+  frames: u32, nacks: u32, plis: u32, firs: u32, rtt: u32, jitter: u32,
+  primaryBytes: u64, retransmitBytes: u64, paddingBytes: u64,
+): void {
+  addU32(dst + SLOT_PRIMARY_PACKETS, primaryPackets);
+  addU32(dst + SLOT_RETRANSMIT_PACKETS, retransmitPackets);
+  addU32(dst + SLOT_PADDING_PACKETS, paddingPackets);
+  addU32(dst + SLOT_PACKETS_LOST, packetsLost);
+  addU32(dst + SLOT_FRAMES, frames);
+  addU32(dst + SLOT_NACKS, nacks);
+  addU32(dst + SLOT_PLIS, plis);
+  addU32(dst + SLOT_FIRS, firs);
+  maxU32(dst + SLOT_RTT, rtt);
+  maxU32(dst + SLOT_JITTER, jitter);
+  addU64(dst + SLOT_PRIMARY_BYTES, primaryBytes);
+  addU64(dst + SLOT_RETRANSMIT_BYTES, retransmitBytes);
+  addU64(dst + SLOT_PADDING_BYTES, paddingBytes);
+}
+
+/** Folds the counters of one stream record (scratch layout) into a slot-layout record `dst` (R8). */
 export function foldStream(dst: usize, stream: usize): void {
-  addU32(dst + SLOT_PRIMARY_PACKETS, load<u32>(stream + STREAM_PRIMARY_PACKETS));
-  addU32(dst + SLOT_RETRANSMIT_PACKETS, load<u32>(stream + STREAM_RETRANSMIT_PACKETS));
-  addU32(dst + SLOT_PADDING_PACKETS, load<u32>(stream + STREAM_PADDING_PACKETS));
-  addU32(dst + SLOT_PACKETS_LOST, load<u32>(stream + STREAM_PACKETS_LOST));
-  addU32(dst + SLOT_FRAMES, load<u32>(stream + STREAM_FRAMES));
-  addU32(dst + SLOT_NACKS, load<u32>(stream + STREAM_NACKS));
-  addU32(dst + SLOT_PLIS, load<u32>(stream + STREAM_PLIS));
-  addU32(dst + SLOT_FIRS, load<u32>(stream + STREAM_FIRS));
-  maxU32(dst + SLOT_RTT, load<u32>(stream + STREAM_RTT));
-  maxU32(dst + SLOT_JITTER, load<u32>(stream + STREAM_JITTER));
-  addU64(dst + SLOT_PRIMARY_BYTES, load<u64>(stream + STREAM_PRIMARY_BYTES));
-  addU64(dst + SLOT_RETRANSMIT_BYTES, load<u64>(stream + STREAM_RETRANSMIT_BYTES));
-  addU64(dst + SLOT_PADDING_BYTES, load<u64>(stream + STREAM_PADDING_BYTES));
+  foldCounters(
+    dst,
+    load<u32>(stream + STREAM_PRIMARY_PACKETS),
+    load<u32>(stream + STREAM_RETRANSMIT_PACKETS),
+    load<u32>(stream + STREAM_PADDING_PACKETS),
+    load<u32>(stream + STREAM_PACKETS_LOST),
+    load<u32>(stream + STREAM_FRAMES),
+    load<u32>(stream + STREAM_NACKS),
+    load<u32>(stream + STREAM_PLIS),
+    load<u32>(stream + STREAM_FIRS),
+    load<u32>(stream + STREAM_RTT),
+    load<u32>(stream + STREAM_JITTER),
+    load<u64>(stream + STREAM_PRIMARY_BYTES),
+    load<u64>(stream + STREAM_RETRANSMIT_BYTES),
+    load<u64>(stream + STREAM_PADDING_BYTES),
+  );
 }
 
 /**

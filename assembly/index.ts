@@ -9,7 +9,7 @@ export { heapFreeBytes, setHeapLimit } from "./heap";
 export { allocSlot, freeSlot, slotPtr, resetSlot, slotCount } from "./slots";
 export { validateScratch } from "./validate";
 export { foldScratch } from "./fold";
-export { decodeFold } from "./decode";
+export { decodeFold, setFastDecode, fastDecodeMisses } from "./decode";
 export {
   hashKey, hashProbes, setBounds, routerCreate, routerFree, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";

@@ -549,6 +549,10 @@ export function workerPatchBytes(worker: i32): u32 {
 
 // ── track slots ───────────────────────────────────────────────────────────────────────────────
 
+/** Slots of a worker, newest first, that trackSlot compares before it hashes the id. */
+// @ts-ignore: decorator
+@inline const SCAN_TRACKS: u32 = 4;
+
 // @ts-ignore: decorator
 @inline function trackHash(worker: i32, bucket: u32, ptr: usize, bytes: u32): u32 {
   return keyHash(TRACKS, worker, bucket, ptr, bytes, 0, 0);
@@ -561,10 +565,25 @@ export function workerPatchBytes(worker: i32): u32 {
  */
 export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32 {
   if (!isOpenWorker(worker)) return -1;
-  let hash = trackHash(worker, bucket, ptr, bytes);
-  const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
-  if (found >= 0) return found;
   const w = workerAt(worker);
+  // A participant has a handful of tracks: its newest SCAN_TRACKS slots are compared directly,
+  // which costs less than hashing the id; past them the keyed table answers, so a worker with
+  // many tracks (or ids chosen to collide) costs a bounded scan more, never a long one.
+  let scanned = w.head;
+  for (let i: u32 = 0; i < SCAN_TRACKS && scanned >= 0; i++) {
+    const meta = metaAddress(<u32>scanned);
+    if (
+      load<u32>(meta + META_BUCKET) == bucket && load<u32>(meta + META_TRACK_BYTES) == bytes &&
+      bytesEqual(load<u32>(meta + META_TRACK_PTR), ptr, bytes)
+    ) return scanned;
+    scanned = load<i32>(meta + META_NEXT);
+  }
+  let hash = trackHash(worker, bucket, ptr, bytes);
+  // with every live slot of the worker scanned, the id is new: no lookup
+  if (w.tracks > SCAN_TRACKS) {
+    const found = find(TRACKS, hash, worker, bucket, ptr, bytes, 0, 0);
+    if (found >= 0) return found;
+  }
   if (w.tracks >= maxWorkerTracks) return STATUS_WORKER_TRACKS;
   if (w.router >= 0 && load<u32>(routerTracksAt(w.router)) >= maxRouterTracks) return STATUS_ROUTER_TRACKS;
   if (<u64>w.idBytes + bytes > <u64>maxWorkerIdBytes) return STATUS_WORKER_ID_BYTES;

@@ -15,10 +15,19 @@ import {
 import { scratchPtr } from "./input";
 import { isCurrent, scratchStreamsValid } from "./profile";
 
+/**
+ * Reports whether counters whose bits are OR-ed into `u32Bits` (u32 counters) and `u64Bits`
+ * (u64 counters) pass R7.
+ */
+// @ts-ignore: decorator
+@inline export function areCountersValid(u32Bits: u32, u64Bits: u64): bool {
+  // Go parity (R7): the checks are `>= 2^31` / `>= 2^63`, i.e. the top bit of each counter.
+  return (u32Bits >> 31) == 0 && (u64Bits >> 63) == 0;
+}
+
 /** Reports whether the stream record at `streamPtr` passes R7 (its own counters only). */
 // @ts-ignore: decorator
 @inline export function isStreamValid(streamPtr: usize): bool {
-  // Go parity (R7): the checks are `>= 2^31` / `>= 2^63`, i.e. the top bit of each counter.
   const u32Bits =
     load<u32>(streamPtr + STREAM_PRIMARY_PACKETS) |
     load<u32>(streamPtr + STREAM_RETRANSMIT_PACKETS) |
@@ -32,14 +41,13 @@ import { isCurrent, scratchStreamsValid } from "./profile";
     load<u64>(streamPtr + STREAM_PRIMARY_BYTES) |
     load<u64>(streamPtr + STREAM_RETRANSMIT_BYTES) |
     load<u64>(streamPtr + STREAM_PADDING_BYTES);
-  return (u32Bits >> 31) == 0 && (u64Bits >> 63) == 0;
+  return areCountersValid(u32Bits, u64Bits);
 }
 
 /** Reports whether the layer record at `layerPtr` passes R7. */
 // @ts-ignore: decorator
 @inline export function isLayerValid(layerPtr: usize): bool {
-  const u32Bits = load<u32>(layerPtr + LAYER_PACKETS) | load<u32>(layerPtr + LAYER_FRAMES);
-  return (u32Bits >> 31) == 0 && (load<u64>(layerPtr + LAYER_BYTES) >> 63) == 0;
+  return areCountersValid(load<u32>(layerPtr + LAYER_PACKETS) | load<u32>(layerPtr + LAYER_FRAMES), load<u64>(layerPtr + LAYER_BYTES));
 }
 
 /**

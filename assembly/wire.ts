@@ -256,7 +256,7 @@ export function skipField(wireType: u32, fieldNo: u32, budget: i32, tagStart: us
  * The WHATWG UTF-8 decoder with fatal: true (TextDecoder, used by protobuf-es): no overlong
  * forms, no surrogates, nothing above U+10FFFF, no truncated sequence.
  */
-function invalidUtf8At(start: usize, end: usize): usize {
+export function invalidUtf8At(start: usize, end: usize): usize {
   let p = start;
   while (p < end) {
     const lead = <u32>load<u8>(p);

@@ -8,6 +8,9 @@
  *   encoded AnalyticsStat each, objects out), `bytes-out` (bytes in, a reporter with
  *   `reportBytes`, so no output objects), `batch-bytes-out` (one `ingestBatch` per window,
  *   `reportBytes`).
+ * - `decode/<peer>/w2-sub-bytes`: one W2 window's messages decoded by protobufjs or protobuf-es
+ *   and nothing else, for scale; `decode/wasm/w2-batch`: the same messages decoded and validated
+ *   by the wasm engine (`ingestBatch` into a stopped service), and nothing else.
  *
  * Implementations: `ts` (the baseline: protobuf-es `fromBinary` + the faithful port), `ts-flat`
  * (bench/ts-flat: hand-optimised TS over the wasm engine's flat records) and `wasm`; `ts-current`
@@ -334,6 +337,50 @@ async function protobufjsDecoder(): Promise<(b: Uint8Array) => unknown> {
   return (b) => type.decode(b);
 }
 
+/**
+ * The wasm engine decoding one W2 window's batch, nothing else: `ingestBatch` into a stopped
+ * service, which frames, decodes and validates every message and counts it as dropped (no
+ * routing, no fold, no output). The engine's own decode-only line beside the peers'.
+ */
+function wasmDecodeCase(): BenchCase {
+  const name = "decode/wasm/w2-batch";
+  return {
+    name,
+    op: "decode",
+    impl: "wasm",
+    shape: "w2-batch",
+    statsPerOp: () => w2().statsPerWindow,
+    gcOps: 200,
+    allocOps: 8,
+    minSamples: 10,
+    baselineKey: "w2",
+    async prepare(): Promise<Runner> {
+      const corpus = w2();
+      const reporter = new SinkReporter();
+      const service = new TelemetryService({ engine: await makeEngine("wasm"), reporter, now: fixedClock });
+      await service.stop();
+      // checked: every message of every window decodes, none is malformed
+      for (const w of corpus.windows) {
+        const { dropped, malformed } = service.counters;
+        service.ingestBatch(w.batch);
+        if (service.counters.dropped - dropped !== w.received.length || service.counters.malformed !== malformed) {
+          throw new CaseMismatchError(`${name}: a window's ${w.received.length} messages were not all decoded`);
+        }
+      }
+      let next = 0;
+      return {
+        run(): void {
+          service.ingestBatch(corpus.windows[next]!.batch);
+          next = (next + 1) % corpus.windows.length;
+        },
+        get sink(): number {
+          return service.counters.dropped;
+        },
+      };
+    },
+  };
+}
+
 // ---- the list ---------------------------------------------------------------------------------
 
 const IMPLS: readonly Impl[] = ["ts", "ts-flat", "wasm"];
@@ -354,6 +401,7 @@ export function allCases(): BenchCase[] {
   }
   for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
   for (const peer of ["protobufjs", "protobuf-es"] as const) cases.push(decodeCase(peer));
+  cases.push(wasmDecodeCase());
   // the livekit-current profile next to the default: objects and bytes paths
   for (const impl of CURRENT_IMPLS) cases.push(coalesceCase(impl, 16));
   for (const mode of ["objects", "bytes-out", "batch-bytes-out"] as const) {

@@ -163,6 +163,23 @@ for (const build of BUILDS) {
       }
       assert.notDeepEqual(order[0], order[1]);
     });
+
+    test("a worker's four newest tracks are found without the table, older ones through it, each in its own bucket", () => {
+      const wasm = instantiate(build);
+      const w = worker(wasm, "R", "P", -1);
+      const ids = ["TR_a", "TR_b", "TR_c"].map((t) => new TextEncoder().encode(t));
+      // the same ids in both buckets: six slots; the last four created are the newest
+      const created: { bucket: number; id: Uint8Array; slot: number }[] = [];
+      for (const id of ids) for (const bucket of [0, 1]) created.push({ bucket, id, slot: wasm.trackSlot(w, bucket, put(wasm, id), id.length) });
+      assert.equal(new Set(created.map((c) => c.slot)).size, 6);
+      created.forEach(({ bucket, id, slot }, i) => {
+        const before = wasm.hashProbes();
+        assert.equal(wasm.trackSlot(w, bucket, put(wasm, id), id.length), slot);
+        const steps = wasm.hashProbes() - before;
+        if (i >= created.length - 4) assert.equal(steps, 0, `track ${i} is among the newest four`);
+        else assert.ok(steps >= 1, `track ${i} is looked up in the table`);
+      });
+    });
   });
 }
 

@@ -63,6 +63,13 @@ export interface WasmExports {
    * (`slot` -1: decode and validate only). 1 folded, 0 invalid (count only), < 0 a STATUS code.
    */
   decodeFold(ptr: number, bytes: number, slot: number): number;
+  /**
+   * turns decodeFold's canonical-order fast path on (not 0, the default) or off (every message
+   * goes to the generic decoder); a switch for the tests that compare the two
+   */
+  setFastDecode(on: number): void;
+  /** messages the fast path tried and left to the generic decoder so far (a test measure, wrapping u32) */
+  fastDecodeMisses(): number;
 
   /**
    * sets the key of the track and route hash tables (SipHash-1-3) from four random u32; call it
