@@ -95,16 +95,29 @@ export function isWorker(worker: i32): bool {
 }
 
 // ── hash tables ───────────────────────────────────────────────────────────────────────────────
-// Open addressing with linear probing over u32 entries: 0 empty, TOMBSTONE deleted, else the
-// value + 1 (a slot index for TRACKS, a worker index for ROUTES). Keys live in the slot meta or
-// the worker record, so an entry is 4 bytes. Both tables share one key shape, (owner, sub, first
-// bytes, second bytes): a track is (worker, bucket, track id, none), a route is (router, 0, room
-// id, participant id).
+// Open addressing with linear probing over 8-byte entries. Keys live in the slot meta or the
+// worker record; the hash kept in the entry lets a probe pass an entry of another key without
+// loading that record (a cache miss per probe otherwise). Both tables share one key shape,
+// (owner, sub, first bytes, second bytes): a track is (worker, bucket, track id, none), a route
+// is (router, 0, room id, participant id).
+//
+//   ┌───────────────────────────────────────┬──────────────────────┐
+//   │ value + 1: u32 (0 empty, TOMBSTONE)   │ key hash: u32        │
+//   └───────────────────────────────────────┴──────────────────────┘
+//   +0                                      +4
+//
+// The value is a slot index for TRACKS, a worker index for ROUTES.
 
 // @ts-ignore: decorator
 @inline const TOMBSTONE: u32 = 0xffff_ffff;
 // @ts-ignore: decorator
 @inline const MIN_TABLE: u32 = 64;
+
+/** log2 of an entry's bytes */
+// @ts-ignore: decorator
+@inline const ENTRY_SHIFT: usize = 3;
+// @ts-ignore: decorator
+@inline const ENTRY_HASH: usize = 4;
 
 /** Probe steps after which an insert asks for its table to be rebuilt. */
 // @ts-ignore: decorator
@@ -271,9 +284,12 @@ function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32,
   let j = hash & mask;
   for (;;) {
     probes++;
-    const e = load<u32>(table.entries + (<usize>j << 2));
+    const at = table.entries + (<usize>j << ENTRY_SHIFT);
+    const e = load<u32>(at);
     if (e == 0) return -1;
-    if (e != TOMBSTONE && keyMatches(table, e - 1, owner, sub, p1, n1, p2, n2)) return <i32>(e - 1);
+    if (e != TOMBSTONE && load<u32>(at, ENTRY_HASH) == hash && keyMatches(table, e - 1, owner, sub, p1, n1, p2, n2)) {
+      return <i32>(e - 1);
+    }
     j = (j + 1) & mask;
   }
   // the table is never full (reserve keeps it at most 3/4 used), so the probe always ends above
@@ -285,16 +301,20 @@ function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32,
  * exhausted (the table is unchanged then).
  */
 function rebuild(table: Table, capacity: u32): bool {
-  const entries = blockAlloc(<u64>capacity << 2);
+  const entries = blockAlloc(<u64>capacity << ENTRY_SHIFT);
   if (entries == 0) return false;
-  memory.fill(entries, 0, <usize>capacity << 2);
+  memory.fill(entries, 0, <usize>capacity << ENTRY_SHIFT);
   const mask = capacity - 1;
   for (let i: u32 = 0; i < table.capacity; i++) {
-    const e = load<u32>(table.entries + (<usize>i << 2));
+    const e = load<u32>(table.entries + (<usize>i << ENTRY_SHIFT));
     if (e == 0 || e == TOMBSTONE) continue;
-    let j = entryHash(table, e - 1) & mask;
-    while (load<u32>(entries + (<usize>j << 2)) != 0) j = (j + 1) & mask;
-    store<u32>(entries + (<usize>j << 2), e);
+    // recomputed, not copied: a rebuild may follow a new key
+    const hash = entryHash(table, e - 1);
+    let j = hash & mask;
+    while (load<u32>(entries + (<usize>j << ENTRY_SHIFT)) != 0) j = (j + 1) & mask;
+    const at = entries + (<usize>j << ENTRY_SHIFT);
+    store<u32>(at, e);
+    store<u32>(at, hash, ENTRY_HASH);
   }
   blockFree(table.entries);
   table.entries = entries;
@@ -332,12 +352,13 @@ function insert(table: Table, hash: u32, value: u32): void {
   let j = hash & mask;
   for (let steps: u32 = 1; ; steps++) {
     probes++;
-    const at = table.entries + (<usize>j << 2);
+    const at = table.entries + (<usize>j << ENTRY_SHIFT);
     const e = load<u32>(at);
     if (e == 0 || e == TOMBSTONE) {
       if (e == 0) table.used++;
       table.live++;
       store<u32>(at, value + 1);
+      store<u32>(at, hash, ENTRY_HASH);
       if (steps > MAX_PROBE) table.long = 1;
       return;
     }
@@ -366,7 +387,7 @@ function remove(table: Table, hash: u32, value: u32): void {
   const mask = table.capacity - 1;
   let j = hash & mask;
   for (;;) {
-    const at = table.entries + (<usize>j << 2);
+    const at = table.entries + (<usize>j << ENTRY_SHIFT);
     const e = load<u32>(at);
     if (e == 0) return;
     if (e == value + 1) {
