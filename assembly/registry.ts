@@ -243,7 +243,22 @@ function keyHash(table: Table, owner: i32, sub: u32, p1: usize, n1: u32, p2: usi
 }
 
 function bytesEqual(a: usize, b: usize, bytes: u32): bool {
-  return memory.compare(a, b, <usize>bytes) == 0;
+  // ids sit at any alignment, where memory.compare goes byte by byte: 8 bytes a load instead
+  // (wasm loads need no alignment), the last load overlapping the one before; no load leaves
+  // [0, bytes) of either side
+  const n = <usize>bytes;
+  if (n >= 8) {
+    const last = n - 8;
+    for (let i: usize = 0; i < last; i += 8) {
+      if (load<u64>(a + i) != load<u64>(b + i)) return false;
+    }
+    return load<u64>(a + last) == load<u64>(b + last);
+  }
+  if (n >= 4) return load<u32>(a) == load<u32>(b) && load<u32>(a + n - 4) == load<u32>(b + n - 4);
+  for (let i: usize = 0; i < n; i++) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  }
+  return true;
 }
 
 /** Reports whether entry `value` of `table` has key (owner, sub, p1/n1, p2/n2). */

@@ -180,6 +180,25 @@ for (const build of BUILDS) {
         else assert.ok(steps >= 1, `track ${i} is looked up in the table`);
       });
     });
+
+    test("ids of every length up to 40 that differ in one byte, at any offset, are told apart", () => {
+      const wasm = instantiate(build);
+      for (let n = 1; n <= 40; n++) {
+        const base = Uint8Array.from({ length: n }, (_, i) => 0x41 + ((i * 7) % 26));
+        for (let at = 0; at < n; at++) {
+          // a fresh worker per pair: its two tracks are the newest, compared byte for byte
+          const w = worker(wasm, "R", `P${n}_${at}`, -1);
+          const other = base.slice();
+          other[at] ^= 0x20;
+          const a = wasm.trackSlot(w, 0, put(wasm, base), n);
+          const b = wasm.trackSlot(w, 0, put(wasm, other), n);
+          assert.ok(a >= 0 && b >= 0 && a !== b, `length ${n}, byte ${at}: ${a} ${b}`);
+          assert.equal(wasm.trackSlot(w, 0, put(wasm, base), n), a, `length ${n}, byte ${at}`);
+          assert.equal(wasm.trackSlot(w, 0, put(wasm, other), n), b, `length ${n}, byte ${at}`);
+          wasm.workerFree(w);
+        }
+      }
+    });
   });
 }
 
