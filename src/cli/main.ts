@@ -8,12 +8,19 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { aggregate } from "./aggregate.ts";
 import { CliError, isUsageError } from "./args.ts";
-import { collect } from "./collect.ts";
 import { INTERRUPTED_EXIT_CODE } from "./interrupt.ts";
-import { receive } from "./receive.ts";
-import { simulate } from "./simulate.ts";
+
+type Command = (argv: string[]) => Promise<number>;
+
+// Each command is loaded when it runs: `collect` alone pulls in the Redis client and `receive`
+// gRPC, which every other command would otherwise spend startup time loading.
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  simulate: async () => (await import("./simulate.ts")).simulate,
+  aggregate: async () => (await import("./aggregate.ts")).aggregate,
+  collect: async () => (await import("./collect.ts")).collect,
+  receive: async () => (await import("./receive.ts")).receive,
+};
 
 const HELP = `usage: statsworker <command> [options]
 
@@ -45,30 +52,23 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const load = command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (load !== undefined) return await (await load())(rest);
     switch (command) {
-      case "simulate":
-        return await simulate(rest);
-      case "aggregate":
-        return await aggregate(rest);
-      case "collect":
-        return await collect(rest);
-      case "receive":
-        return await receive(rest);
       case "-v":
       case "--version":
         process.stdout.write(`${version()}\n`);
         return 0;
       case "-h":
       case "--help":
-      case "help":
-        if (rest[0] === "simulate") return await simulate(["--help"]);
-        if (rest[0] === "aggregate") return await aggregate(["--help"]);
-        if (rest[0] === "collect") return await collect(["--help"]);
-        if (rest[0] === "receive") return await receive(["--help"]);
+      case "help": {
+        const help = rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]) ? COMMANDS[rest[0]] : undefined;
+        if (help !== undefined) return await (await help())(["--help"]);
         process.stdout.write(HELP);
         return 0;
+      }
       case undefined:
-        process.stderr.write("statsworker: missing command (simulate or aggregate); see 'statsworker --help'\n");
+        process.stderr.write("statsworker: missing command (simulate, aggregate, collect or receive); see 'statsworker --help'\n");
         return 2;
       default:
         process.stderr.write(`statsworker: unknown command ${JSON.stringify(command)}; see 'statsworker --help'\n`);
