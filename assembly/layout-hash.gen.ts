@@ -4,4 +4,4 @@
 
 /** FNV-1a over every constant of layout.ts as NAME=VALUE lines. */
 // @ts-ignore: decorator
-@inline export const LAYOUT_HASH: u32 = 0xec533cc0;
+@inline export const LAYOUT_HASH: u32 = 0xa9ddbd66;

@@ -15,7 +15,7 @@ import { LAYOUT_HASH } from "./layout-hash.gen";
 
 /** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 8;
+@inline export const ABI_VERSION: i32 = 9;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {
@@ -220,10 +220,13 @@ export function abiLayoutHash(): u32 {
 //
 //  0 ┌────────────┬────────────┬──────────────┬────────────────┬──────────┬──────────┐
 //    │ worker i32 │ bucket u32 │ trackPtr u32 │ trackBytes u32 │ next i32 │ prev i32 │
-// 24 └────────────┴────────────┴──────────────┴────────────────┴──────────┴──────────┘
+// 24 ├────────────┴────────────┴──────────────┴────────────────┴──────────┴──────────┤
+//    │ inline: the track id itself when it has at most META_INLINE_BYTES bytes        │
+// 40 └────────────────────────────────────────────────────────────────────────────────┘
 //
 // worker -1 is a slot the host manages by index alone (coalesce()); next and prev link the
-// slots of one worker (-1 ends the list).
+// slots of one worker (-1 ends the list). trackPtr points at `inline` for a short id (LiveKit's
+// are 15 bytes), so that comparing an id with a slot's loads no second cache line.
 
 // @ts-ignore: decorator
 @inline export const META_WORKER: usize = 0;
@@ -240,7 +243,12 @@ export function abiLayoutHash(): u32 {
 // @ts-ignore: decorator
 @inline export const META_PREV: usize = META_NEXT + 4;
 // @ts-ignore: decorator
-@inline export const META_SIZE: usize = META_PREV + 4;
+@inline export const META_INLINE: usize = META_PREV + 4;
+/** the longest track id kept inline */
+// @ts-ignore: decorator
+@inline export const META_INLINE_BYTES: usize = 16;
+// @ts-ignore: decorator
+@inline export const META_SIZE: usize = META_INLINE + META_INLINE_BYTES;
 
 // @record DRAIN_ENTRY one result of drainList(), at outputPtr()
 //

@@ -8,7 +8,7 @@
 
 import { blockAlloc, blockCapacity, blockFree } from "./heap";
 import {
-  META_BUCKET, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
+  META_BUCKET, META_INLINE, META_INLINE_BYTES, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
   STATUS_ROUTER_TRACKS, STATUS_WORKER_ID_BYTES, STATUS_WORKER_TRACKS,
 } from "./layout";
 import { allocSlot, freeSlot, isLiveSlot, liveSlotAddress, metaAddress } from "./slots";
@@ -627,8 +627,9 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
   if (!reserve(TRACKS)) return -1;
   // a rebuild may have rekeyed the table
   if (TRACKS.k0 != k0) hash = trackHash(worker, bucket, ptr, bytes);
+  // a long id gets a block of its own; a short one is copied into the meta once it exists
   let copy: usize = 0;
-  if (bytes != 0) {
+  if (<usize>bytes > META_INLINE_BYTES) {
     copy = blockAlloc(<u64>bytes);
     if (copy == 0) return -1;
     memory.copy(copy, ptr, <usize>bytes);
@@ -639,6 +640,10 @@ export function trackSlot(worker: i32, bucket: u32, ptr: usize, bytes: u32): i32
     return -1;
   }
   const meta = metaAddress(<u32>slot);
+  if (copy == 0) {
+    copy = meta + META_INLINE;
+    memory.copy(copy, ptr, <usize>bytes);
+  }
   store<i32>(meta + META_WORKER, worker);
   store<u32>(meta + META_BUCKET, bucket);
   store<u32>(meta + META_TRACK_PTR, <u32>copy);
@@ -675,7 +680,7 @@ export function releaseSlot(slot: i32): void {
     store<u32>(count, load<u32>(count) - 1);
   }
   remove(TRACKS, trackHash(worker, load<u32>(meta + META_BUCKET), trackPtr, load<u32>(meta + META_TRACK_BYTES)), <u32>slot);
-  blockFree(trackPtr);
+  if (trackPtr != meta + META_INLINE) blockFree(trackPtr);
   freeSlot(slot);
 }
 

@@ -26,7 +26,7 @@ suite("scripts/gen-abi.mjs", () => {
     assert.equal(abi.SCRATCH.MAX_LAYERS, 64 * 32);
     assert.equal(abi.SCRATCH.LAYER_BYTES, 16);
     assert.equal(abi.META.TRACK_BYTES, 12);
-    assert.equal(abi.META.SIZE, 24);
+    assert.equal(abi.META.SIZE, 40);
     assert.equal(abi.DRAIN_ENTRY.SIZE, 16);
     assert.equal(abi.BATCH.LISTED, 36);
     assert.equal(abi.BATCH.INVALID_SLOTS, 48);

@@ -43,6 +43,33 @@ for (const build of BUILDS) {
       assert.equal(wasm.memory.buffer.byteLength, pages, "memory grew although 9.6 MB were free");
     });
 
+    test("a track id of at most META.INLINE_BYTES bytes lives in its slot's meta; a longer one in a block given back with the slot", async () => {
+      const { META_U32, META } = await import("../../src/engine/wasm/layout.gen.ts");
+      const wasm = instantiate(build);
+      const w = worker(wasm, "w");
+      const u32 = () => new Uint32Array(wasm.memory.buffer);
+      for (const bytes of [1, META.INLINE_BYTES - 1, META.INLINE_BYTES, META.INLINE_BYTES + 1, 200]) {
+        const slot = track(wasm, w, bytes - 2, `#${bytes}`.slice(0, 2).padEnd(2, "!"));
+        const meta = wasm.slotMetaPtr(slot);
+        const ptr = u32()[(meta >>> 2) + META_U32.TRACK_PTR]!;
+        if (bytes <= META.INLINE_BYTES) assert.equal(ptr, meta + META.INLINE, `${bytes} bytes`);
+        else assert.ok(ptr < meta || ptr >= meta + META.SIZE, `${bytes} bytes`);
+        assert.equal(u32()[(meta >>> 2) + META_U32.TRACK_BYTES], bytes);
+        // found again by its bytes (the id is compared where it lives)
+        assert.equal(track(wasm, w, bytes - 2, `#${bytes}`.slice(0, 2).padEnd(2, "!")), slot);
+      }
+      // tracks come and go: after the first round has grown the tables, the heap comes back to
+      // where it was each time, for inline and block ids alike
+      let free = -1;
+      for (let round = 0; round < 4; round++) {
+        const other = worker(wasm, `other${round}`);
+        for (let i = 0; i < 1000; i++) track(wasm, other, i % 2 === 0 ? 12 : 30, `#${i}`);
+        wasm.workerFree(other);
+        if (round === 0) free = wasm.heapFreeBytes();
+        else assert.equal(wasm.heapFreeBytes(), free, `round ${round}`);
+      }
+    });
+
     test("a block freed between two free neighbours merges with both, so a larger id fits in the three", () => {
       const wasm = instantiate(build);
       const w = worker(wasm, "w");

@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 8;
+export const ABI_VERSION = 9;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0xec533cc0;
+export const LAYOUT_HASH = 0xa9ddbd66;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -183,7 +183,10 @@ export const META = {
   TRACK_BYTES: 12,
   NEXT: 16,
   PREV: 20,
-  SIZE: 24,
+  INLINE: 24,
+  /** the longest track id kept inline */
+  INLINE_BYTES: 16,
+  SIZE: 40,
 } as const;
 
 /** {@link META} offsets as indices of 4-byte words (`u32[(base >>> 2) + META_U32.X]`). */
@@ -194,6 +197,8 @@ export const META_U32 = {
   TRACK_BYTES: 3,
   NEXT: 4,
   PREV: 5,
+  INLINE: 6,
+  INLINE_BYTES: 4,
 } as const;
 
 /** One result of drainList(), at outputPtr(). */
