@@ -295,6 +295,23 @@ export class DeliveryQueue {
     return { ...this.#counters, queued: this.#heldBatches };
   }
 
+  /**
+   * The largest unit a reporter should {@link push} as one entry, in bytes, stats and batches:
+   * at most one group (so a unit is never a send the queue would have split) and at most an
+   * eighth of each queue bound, at least 1. Entries are dropped whole, so a unit over a queue
+   * bound would be lost whole even to a healthy endpoint, and one near it would take most of
+   * the queue with it when evicted; an eighth keeps what an eviction drops beyond what it must
+   * below an eighth of the queue. With the defaults this is one group (4 MiB).
+   */
+  get unitBounds(): { readonly bytes: number; readonly stats: number; readonly batches: number } {
+    const eighth = (bound: number): number => Math.max(1, Math.floor(bound / 8));
+    return {
+      bytes: Math.min(this.#maxGroupBytes, eighth(this.#maxQueuedBytes)),
+      stats: Math.min(this.#maxGroupStats, eighth(this.#maxQueuedStats)),
+      batches: Math.min(this.#maxGroupBatches, eighth(this.#maxQueuedBatches)),
+    };
+  }
+
   /** `true` once {@link close} has been called. */
   get closed(): boolean {
     return this.#closed;

@@ -61,14 +61,10 @@ export abstract class NetworkReporter implements TelemetryReporter {
       close: () => this.closeTransport(),
     };
     this.queue = new DeliveryQueue(name, transport, options);
-    // The same group bounds as the queue's (already validated by it), so a buffer is never a
-    // group the queue would have split.
-    this.#pending = new StampBuffer(
-      options.maxGroupBytes ?? 4 * 1024 * 1024,
-      options.node === undefined ? {} : { node: options.node },
-      options.maxGroupStats ?? Infinity,
-      options.maxGroupBatches ?? Infinity,
-    );
+    // Sealed at the queue's unit bounds: never a group the queue would have split, and never a
+    // unit so large against the queue bounds that dropping it whole loses a turn's batches.
+    const unit = this.queue.unitBounds;
+    this.#pending = new StampBuffer(unit.bytes, options.node === undefined ? {} : { node: options.node }, unit.stats, unit.batches);
   }
 
   /** A snapshot of the delivery counters, fresh on every read; `queued` includes the batches being sent. */
@@ -98,7 +94,9 @@ export abstract class NetworkReporter implements TelemetryReporter {
   /**
    * Stamps one encoded `AnalyticsStats` message and queues it, building no objects. The buffer
    * is read during the call only: the batches reported in one turn of the event loop are stamped
-   * into one buffer (up to `maxGroupBytes`), queued together when the turn ends. Malformed bytes
+   * into one buffer, queued together when the turn ends or when the buffer reaches one group
+   * (`maxGroupBytes`, `maxGroupStats`, `maxGroupBatches`) or an eighth of a queue bound, so a
+   * turn larger than the queue is queued in pieces and only its oldest are evicted. Malformed bytes
    * are dropped, counted as a failure and logged. Never throws.
    */
   reportBytes(batch: Uint8Array): void {

@@ -227,6 +227,13 @@ suite("DeliveryQueue", () => {
     assert.deepEqual([q.counters.queued, q.counters.dropped], [1, 2]);
   });
 
+  test("bounds a reporter's unit by one group and an eighth of each queue bound", () => {
+    const t = transport();
+    assert.deepEqual({ ...queue(t).unitBounds }, { bytes: 4 * 1024 * 1024, stats: 125_000, batches: 12_500 });
+    const small = queue(t, { maxQueuedBatches: 80, maxQueuedBytes: 8000, maxQueuedStats: 4, maxGroupBatches: 5 });
+    assert.deepEqual({ ...small.unitBounds }, { bytes: 1000, stats: 1, batches: 5 });
+  });
+
   test("aborts a send that exceeds attemptTimeoutMs and retries it, even when the transport ignores the signal", async () => {
     const t = transport((_c, n) => (n === 0 ? never() : Promise.resolve()));
     const q = queue(t, { attemptTimeoutMs: 50 });

@@ -409,6 +409,31 @@ suite("HttpReporter", () => {
     assert.ok(log.entries.some((e) => e.message === "http queue drained" && e.fields?.["droppedWhileFull"] === 15));
   });
 
+  test("queues a turn of more batches than maxQueuedBatches in pieces and keeps its newest while the endpoint is down", async () => {
+    const port = await freePort();
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBatches: 80, maxGroupBatches: Infinity, maxRetryDelayMs: 20 });
+    // One turn, as a flush of 1 000 workers reports them: one unit of 1 000 batches would be
+    // over the bound and dropped whole.
+    for (let i = 0; i < 1000; i++) {
+      r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(i, 1) })));
+    }
+    await Promise.resolve();
+    const c = r.counters;
+    assert.ok(c.queued > 70 && c.queued <= 80, `${c.queued} batches queued`);
+    assert.equal(c.dropped, 1000 - c.queued);
+    assertBalanced(c);
+    await waitFor(() => r.counters.retries >= 2, "retries against the closed port");
+    const s = await server(ok, port);
+    await r.flush();
+    const kept = c.queued;
+    assert.deepEqual(
+      trackIds(s.accepted),
+      Array.from({ length: kept }, (_, i) => `TR_${1000 - kept + i}_0`),
+    );
+    assert.ok(s.accepted.length < kept, "the pieces coalesce into fewer requests");
+    assert.deepEqual([r.counters.sent, r.counters.dropped, r.counters.queued], [kept, 1000 - kept, 0]);
+  });
+
   test("bounds the queued bytes with maxQueuedBytes", async () => {
     const port = await freePort();
     const one = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(0) })).length;
