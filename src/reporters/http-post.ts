@@ -195,6 +195,9 @@ function nodePost(client: NodeClient, options: PostOptions, body: Uint8Array, si
     if (!typed) headers["content-type"] = options.contentType;
     headers["content-length"] = String(body.length);
     let done = false;
+    // the answer waits for the body to be written too: its bytes may be reused once this settles
+    let written = false;
+    let answered: (() => void) | undefined;
     let req: ClientRequest | undefined;
     const onAbort = (): void => {
       if (done) return;
@@ -229,13 +232,13 @@ function nodePost(client: NodeClient, options: PostOptions, body: Uint8Array, si
         done = true;
         signal.removeEventListener("abort", onAbort);
         const text = decode(parts);
-        if (status >= 300 && status < 400) {
-          // fetch with redirect "error" fails the same way: a misconfigured URL, never retried
-          reject(new DeliveryError(`unexpected redirect: status ${status}`, { permanent: true }));
-          return;
-        }
         const retryAfter = res.headers["retry-after"];
-        resolve({ status, text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+        answered =
+          status >= 300 && status < 400
+            ? // fetch with redirect "error" fails the same way: a misconfigured URL, never retried
+              () => reject(new DeliveryError(`unexpected redirect: status ${status}`, { permanent: true }))
+            : () => resolve({ status, text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+        if (written) answered();
       };
       res.on("data", (chunk: Buffer) => {
         if (read < limit) parts.push(read + chunk.length > limit ? chunk.subarray(0, limit - read) : chunk);
@@ -250,6 +253,17 @@ function nodePost(client: NodeClient, options: PostOptions, body: Uint8Array, si
       res.on("error", () => {});
       res.on("end", finish);
       res.on("close", finish);
+    });
+    req.on("finish", () => {
+      written = true;
+      answered?.();
+    });
+    // A request that ends before its body is written (the server answered early and closed)
+    // releases the body with its socket.
+    req.on("close", () => {
+      if (written) return;
+      written = true;
+      answered?.();
     });
     req.end(body);
   });

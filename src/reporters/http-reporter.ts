@@ -86,7 +86,11 @@ export class HttpReporter extends NetworkReporter {
   }
 
   protected override send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number> {
-    const bytes = group.length === 1 ? group[0]!.bytes : concatBatches(group.map((b) => b.bytes));
+    // concatBatches copies a group of several; a single batch is sent from the queue's buffer
+    // through Node's client, which is done with it when the request has been written, but fetch
+    // may still stream a body after its response arrives, so it gets a copy.
+    const bytes =
+      group.length > 1 ? concatBatches(group.map((b) => b.bytes)) : this.#post.node !== undefined ? group[0]!.bytes : group[0]!.bytes.slice();
     if (this.#format === "protobuf") return post(this.#post, bytes, signal);
     const json = toJsonString(AnalyticsStatsSchema, fromBinary(AnalyticsStatsSchema, bytes));
     return post(this.#post, new TextEncoder().encode(json), signal);

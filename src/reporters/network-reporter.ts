@@ -59,6 +59,8 @@ export abstract class NetworkReporter implements TelemetryReporter {
     const transport: DeliveryTransport = {
       send: (group, signal) => this.send(group, signal),
       close: () => this.closeTransport(),
+      // A delivered or dropped window's buffer is written into again by a later window.
+      release: (batch) => this.#pending.recycle(batch.bytes),
     };
     this.queue = new DeliveryQueue(name, transport, options);
     // Sealed at the queue's unit bounds: never a group the queue would have split, and never a
@@ -148,7 +150,11 @@ export abstract class NetworkReporter implements TelemetryReporter {
     return this.queue.close(deadlineMs);
   }
 
-  /** Sends one group of stamped batches; see {@link DeliveryTransport.send}. */
+  /**
+   * Sends one group of stamped batches; see {@link DeliveryTransport.send}. The group's bytes are
+   * reused once the queue is done with them, so nothing may read them after the promise settles
+   * (a protocol client that may still be writing them then must be given a copy).
+   */
   protected abstract send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number | void>;
 
   /** Releases connections once the queue is done; see {@link DeliveryTransport.close}. Default: nothing. */
