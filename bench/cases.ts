@@ -8,6 +8,9 @@
  *   bare `reportBytes` sink, its peer. The HTTP case checks that the delivered stats, less the
  *   stamped `node` and `id`, equal the baseline's, with every id unique, and after it is measured
  *   that every stat it reported arrived exactly once.
+ * - `flush-only/<impl>/<w>-<mode>`: the `service.flush()` of a window alone (drain, encode,
+ *   report), its stats ingested before each sample, untimed: the flush latency (p99) the targets
+ *   bound.
  * - `decode/<peer>/w2-<mode>`: protobufjs `decode` or protobuf-es `fromBinary` of every message of
  *   a W2 window, nothing else: from subarrays of one received buffer (`sub-bytes`) or from
  *   separate arrays (`bytes`).
@@ -65,6 +68,11 @@ export type FlushMode = "objects" | "bytes" | "bytes-out" | "batch-bytes-out" | 
 
 /** A prepared case: `run()` does one operation; `sink` keeps its results observable. */
 export interface Runner {
+  /**
+   * Untimed set-up of the next operation, when the case times only part of a window (the
+   * `flush-only` cases ingest here). Default: none.
+   */
+  before?(): void;
   /** one operation: a coalesce, or one whole flush window; end-to-end cases resolve once it is delivered */
   run(): void | Promise<void>;
   /** accumulated result sizes: read it so no work can be optimised away */
@@ -81,7 +89,7 @@ export interface Runner {
 export interface BenchCase {
   /** `op/impl/shape` */
   readonly name: string;
-  readonly op: "coalesce" | "flush" | "decode" | "e2e";
+  readonly op: "coalesce" | "flush" | "flush-only" | "decode" | "e2e";
   readonly impl: Impl | DecodePeer | E2eImpl;
   /** whether `run()` returns a promise to wait for (end-to-end cases) */
   readonly async?: boolean;
@@ -185,6 +193,12 @@ function newService(engine: Engine, corpus: FlushCorpus, reporter: TelemetryRepo
 }
 
 function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: number, mode: FlushMode): void {
+  ingestOnly(service, corpus, index, mode);
+  service.flush();
+}
+
+/** A window's stats into the service, without the flush. */
+function ingestOnly(service: TelemetryService, corpus: FlushCorpus, index: number, mode: FlushMode): void {
   const w = corpus.windows[index]!;
   if (mode === "batch-bytes-out") {
     service.ingestBatch(w.batch);
@@ -196,7 +210,6 @@ function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: num
       service.trackStats(roomIds[i]!, participantIds[i]!, trackIds[i]!, directions[i]!, input[i]!);
     }
   }
-  service.flush();
 }
 
 const W1_GROUPS = 64;
@@ -222,12 +235,22 @@ export async function computeBaseline(key: string): Promise<string[][]> {
   return out;
 }
 
-function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode: FlushMode, gcOps: number, allocOps: number, minSamples: number): BenchCase {
-  const name = `flush/${impl}/${shape}-${mode}`;
+function flushCase(
+  impl: Impl,
+  corpusOf: () => FlushCorpus,
+  shape: string,
+  mode: FlushMode,
+  gcOps: number,
+  allocOps: number,
+  minSamples: number,
+  flushOnly = false,
+): BenchCase {
+  const op = flushOnly ? "flush-only" : "flush";
+  const name = `${op}/${impl}/${shape}-${mode}`;
   const bytesOut = mode === "bytes-out" || mode === "batch-bytes-out" || mode === "sub-bytes-out";
   return {
     name,
-    op: "flush",
+    op,
     impl,
     shape: `${shape}-${mode}`,
     statsPerOp: () => corpusOf().statsPerWindow,
@@ -251,6 +274,20 @@ function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode:
       const service = newService(await makeEngine(impl), corpus, reporter);
       const windows = corpus.windows.length;
       let next = 0;
+      if (flushOnly) {
+        return {
+          before(): void {
+            ingestOnly(service, corpus, next, mode);
+            next = (next + 1) % windows;
+          },
+          run(): void {
+            service.flush();
+          },
+          get sink(): number {
+            return reporter.sink;
+          },
+        };
+      }
       return {
         run(): void {
           ingestWindow(service, corpus, next, mode);
@@ -491,6 +528,7 @@ export function allCases(): BenchCase[] {
   for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
   // W3 bytes out: the flush whose p99 the targets bound (30 samples, so p99 is not just the max of 5)
   for (const mode of ["bytes-out", "batch-bytes-out"] as const) cases.push(flushCase("wasm", w3, "w3", mode, 20, 1, 30));
+  cases.push(flushCase("wasm", w3, "w3", "batch-bytes-out", 20, 1, 30, true));
   for (const peer of ["protobufjs", "protobuf-es"] as const) {
     for (const mode of ["sub-bytes", "bytes"] as const) cases.push(decodeCase(peer, mode));
   }

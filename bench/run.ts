@@ -184,7 +184,8 @@ async function timeCase(c: BenchCase, runner: Runner, time: number): Promise<Cas
     timestampProvider: hrtimeNowTimestampProvider,
     throws: true,
   });
-  bench.add(c.name, () => runner.run());
+  const before = runner.before?.bind(runner);
+  bench.add(c.name, () => runner.run(), before === undefined ? {} : { beforeEach: () => before() });
   // an end-to-end case resolves once its window is delivered: the wait is part of the operation
   const [task] = c.async === true ? await bench.run() : bench.runSync();
   const r = task?.result;
