@@ -10,34 +10,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
-let at = 0;
-
-/** Reads the varint at `at` (lengths and tags: below 2^32 here), moving `at` past it. */
-function varint(b: Buffer): number {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    if (at >= b.length) throw new Error("truncated body");
-    const byte = b[at++]!;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return value;
-    scale *= 128;
-  }
-}
-
-/** Moves `at` past the value of a field of wire type `wireType`. */
-function skip(b: Buffer, wireType: number): void {
-  if (wireType === 0) varint(b);
-  else if (wireType === 1) at += 8;
-  else if (wireType === 2) {
-    // not `at += varint(b)`: that reads `at` before varint() moves it
-    const length = varint(b);
-    at += length;
-  }
-  else if (wireType === 5) at += 4;
-  else throw new Error(`unexpected wire type ${wireType}`);
-}
-
 /**
  * Distinct stat ids, as two 32-bit hashes of the id's bytes each, in an open-addressing table
  * that doubles at half full: no string and no object per id, so a million ids cost the receiver
@@ -92,27 +64,83 @@ function grow(): void {
   }
 }
 
+// The body walk: a local cursor, one-byte tags and lengths (nearly all of them) read inline, the
+// rare longer varint by readVarint. Lengths and tags here are below 2^32.
+let cursor = 0;
+
+function readVarint(b: Buffer, p: number): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (p >= b.length) throw new Error("truncated body");
+    const byte = b[p++]!;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      cursor = p;
+      return value;
+    }
+    scale *= 128;
+  }
+}
+
+/** The offset after the value of a field of wire type `wireType` starting at `p`. */
+function skip(b: Buffer, p: number, wireType: number): number {
+  switch (wireType) {
+    case 0:
+      while (b[p++]! >= 0x80) if (p >= b.length) throw new Error("truncated body");
+      return p;
+    case 1:
+      return p + 8;
+    case 2: {
+      const length = b[p]! < 0x80 ? b[p]! : readVarint(b, p);
+      return (b[p]! < 0x80 ? p + 1 : cursor) + length;
+    }
+    case 5:
+      return p + 4;
+    default:
+      throw new Error(`unexpected wire type ${wireType}`);
+  }
+}
+
 function countStats(body: Buffer): void {
-  at = 0;
-  while (at < body.length) {
-    const tag = varint(body);
+  let p = 0;
+  const n = body.length;
+  while (p < n) {
+    let tag = body[p]!;
+    if (tag < 0x80) p++;
+    else {
+      tag = readVarint(body, p);
+      p = cursor;
+    }
     if (tag !== 0x0a) {
-      skip(body, tag & 7);
+      p = skip(body, p, tag & 7);
       continue;
     }
-    const end = varint(body) + at;
+    const length = readVarint(body, p);
+    p = cursor;
+    const end = p + length;
     let idStart = 0;
     let idEnd = 0;
-    while (at < end) {
-      const t = varint(body);
+    while (p < end) {
+      let t = body[p]!;
+      if (t < 0x80) p++;
+      else {
+        t = readVarint(body, p);
+        p = cursor;
+      }
       if (t === 0x72) {
-        const length = varint(body);
-        idStart = at;
-        idEnd = at + length;
-        at = idEnd;
-      } else skip(body, t & 7);
+        let idLength = body[p]!;
+        if (idLength < 0x80) p++;
+        else {
+          idLength = readVarint(body, p);
+          p = cursor;
+        }
+        idStart = p;
+        idEnd = p + idLength;
+        p = idEnd;
+      } else p = skip(body, p, t & 7);
     }
-    if (at !== end) throw new Error("stat runs past its length");
+    if (p !== end) throw new Error("stat runs past its length");
     stats++;
     addId(body, idStart, idEnd);
   }
