@@ -7,7 +7,6 @@
  *
  * @module
  */
-import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { ArgumentError } from "../errors.ts";
 import { checkOption, DeliveryError, describeError } from "./delivery.ts";
 
@@ -126,6 +125,31 @@ function answer(status: number, text: string, retryAfter: string | null | undefi
   throw new DeliveryError(reason, { permanent: true });
 }
 
+// The little of node:http used here, declared structurally: the package's declarations must
+// type-check for consumers without @types/node (browser builds).
+interface Agent {
+  destroy(): void;
+}
+interface RequestOptions {
+  method: string;
+  agent: Agent;
+  headers: Record<string, string>;
+}
+interface IncomingMessage {
+  readonly statusCode?: number | undefined;
+  readonly headers: Record<string, string | string[] | undefined>;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close" | "error", listener: () => void): unknown;
+  destroy(): void;
+}
+interface ClientRequest {
+  on(event: "response", listener: (res: IncomingMessage) => void): unknown;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+  on(event: "finish" | "close", listener: () => void): unknown;
+  destroy(): void;
+  end(body: Uint8Array): void;
+}
+
 /** Node's HTTP client for one reporter's endpoint: the module for its scheme and a keep-alive agent. */
 export interface NodeClient {
   readonly request: (url: string, options: RequestOptions) => ClientRequest;
@@ -225,7 +249,7 @@ function nodePost(client: NodeClient, options: PostOptions, body: Uint8Array, si
     req.on("response", (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       const limit = options.maxResponseBytes;
-      const parts: Buffer[] = [];
+      const parts: Uint8Array[] = [];
       let read = 0;
       const finish = (): void => {
         if (done) return;
@@ -240,7 +264,7 @@ function nodePost(client: NodeClient, options: PostOptions, body: Uint8Array, si
             : () => resolve({ status, text, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
         if (written) answered();
       };
-      res.on("data", (chunk: Buffer) => {
+      res.on("data", (chunk: Uint8Array) => {
         if (read < limit) parts.push(read + chunk.length > limit ? chunk.subarray(0, limit - read) : chunk);
         read += chunk.length;
         if (read >= limit) {

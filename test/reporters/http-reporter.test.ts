@@ -786,6 +786,68 @@ suite("HttpReporter coalescing and hostile endpoints", () => {
     });
   }
 
+  test("reuses one keep-alive connection for its requests and closes it on close()", async () => {
+    const sockets = new Set<unknown>();
+    let closed = 0;
+    const s = await server((req, res) => {
+      if (!sockets.has(req.socket)) req.socket.on("close", () => closed++);
+      sockets.add(req.socket);
+      res.writeHead(204).end();
+      return "ok";
+    });
+    const r = defaults({ url: s.url });
+    for (let i = 0; i < 5; i++) {
+      r.report(makeBatch(i));
+      await r.flush();
+    }
+    assert.deepEqual([s.received.length, sockets.size], [5, 1]);
+    await r.close();
+    await waitFor(() => closed === 1, "the connection to close");
+  });
+
+  suite("through an injected fetch", () => {
+    const viaFetch: Pick<HttpReporterOptions, "fetch"> = { fetch: (url, init) => globalThis.fetch(url, init) };
+
+    test("delivers retried 500s once, with the same ids", async () => {
+      const s = await server((req, res, body, n) => {
+        if (n < 2) {
+          res.writeHead(500).end();
+          return "500";
+        }
+        return ok(req, res, body, n);
+      });
+      const r = reporter({ url: s.url, node: "n", ...viaFetch });
+      r.report(makeBatch(1));
+      await r.flush();
+      assert.equal(s.received.length, 3);
+      assert.deepEqual(decode(s.received[0]!.body).map((st) => st.id), decode(s.accepted[0]!).map((st) => st.id));
+      assert.deepEqual([r.counters.sent, r.counters.retries], [1, 2]);
+    });
+
+    test("refuses a redirect without following it", async () => {
+      const elsewhere = await server();
+      const s = await server((_req, res) => {
+        res.writeHead(302, { location: elsewhere.url }).end();
+        return "redirect";
+      });
+      const r = reporter({ url: s.url, ...viaFetch });
+      r.report(makeBatch(1));
+      await r.flush();
+      assert.deepEqual([elsewhere.received.length, s.received.length, r.counters.failures], [0, 1, 1]);
+    });
+
+    test("delivers every stat of consecutive windows exactly once while their buffers are recycled", async () => {
+      const s = await server();
+      const r = defaults({ url: s.url, ...viaFetch });
+      for (let w = 0; w < 5; w++) {
+        for (let i = 0; i < 50; i++) r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(w * 100 + i, 2) })));
+        await r.flush();
+      }
+      assert.deepEqual(trackIds(s.accepted).length, 500);
+      assert.equal(new Set(s.accepted.flatMap((b) => decode(b).map((st) => st.id))).size, 500);
+    });
+  });
+
   test("does not storm an endpoint answering 503 with Retry-After 0 or a past date", async () => {
     const s = await server((req, res) => {
       const value = req.headers["x-variant"] === "date" ? "Wed, 21 Oct 2015 07:28:00 GMT" : "0";
