@@ -10,7 +10,8 @@
  *   that every stat it reported arrived exactly once.
  * - `flush-only/<impl>/<w>-<mode>`: the `service.flush()` of a window alone (drain, encode,
  *   report), its stats ingested before each sample, untimed: the flush latency (p99) the targets
- *   bound.
+ *   bound. `flush-only/wasm-http/w3` is the same flush into `HttpReporter` (drain, encode and
+ *   stamping), the previous window's delivery awaited before each sample, untimed.
  * - `decode/<peer>/w2-<mode>`: protobufjs `decode` or protobuf-es `fromBinary` of every message of
  *   a W2 window, nothing else: from subarrays of one received buffer (`sub-bytes`) or from
  *   separate arrays (`bytes`).
@@ -72,7 +73,7 @@ export interface Runner {
    * Untimed set-up of the next operation, when the case times only part of a window (the
    * `flush-only` cases ingest here). Default: none.
    */
-  before?(): void;
+  before?(): void | Promise<void>;
   /** one operation: a coalesce, or one whole flush window; end-to-end cases resolve once it is delivered */
   run(): void | Promise<void>;
   /** accumulated result sizes: read it so no work can be optimised away */
@@ -91,7 +92,7 @@ export interface BenchCase {
   readonly name: string;
   readonly op: "coalesce" | "flush" | "flush-only" | "decode" | "e2e";
   readonly impl: Impl | DecodePeer | E2eImpl;
-  /** whether `run()` returns a promise to wait for (end-to-end cases) */
+  /** whether `run()` or `before()` returns a promise to wait for (the `wasm-http` cases) */
   readonly async?: boolean;
   readonly shape: string;
   /** stats ingested by one operation (k for coalesce, the window's stats for flush) */
@@ -398,11 +399,19 @@ const STAT_ID = /^AS_[0-9A-Za-z]{12}$/;
  * One flush window end to end (see the module documentation): `wasm-http` through `HttpReporter`
  * to a receiver in a child process, `wasm-sink` into a bare `reportBytes` sink.
  */
-function e2eCase(impl: E2eImpl, corpusOf: () => FlushCorpus, shape: string, gcOps: number, allocOps: number, minSamples: number): BenchCase {
-  const name = `e2e/${impl}/${shape}`;
+function e2eCase(
+  impl: E2eImpl,
+  corpusOf: () => FlushCorpus,
+  shape: string,
+  gcOps: number,
+  allocOps: number,
+  minSamples: number,
+  flushOnly = false,
+): BenchCase {
+  const name = `${flushOnly ? "flush-only" : "e2e"}/${impl}/${shape}`;
   return {
     name,
-    op: "e2e",
+    op: flushOnly ? "flush-only" : "e2e",
     impl,
     shape,
     async: impl === "wasm-http",
@@ -469,18 +478,33 @@ function e2eCase(impl: E2eImpl, corpusOf: () => FlushCorpus, shape: string, gcOp
       const reporter = new HttpReporter({ url: receiver.url, node: E2E_NODE });
       const service = newService(await makeEngine("wasm"), corpus, reporter);
       let next = 0;
+      const timed = flushOnly
+        ? {
+            async before(): Promise<void> {
+              await reporter.flush();
+              service.ingestBatch(corpus.windows[next]!.batch);
+              next = (next + 1) % corpus.windows.length;
+            },
+            run(): void {
+              service.flush();
+            },
+          }
+        : {
+            run(): Promise<void> {
+              service.ingestBatch(corpus.windows[next]!.batch);
+              service.flush();
+              next = (next + 1) % corpus.windows.length;
+              return reporter.flush();
+            },
+          };
       return {
-        run(): Promise<void> {
-          service.ingestBatch(corpus.windows[next]!.batch);
-          service.flush();
-          next = (next + 1) % corpus.windows.length;
-          return reporter.flush();
-        },
+        ...timed,
         get sink(): number {
           return reporter.counters.sentStats;
         },
         async finish(): Promise<void> {
           try {
+            await reporter.flush();
             const got = await receiver.counts();
             const c = reporter.counters;
             if (!exactlyOnce(got, c, before)) {
@@ -529,6 +553,7 @@ export function allCases(): BenchCase[] {
   // W3 bytes out: the flush whose p99 the targets bound (30 samples, so p99 is not just the max of 5)
   for (const mode of ["bytes-out", "batch-bytes-out"] as const) cases.push(flushCase("wasm", w3, "w3", mode, 20, 1, 30));
   cases.push(flushCase("wasm", w3, "w3", "batch-bytes-out", 20, 1, 30, true));
+  cases.push(e2eCase("wasm-http", w3, "w3", 20, 1, 30, true));
   for (const peer of ["protobufjs", "protobuf-es"] as const) {
     for (const mode of ["sub-bytes", "bytes"] as const) cases.push(decodeCase(peer, mode));
   }

@@ -89,7 +89,8 @@ function observe(): { stop(): Promise<Observed> } {
 /** `n` runs, each waited for only when it returns a promise (a sync case pays no microtask turn). */
 async function runMany(runner: Runner, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    runner.before?.();
+    const b = runner.before?.();
+    if (b !== undefined) await b;
     const p = runner.run();
     if (p !== undefined) await p;
   }

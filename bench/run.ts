@@ -187,6 +187,7 @@ async function timeCase(c: BenchCase, runner: Runner, time: number): Promise<Cas
   const before = runner.before?.bind(runner);
   bench.add(c.name, () => runner.run(), before === undefined ? {} : { beforeEach: () => before() });
   // an end-to-end case resolves once its window is delivered: the wait is part of the operation
+  // (and a case whose untimed set-up waits for a delivery, flush-only/wasm-http)
   const [task] = c.async === true ? await bench.run() : bench.runSync();
   const r = task?.result;
   if (r === undefined || r.state !== "completed") throw new Error(`${c.name}: benchmark did not complete (${r?.state ?? "no result"})`);
