@@ -2,6 +2,19 @@
  * Benchmark cases, named `op/impl/shape`:
  *
  * - `coalesce/<impl>/w1-k<k>`: one `engine.coalesce(group)` of k stats (W1).
+ * - `e2e/wasm-http/<w>`: one flush window end to end: `ingestBatch` -> wasm -> `HttpReporter`
+ *   (protobuf, `node` stamped) -> a receiver in a child process on 127.0.0.1, until the reporter's
+ *   `flush()` resolves (the receiver acknowledged it); `e2e/wasm-sink/<w>` is the same window into a
+ *   bare `reportBytes` sink, its peer. The HTTP case checks that the delivered stats, less the
+ *   stamped `node` and `id`, equal the baseline's, with every id unique, and after it is measured
+ *   that every stat it reported arrived exactly once.
+ * - `flush-only/<impl>/<w>-<mode>`: the `service.flush()` of a window alone (drain, encode,
+ *   report), its stats ingested before each sample, untimed: the flush latency (p99) the targets
+ *   bound. `flush-only/wasm-http/w3` is the same flush into `HttpReporter` (drain, encode and
+ *   stamping), the previous window's delivery awaited before each sample, untimed.
+ * - `decode/<peer>/w2-<mode>`: protobufjs `decode` or protobuf-es `fromBinary` of every message of
+ *   a W2 window, nothing else: from subarrays of one received buffer (`sub-bytes`) or from
+ *   separate arrays (`bytes`).
  * - `flush/<impl>/<w>-<mode>`: one flush window through the public API of a real
  *   TelemetryService: every stat of the window ingested, then `service.flush()`.
  *   Modes: `objects` (trackStats with message objects, objects out), `bytes` (trackStats with one
@@ -35,8 +48,10 @@ import {
   type Engine,
   type TelemetryReporter,
 } from "../src/index.ts";
+import { HttpReporter } from "../src/reporters/http-reporter.ts";
 import { createTsFlatEngine } from "./ts-flat/engine.ts";
 import { coalesceCorpus, w2, w3, type FlushCorpus } from "./corpus.ts";
+import { exactlyOnce, startReceiver } from "./e2e/harness.ts";
 
 /** An implementation under test. */
 export type Impl = "ts" | "ts-flat" | "wasm" | "ts-current" | "wasm-current";
@@ -49,23 +64,39 @@ function baselineKeyOf(impl: Impl, shape: string): string {
 /** Peers that only decode, for scale: no validation, no coalescing, no output. */
 export type DecodePeer = "protobufjs" | "protobuf-es";
 
+/** End-to-end paths of the wasm engine: to a receiver over HTTP, or into a bare bytes sink. */
+export type E2eImpl = "wasm-http" | "wasm-sink";
+
 /** How a flush case feeds and drains the service. */
 export type FlushMode = "objects" | "bytes" | "bytes-out" | "batch-bytes-out" | "sub-bytes" | "sub-bytes-out";
 
 /** A prepared case: `run()` does one operation; `sink` keeps its results observable. */
 export interface Runner {
-  /** one operation: a coalesce, or one whole flush window */
-  run(): void;
+  /**
+   * Untimed set-up of the next operation, when the case times only part of a window (the
+   * `flush-only` cases ingest here). Default: none.
+   */
+  before?(): void | Promise<void>;
+  /** one operation: a coalesce, or one whole flush window; end-to-end cases resolve once it is delivered */
+  run(): void | Promise<void>;
   /** accumulated result sizes: read it so no work can be optimised away */
   readonly sink: number;
+  /**
+   * Called once after the case is measured: checks what only the end can tell (every stat
+   * delivered exactly once; throws a {@link CaseMismatchError} if not) and releases what the
+   * case holds (a receiver process). Default: nothing.
+   */
+  finish?(): Promise<void>;
 }
 
 /** One benchmark case. */
 export interface BenchCase {
   /** `op/impl/shape` */
   readonly name: string;
-  readonly op: "coalesce" | "flush" | "decode";
-  readonly impl: Impl | DecodePeer;
+  readonly op: "coalesce" | "flush" | "flush-only" | "decode" | "e2e";
+  readonly impl: Impl | DecodePeer | E2eImpl;
+  /** whether `run()` or `before()` returns a promise to wait for (the `wasm-http` cases) */
+  readonly async?: boolean;
   readonly shape: string;
   /** stats ingested by one operation (k for coalesce, the window's stats for flush) */
   readonly statsPerOp: number | (() => number);
@@ -166,6 +197,12 @@ function newService(engine: Engine, corpus: FlushCorpus, reporter: TelemetryRepo
 }
 
 function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: number, mode: FlushMode): void {
+  ingestOnly(service, corpus, index, mode);
+  service.flush();
+}
+
+/** A window's stats into the service, without the flush. */
+function ingestOnly(service: TelemetryService, corpus: FlushCorpus, index: number, mode: FlushMode): void {
   const w = corpus.windows[index]!;
   if (mode === "batch-bytes-out") {
     service.ingestBatch(w.batch);
@@ -177,7 +214,6 @@ function ingestWindow(service: TelemetryService, corpus: FlushCorpus, index: num
       service.trackStats(roomIds[i]!, participantIds[i]!, trackIds[i]!, directions[i]!, input[i]!);
     }
   }
-  service.flush();
 }
 
 const W1_GROUPS = 64;
@@ -203,12 +239,22 @@ export async function computeBaseline(key: string): Promise<string[][]> {
   return out;
 }
 
-function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode: FlushMode, gcOps: number, allocOps: number, minSamples: number): BenchCase {
-  const name = `flush/${impl}/${shape}-${mode}`;
+function flushCase(
+  impl: Impl,
+  corpusOf: () => FlushCorpus,
+  shape: string,
+  mode: FlushMode,
+  gcOps: number,
+  allocOps: number,
+  minSamples: number,
+  flushOnly = false,
+): BenchCase {
+  const op = flushOnly ? "flush-only" : "flush";
+  const name = `${op}/${impl}/${shape}-${mode}`;
   const bytesOut = mode === "bytes-out" || mode === "batch-bytes-out" || mode === "sub-bytes-out";
   return {
     name,
-    op: "flush",
+    op,
     impl,
     shape: `${shape}-${mode}`,
     statsPerOp: () => corpusOf().statsPerWindow,
@@ -232,6 +278,20 @@ function flushCase(impl: Impl, corpusOf: () => FlushCorpus, shape: string, mode:
       const service = newService(await makeEngine(impl), corpus, reporter);
       const windows = corpus.windows.length;
       let next = 0;
+      if (flushOnly) {
+        return {
+          before(): void {
+            ingestOnly(service, corpus, next, mode);
+            next = (next + 1) % windows;
+          },
+          run(): void {
+            service.flush();
+          },
+          get sink(): number {
+            return reporter.sink;
+          },
+        };
+      }
       return {
         run(): void {
           ingestWindow(service, corpus, next, mode);
@@ -286,16 +346,17 @@ function coalesceCase(impl: Impl, k: number): BenchCase {
 
 /**
  * One W2 window's messages decoded, nothing else: protobufjs `decode` or protobuf-es `fromBinary`
- * of every message, from subarrays of the window's one received buffer. What the engine's whole
- * aggregation (`flush/wasm/w2-batch-bytes-out`) is compared against.
+ * of every message, from subarrays of the window's one received buffer (`sub-bytes`) or from
+ * separate arrays (`bytes`). What the engine's whole aggregation (`flush/wasm/w2-batch-bytes-out`,
+ * `flush/wasm/w2-sub-bytes-out`, `flush/wasm/w2-bytes-out`) is compared against.
  */
-function decodeCase(peer: DecodePeer): BenchCase {
-  const name = `decode/${peer}/w2-sub-bytes`;
+function decodeCase(peer: DecodePeer, mode: "sub-bytes" | "bytes"): BenchCase {
+  const name = `decode/${peer}/w2-${mode}`;
   return {
     name,
     op: "decode",
     impl: peer,
-    shape: "w2-sub-bytes",
+    shape: `w2-${mode}`,
     statsPerOp: () => w2().statsPerWindow,
     gcOps: 200,
     allocOps: 8,
@@ -304,10 +365,12 @@ function decodeCase(peer: DecodePeer): BenchCase {
     async prepare(): Promise<Runner> {
       const corpus = w2();
       const decode = peer === "protobuf-es" ? (b: Uint8Array) => fromBinary(AnalyticsStatSchema, b) : await protobufjsDecoder();
+      const messagesOf = (w: (typeof corpus.windows)[number]) => (mode === "sub-bytes" ? w.received : w.bytes);
       // checked like the other cases: the first window decodes to the corpus's own stats
       const w = corpus.windows[0]!;
-      for (let i = 0; i < w.received.length; i++) {
-        const got = decode(w.received[i]!) as { trackId: string; streams: unknown[] };
+      const first = messagesOf(w);
+      for (let i = 0; i < first.length; i++) {
+        const got = decode(first[i]!) as { trackId: string; streams: unknown[] };
         const want = w.stats[i]!;
         if (got.trackId !== want.trackId || got.streams.length !== want.streams.length) {
           throw new CaseMismatchError(`${name}: message ${i} decoded to ${got.trackId}, not ${want.trackId}`);
@@ -317,12 +380,146 @@ function decodeCase(peer: DecodePeer): BenchCase {
       let next = 0;
       return {
         run(): void {
-          const messages = corpus.windows[next]!.received;
+          const messages = messagesOf(corpus.windows[next]!);
           for (let i = 0; i < messages.length; i++) sink += (decode(messages[i]!) as { streams: unknown[] }).streams.length;
           next = (next + 1) % corpus.windows.length;
         },
         get sink(): number {
           return sink;
+        },
+      };
+    },
+  };
+}
+
+// ---- end-to-end cases -------------------------------------------------------------------------
+
+/** The node name the end-to-end HTTP case stamps. */
+const E2E_NODE = "SFU_bench";
+const STAT_ID = /^AS_[0-9A-Za-z]{12}$/;
+
+/**
+ * One flush window end to end (see the module documentation): `wasm-http` through `HttpReporter`
+ * to a receiver in a child process, `wasm-sink` into a bare `reportBytes` sink.
+ */
+function e2eCase(
+  impl: E2eImpl,
+  corpusOf: () => FlushCorpus,
+  shape: string,
+  gcOps: number,
+  allocOps: number,
+  minSamples: number,
+  flushOnly = false,
+): BenchCase {
+  const name = `${flushOnly ? "flush-only" : "e2e"}/${impl}/${shape}`;
+  return {
+    name,
+    op: flushOnly ? "flush-only" : "e2e",
+    impl,
+    shape,
+    async: impl === "wasm-http",
+    statsPerOp: () => corpusOf().statsPerWindow,
+    gcOps,
+    allocOps,
+    minSamples,
+    baselineKey: shape,
+    async prepare(all: Expected): Promise<Runner> {
+      const corpus = corpusOf();
+      const expected = all[shape] ?? [];
+      if (impl === "wasm-sink") {
+        const capture = new CaptureBytesReporter();
+        const checked = newService(await makeEngine("wasm"), corpus, capture);
+        for (let i = 0; i < CHECKED_WINDOWS; i++) {
+          ingestWindow(checked, corpus, i % corpus.windows.length, "batch-bytes-out");
+          sameOutput(name, `window ${i}`, capture.stats.splice(0), expected[i]);
+        }
+        await checked.stop();
+        const reporter = new SinkBytesReporter();
+        const service = newService(await makeEngine("wasm"), corpus, reporter);
+        let next = 0;
+        return {
+          run(): void {
+            service.ingestBatch(corpus.windows[next]!.batch);
+            service.flush();
+            next = (next + 1) % corpus.windows.length;
+          },
+          get sink(): number {
+            return reporter.sink;
+          },
+        };
+      }
+
+      const receiver = await startReceiver();
+      try {
+        // check first, on a service and reporter of their own, through the receiver's kept bodies
+        const checkReporter = new HttpReporter({ url: receiver.keepUrl, node: E2E_NODE });
+        const checked = newService(await makeEngine("wasm"), corpus, checkReporter);
+        const ids = new Set<string>();
+        for (let i = 0; i < CHECKED_WINDOWS; i++) {
+          checked.ingestBatch(corpus.windows[i % corpus.windows.length]!.batch);
+          checked.flush();
+          await checkReporter.flush();
+          const stats = fromBinary(AnalyticsStatsSchema, await receiver.bodies()).stats;
+          for (const st of stats) {
+            if (st.node !== E2E_NODE || !STAT_ID.test(st.id) || ids.has(st.id)) {
+              throw new CaseMismatchError(`${name}: window ${i}: a stat arrived with node ${JSON.stringify(st.node)}, id ${JSON.stringify(st.id)}`);
+            }
+            ids.add(st.id);
+            st.node = "";
+            st.id = "";
+          }
+          sameOutput(name, `window ${i}`, stats, expected[i]);
+        }
+        await checked.stop();
+        await checkReporter.close();
+      } catch (err) {
+        receiver.stop();
+        throw err;
+      }
+
+      const before = await receiver.counts();
+      const reporter = new HttpReporter({ url: receiver.url, node: E2E_NODE });
+      const service = newService(await makeEngine("wasm"), corpus, reporter);
+      let next = 0;
+      const timed = flushOnly
+        ? {
+            async before(): Promise<void> {
+              await reporter.flush();
+              service.ingestBatch(corpus.windows[next]!.batch);
+              next = (next + 1) % corpus.windows.length;
+            },
+            run(): void {
+              service.flush();
+            },
+          }
+        : {
+            run(): Promise<void> {
+              service.ingestBatch(corpus.windows[next]!.batch);
+              service.flush();
+              next = (next + 1) % corpus.windows.length;
+              return reporter.flush();
+            },
+          };
+      return {
+        ...timed,
+        get sink(): number {
+          return reporter.counters.sentStats;
+        },
+        async finish(): Promise<void> {
+          try {
+            await reporter.flush();
+            const got = await receiver.counts();
+            const c = reporter.counters;
+            if (!exactlyOnce(got, c, before)) {
+              throw new CaseMismatchError(
+                `${name}: not delivered exactly once: ${got.stats - before.stats} stats and ${got.distinctIds - before.distinctIds} distinct ids received, ${c.stats} reported, ${c.dropped} dropped`,
+              );
+            }
+            await service.stop();
+            await reporter.close();
+          } finally {
+            receiver.stop();
+          }
         },
       };
     },
@@ -400,8 +597,18 @@ export function allCases(): BenchCase[] {
     for (const impl of IMPLS) cases.push(flushCase(impl, w2, "w2", mode, 200, 8, 10));
   }
   for (const impl of IMPLS) cases.push(flushCase(impl, w3, "w3", "objects", 20, 1, 5));
-  for (const peer of ["protobufjs", "protobuf-es"] as const) cases.push(decodeCase(peer));
+  // W3 bytes out: the flush whose p99 the targets bound (30 samples, so p99 is not just the max of 5)
+  for (const mode of ["bytes-out", "batch-bytes-out"] as const) cases.push(flushCase("wasm", w3, "w3", mode, 20, 1, 30));
+  cases.push(flushCase("wasm", w3, "w3", "batch-bytes-out", 20, 1, 30, true));
+  cases.push(e2eCase("wasm-http", w3, "w3", 20, 1, 30, true));
+  for (const peer of ["protobufjs", "protobuf-es"] as const) {
+    for (const mode of ["sub-bytes", "bytes"] as const) cases.push(decodeCase(peer, mode));
+  }
   cases.push(wasmDecodeCase());
+  // end to end, the bare sink next to HTTP so their ratio is read off one table
+  for (const [corpusOf, shape, gcOps, allocOps, minSamples] of [[w2, "w2", 200, 8, 20], [w3, "w3", 20, 1, 10]] as const) {
+    for (const impl of ["wasm-sink", "wasm-http"] as const) cases.push(e2eCase(impl, corpusOf, shape, gcOps, allocOps, minSamples));
+  }
   // the livekit-current profile next to the default: objects and bytes paths
   for (const impl of CURRENT_IMPLS) cases.push(coalesceCase(impl, 16));
   for (const mode of ["objects", "bytes-out", "batch-bytes-out"] as const) {

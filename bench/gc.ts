@@ -86,14 +86,24 @@ function observe(): { stop(): Promise<Observed> } {
   };
 }
 
+/** `n` runs, each waited for only when it returns a promise (a sync case pays no microtask turn). */
+async function runMany(runner: Runner, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const b = runner.before?.();
+    if (b !== undefined) await b;
+    const p = runner.run();
+    if (p !== undefined) await p;
+  }
+}
+
 /** Counts GC events over `ops` runs, after `warmup` runs and a full GC. */
 export async function measureGc(runner: Runner, warmup: number, ops: number): Promise<GcResult> {
-  for (let i = 0; i < warmup; i++) runner.run();
+  await runMany(runner, warmup);
   forceGc();
   await nextTask();
   const o = observe();
   const t0 = performance.now();
-  for (let i = 0; i < ops; i++) runner.run();
+  await runMany(runner, ops);
   const wallMs = performance.now() - t0;
   const r = await o.stop();
   return { ops, ...r.counts, gcMs: r.gcMs, maxPauseMs: r.maxPauseMs, wallMs };
@@ -101,12 +111,12 @@ export async function measureGc(runner: Runner, warmup: number, ops: number): Pr
 
 /** Measures JS heap bytes allocated by `ops` runs, after `warmup` runs and a full GC. */
 export async function measureAlloc(runner: Runner, warmup: number, ops: number): Promise<AllocResult> {
-  for (let i = 0; i < warmup; i++) runner.run();
+  await runMany(runner, warmup);
   forceGc();
   await nextTask();
   const o = observe();
   const u0 = v8.getHeapStatistics().used_heap_size;
-  for (let i = 0; i < ops; i++) runner.run();
+  await runMany(runner, ops);
   const u1 = v8.getHeapStatistics().used_heap_size;
   const r = await o.stop();
   return { ops, bytes: r.events === 0 ? u1 - u0 : null, gcEvents: r.events };

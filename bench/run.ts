@@ -21,7 +21,9 @@ import { measureAlloc, measureGc, type AllocResult, type GcResult } from "./gc.t
 const HELP = `usage: npm run bench -- [REGEX...] [options]
 
 Runs the statsworker-wasm benchmarks (workloads W1-W3 of docs/rules.md): coalesce (W1) and flush windows (W2, W3)
-for the ts baseline, ts-flat and wasm, each checked against the baseline's output first.
+for the ts baseline, ts-flat and wasm, each checked against the baseline's output first; decode-only
+peers (protobufjs, protobuf-es); and end to end (e2e/): wasm -> HttpReporter -> a receiver in a child
+process, next to a bare bytes sink, checked for every stat delivered exactly once.
 
 arguments:
   REGEX            run only cases whose name (op/impl/shape) matches any of these
@@ -161,17 +163,18 @@ async function runChild(args: Args): Promise<void> {
     if (!wanted.has(c.name)) continue;
     const runner = await c.prepare(expected); // throws CaseMismatchError when the output is wrong
     if (args.child === "time") {
-      out[c.name] = timeCase(c, runner, args.time);
+      out[c.name] = await timeCase(c, runner, args.time);
     } else {
       const warmup = c.op === "coalesce" ? 5000 : Math.max(3, Math.ceil(c.allocOps / 2));
       out[c.name] = args.child === "gc" ? await measureGc(runner, warmup, c.gcOps) : await measureAlloc(runner, warmup, c.allocOps);
     }
     if (runner.sink < 0) console.error("unreachable: keeps the sink alive");
+    await runner.finish?.(); // throws CaseMismatchError when an end-to-end case lost or doubled a stat
   }
   process.stdout.write(RESULT_PREFIX + JSON.stringify(out) + "\n");
 }
 
-function timeCase(c: BenchCase, runner: Runner, time: number): CaseResult {
+async function timeCase(c: BenchCase, runner: Runner, time: number): Promise<CaseResult> {
   const bench = new Bench({
     name: c.name,
     time,
@@ -181,8 +184,11 @@ function timeCase(c: BenchCase, runner: Runner, time: number): CaseResult {
     timestampProvider: hrtimeNowTimestampProvider,
     throws: true,
   });
-  bench.add(c.name, () => runner.run());
-  const [task] = bench.runSync();
+  const before = runner.before?.bind(runner);
+  bench.add(c.name, () => runner.run(), before === undefined ? {} : { beforeEach: () => before() });
+  // an end-to-end case resolves once its window is delivered: the wait is part of the operation
+  // (and a case whose untimed set-up waits for a delivery, flush-only/wasm-http)
+  const [task] = c.async === true ? await bench.run() : bench.runSync();
   const r = task?.result;
   if (r === undefined || r.state !== "completed") throw new Error(`${c.name}: benchmark did not complete (${r?.state ?? "no result"})`);
   const perOp = statsPerOp(c);
@@ -255,8 +261,16 @@ export function renderTable(file: ResultsFile): string {
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // end-to-end cases: each path against the bare sink of the same shape, from the same run
+  const ratios: string[] = [];
+  for (const [name, r] of Object.entries(file.cases)) {
+    const sink = file.cases[`e2e/wasm-sink/${r.shape}`];
+    if (r.op !== "e2e" || sink === undefined || r.impl === "wasm-sink") continue;
+    ratios.push(`${name}: ${(r.statsPerSec / sink.statsPerSec).toFixed(2)}x e2e/wasm-sink/${r.shape}`);
+  }
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  return [line(head), `|${widths.map((w, i) => (i === 0 ? ":" : "-") + "-".repeat(w) + (i === 0 ? "-" : ":")).join("|")}|`, ...rows.map(line)].join("\n");
+  const table = [line(head), `|${widths.map((w, i) => (i === 0 ? ":" : "-") + "-".repeat(w) + (i === 0 ? "-" : ":")).join("|")}|`, ...rows.map(line)];
+  return [...table, ...(ratios.length === 0 ? [] : ["", ...ratios])].join("\n");
 }
 
 // ---- main -------------------------------------------------------------------------------------

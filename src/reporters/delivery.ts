@@ -70,6 +70,13 @@ export interface QueuedBatch {
 export interface DeliveryTransport {
   send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number | void>;
   close?(): Promise<void> | void;
+  /**
+   * Called once for each batch the queue is done with (delivered, dropped or evicted), so its
+   * bytes can be reused; never for a batch one of whose sends was aborted (timed out, or cut off
+   * by the `close()` deadline), since such a send may still be reading them. A `send` must not
+   * read a group's bytes after its promise settles. Default: nothing.
+   */
+  release?(batch: QueuedBatch): void;
 }
 
 /** Why a send failed, as a {@link DeliveryError} says it. */
@@ -202,6 +209,8 @@ class Entry implements QueuedBatch {
   settled = false;
   /** send alone: its group was refused permanently, so each member is tried by itself */
   solo = false;
+  /** a send of it was aborted and may still read its bytes: they are never released for reuse */
+  tainted = false;
   constructor(
     readonly bytes: Uint8Array<ArrayBuffer>,
     readonly stats: number,
@@ -295,6 +304,23 @@ export class DeliveryQueue {
     return { ...this.#counters, queued: this.#heldBatches };
   }
 
+  /**
+   * The largest unit a reporter should {@link push} as one entry, in bytes, stats and batches:
+   * at most one group (so a unit is never a send the queue would have split) and at most an
+   * eighth of each queue bound, at least 1. Entries are dropped whole, so a unit over a queue
+   * bound would be lost whole even to a healthy endpoint, and one near it would take most of
+   * the queue with it when evicted; an eighth keeps what an eviction drops beyond what it must
+   * below an eighth of the queue. With the defaults this is one group (4 MiB).
+   */
+  get unitBounds(): { readonly bytes: number; readonly stats: number; readonly batches: number } {
+    const eighth = (bound: number): number => Math.max(1, Math.floor(bound / 8));
+    return {
+      bytes: Math.min(this.#maxGroupBytes, eighth(this.#maxQueuedBytes)),
+      stats: Math.min(this.#maxGroupStats, eighth(this.#maxQueuedStats)),
+      batches: Math.min(this.#maxGroupBatches, eighth(this.#maxQueuedBatches)),
+    };
+  }
+
   /** `true` once {@link close} has been called. */
   get closed(): boolean {
     return this.#closed;
@@ -314,6 +340,7 @@ export class DeliveryQueue {
     this.#counters.stats += stats;
     if (this.#closed) {
       this.#drop(stats, false, batches);
+      this.#release(new Entry(bytes, stats, batches));
       // Warn on the first only: a host that keeps reporting after close() would flood the log.
       const level = this.#refusals++ === 0 ? "warn" : "debug";
       this.#logger[level](`${this.#name} reporter is closed, batch dropped`, { stats });
@@ -417,6 +444,7 @@ export class DeliveryQueue {
       entry.batches > this.#maxQueuedBatches
     ) {
       this.#drop(entry.stats, false, entry.batches);
+      this.#release(entry);
       this.#logger.warn(`${this.#name} batch larger than the queue bound dropped`, {
         bytes: entry.bytes.byteLength,
         stats: entry.stats,
@@ -437,6 +465,7 @@ export class DeliveryQueue {
       const dropped = victim ?? entry;
       this.#drop(dropped.stats, false, dropped.batches);
       dropped.settled = true;
+      this.#release(dropped);
       // Log once per overflow episode, not per batch: a dead endpoint would flood the log.
       if (this.#overflowDrops++ === 0) {
         this.#logger.warn(`${this.#name} queue full, dropping oldest batches`, {
@@ -540,6 +569,7 @@ export class DeliveryQueue {
         }
         this.#drop(group[0]!.stats, true, group[0]!.batches);
         group[0]!.settled = true;
+        this.#release(group[0]!);
         this.#logger.error(`${this.#name} endpoint rejected a batch, dropped`, {
           reason: outcome.reason,
           stats: group[0]!.stats,
@@ -559,6 +589,7 @@ export class DeliveryQueue {
         if (entry.attempts < this.#maxAttempts) continue;
         entry.settled = true;
         this.#drop(entry.stats, true, entry.batches);
+        this.#release(entry);
         this.#logger.error(`${this.#name} batch dropped after its last attempt`, {
           reason: outcome.reason,
           attempts: entry.attempts,
@@ -603,6 +634,7 @@ export class DeliveryQueue {
       entry.settled = true;
       stats += entry.stats;
       batches += entry.batches;
+      this.#release(entry);
     }
     this.#counters.sent += batches;
     this.#counters.sentStats += stats;
@@ -624,7 +656,11 @@ export class DeliveryQueue {
     const aborted = new Promise<Outcome>((resolve) => {
       controller.signal.addEventListener(
         "abort",
-        () => resolve({ kind: "retry", reason: describeError(controller.signal.reason), retryAfterMs: undefined }),
+        () => {
+          // the transport may go on reading these bytes: they must never be reused
+          for (const entry of group) entry.tainted = true;
+          resolve({ kind: "retry", reason: describeError(controller.signal.reason), retryAfterMs: undefined });
+        },
         { once: true },
       );
     });
@@ -703,6 +739,7 @@ export class DeliveryQueue {
     for (const entry of this.#inFlight) {
       if (entry.settled) continue;
       entry.settled = true;
+      entry.tainted = true; // its send is being cut off, and may still read the bytes
       this.#drop(entry.stats, false, entry.batches);
       this.#heldBytes -= entry.bytes.byteLength;
       this.#heldStats -= entry.stats;
@@ -715,6 +752,7 @@ export class DeliveryQueue {
       const entry = this.#takeHead();
       entry.settled = true;
       this.#drop(entry.stats, false, entry.batches);
+      this.#release(entry);
       lost += entry.batches;
       lostStats += entry.stats;
     }
@@ -722,6 +760,16 @@ export class DeliveryQueue {
     this.#sleep?.wake();
     if (lost > 0) this.#logger.warn(`${this.#name} batches dropped`, { reason, batches: lost, stats: lostStats });
     this.#settle();
+  }
+
+  /** Hands a batch the queue is done with back to the transport for reuse (see {@link DeliveryTransport.release}). */
+  #release(entry: Entry): void {
+    if (entry.tainted || this.#transport.release === undefined) return;
+    try {
+      this.#transport.release(entry);
+    } catch (err) {
+      this.#logger.error(`${this.#name} transport release failed`, { error: describeError(err) });
+    }
   }
 
   #drop(stats: number, failure: boolean, batches = 1): void {

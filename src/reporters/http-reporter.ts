@@ -1,7 +1,7 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { AnalyticsStatsSchema } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { QueuedBatch } from "./delivery.ts";
-import { type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
+import { closePost, type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
 import { NetworkReporter, type NetworkReporterOptions } from "./network-reporter.ts";
 import { concatBatches } from "./stamp.ts";
 
@@ -31,7 +31,11 @@ export interface HttpReporterOptions extends Omit<NetworkReporterOptions, "attem
    * own `content-type`. Default: none.
    */
   headers?: HeadersOption;
-  /** The `fetch` to call. Default: `globalThis.fetch` (Node >= 18, browsers). */
+  /**
+   * The `fetch` to call for every request. Default: in Node >= 20.16, Node's own `http`/`https`
+   * client with a keep-alive connection of the reporter's own (closed by `close()`); elsewhere
+   * `globalThis.fetch` (browsers, older Node).
+   */
   fetch?: FetchFunction;
   /**
    * Abort one request after this long, in milliseconds; a timeout is retried. `Infinity` turns
@@ -82,9 +86,17 @@ export class HttpReporter extends NetworkReporter {
   }
 
   protected override send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number> {
-    const bytes = group.length === 1 ? group[0]!.bytes : concatBatches(group.map((b) => b.bytes));
+    // concatBatches copies a group of several; a single batch is sent from the queue's buffer
+    // through Node's client, which is done with it when the request has been written, but fetch
+    // may still stream a body after its response arrives, so it gets a copy.
+    const bytes =
+      group.length > 1 ? concatBatches(group.map((b) => b.bytes)) : this.#post.node !== undefined ? group[0]!.bytes : group[0]!.bytes.slice();
     if (this.#format === "protobuf") return post(this.#post, bytes, signal);
     const json = toJsonString(AnalyticsStatsSchema, fromBinary(AnalyticsStatsSchema, bytes));
     return post(this.#post, new TextEncoder().encode(json), signal);
+  }
+
+  protected override closeTransport(): void {
+    closePost(this.#post);
   }
 }

@@ -45,6 +45,9 @@ export abstract class NetworkReporter implements TelemetryReporter {
   // and one queue entry per flush window, however many workers reported in it.
   readonly #pending: StampBuffer;
   #sealScheduled = false;
+  // Made once: an arrow written inside reportBytes would make V8 allocate a context for `this`
+  // on every call (about 40 B a batch), whether or not the arrow is created.
+  readonly #sealTask = (): void => this.#seal();
 
   /**
    * @param name the protocol, as log messages name it (`"http"`, `"otlp"`)
@@ -56,16 +59,14 @@ export abstract class NetworkReporter implements TelemetryReporter {
     const transport: DeliveryTransport = {
       send: (group, signal) => this.send(group, signal),
       close: () => this.closeTransport(),
+      // A delivered or dropped window's buffer is written into again by a later window.
+      release: (batch) => this.#pending.recycle(batch.bytes),
     };
     this.queue = new DeliveryQueue(name, transport, options);
-    // The same group bounds as the queue's (already validated by it), so a buffer is never a
-    // group the queue would have split.
-    this.#pending = new StampBuffer(
-      options.maxGroupBytes ?? 4 * 1024 * 1024,
-      options.node === undefined ? {} : { node: options.node },
-      options.maxGroupStats ?? Infinity,
-      options.maxGroupBatches ?? Infinity,
-    );
+    // Sealed at the queue's unit bounds: never a group the queue would have split, and never a
+    // unit so large against the queue bounds that dropping it whole loses a turn's batches.
+    const unit = this.queue.unitBounds;
+    this.#pending = new StampBuffer(unit.bytes, options.node === undefined ? {} : { node: options.node }, unit.stats, unit.batches);
   }
 
   /** A snapshot of the delivery counters, fresh on every read; `queued` includes the batches being sent. */
@@ -95,7 +96,9 @@ export abstract class NetworkReporter implements TelemetryReporter {
   /**
    * Stamps one encoded `AnalyticsStats` message and queues it, building no objects. The buffer
    * is read during the call only: the batches reported in one turn of the event loop are stamped
-   * into one buffer (up to `maxGroupBytes`), queued together when the turn ends. Malformed bytes
+   * into one buffer, queued together when the turn ends or when the buffer reaches one group
+   * (`maxGroupBytes`, `maxGroupStats`, `maxGroupBatches`) or an eighth of a queue bound, so a
+   * turn larger than the queue is queued in pieces and only its oldest are evicted. Malformed bytes
    * are dropped, counted as a failure and logged. Never throws.
    */
   reportBytes(batch: Uint8Array): void {
@@ -112,7 +115,7 @@ export abstract class NetworkReporter implements TelemetryReporter {
     if (this.queue.closed) this.#seal();
     else if (!this.#sealScheduled) {
       this.#sealScheduled = true;
-      queueMicrotask(() => this.#seal());
+      queueMicrotask(this.#sealTask);
     }
   }
 
@@ -147,7 +150,11 @@ export abstract class NetworkReporter implements TelemetryReporter {
     return this.queue.close(deadlineMs);
   }
 
-  /** Sends one group of stamped batches; see {@link DeliveryTransport.send}. */
+  /**
+   * Sends one group of stamped batches; see {@link DeliveryTransport.send}. The group's bytes are
+   * reused once the queue is done with them, so nothing may read them after the promise settles
+   * (a protocol client that may still be writing them then must be given a copy).
+   */
   protected abstract send(group: readonly QueuedBatch[], signal: AbortSignal): Promise<number | void>;
 
   /** Releases connections once the queue is done; see {@link DeliveryTransport.close}. Default: nothing. */

@@ -21,7 +21,7 @@ import {
   AnalyticsStatsSchema,
 } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { QueuedBatch } from "./delivery.ts";
-import { type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
+import { closePost, type FetchFunction, type HeadersOption, httpTarget, post, type PostOptions } from "./http-post.ts";
 import { NetworkReporter, type NetworkReporterOptions } from "./network-reporter.ts";
 import { concatBatches } from "./stamp.ts";
 
@@ -61,7 +61,11 @@ export interface OtlpReporterOptions extends Omit<NetworkReporterOptions, "attem
   resource?: Record<string, OtlpAttributeValue>;
   /** Extra request headers, or a function returning them per attempt. Default: none. */
   headers?: HeadersOption;
-  /** The `fetch` to call. Default: `globalThis.fetch`. */
+  /**
+   * The `fetch` to call for every request. Default: in Node >= 20.16, Node's own `http`/`https`
+   * client with a keep-alive connection of the reporter's own (closed by `close()`); elsewhere
+   * `globalThis.fetch`.
+   */
   fetch?: FetchFunction;
   /** Abort one request after this long, in milliseconds, and retry it. Default: `10_000`. */
   requestTimeoutMs?: number;
@@ -71,7 +75,7 @@ export interface OtlpReporterOptions extends Omit<NetworkReporterOptions, "attem
 
 /**
  * A reporter that exports every coalesced stat as one OpenTelemetry log record over OTLP/HTTP
- * (`/v1/logs`), in protobuf or JSON, through `fetch` only: it runs in browsers too.
+ * (`/v1/logs`), in protobuf or JSON, through Node's HTTP client or `fetch`: it runs in browsers too.
  *
  * Each record has `eventName` `"livekit.analytics.stat"`, `timeUnixNano` the stat's
  * `time_stamp` (`observedTimeUnixNano` when it was sent), and one attribute per field of the stat,
@@ -119,6 +123,10 @@ export class OtlpReporter extends NetworkReporter {
         ? toBinary(ExportLogsServiceRequestSchema, request)
         : new TextEncoder().encode(toJsonString(ExportLogsServiceRequestSchema, request, { enumAsInteger: true }));
     return post(this.#post, body, signal);
+  }
+
+  protected override closeTransport(): void {
+    closePost(this.#post);
   }
 }
 

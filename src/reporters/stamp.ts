@@ -91,14 +91,19 @@ export function stampBatch(batch: Uint8Array, options: StampOptions = {}): Stamp
  * Stamped batches appended into one reusable buffer: what a network reporter accumulates between
  * two sends, so that stamping the 10 000 batches of a flush allocates one buffer, not 10 000.
  *
- * {@link StampBuffer.add} stamps as {@link stampBatch} does; {@link StampBuffer.take} copies out
- * what was added (one valid `AnalyticsStats`, the batches concatenated) and empties the buffer.
+ * {@link StampBuffer.add} stamps as {@link stampBatch} does; {@link StampBuffer.take} hands over
+ * what was added (one valid `AnalyticsStats`, the batches concatenated) without copying it, and
+ * starts a new buffer; {@link StampBuffer.recycle} gives a taken buffer back once nothing reads
+ * it, so a steady reporter writes every window into the same two or three buffers instead of
+ * allocating (and making V8 collect, for their external memory) one per window.
  */
 export class StampBuffer {
   #bytes = new Uint8Array(0);
   #length = 0;
   #stats = 0;
   #batches = 0;
+  // Taken buffers given back, newest last; at most SPARES, each within twice the limit.
+  readonly #spares: Uint8Array<ArrayBuffer>[] = [];
 
   /**
    * @param limit bytes after which {@link add} refuses a batch, unless the buffer is empty
@@ -145,8 +150,12 @@ export class StampBuffer {
       return false;
     }
     if (this.#length + size > this.#bytes.length) {
-      const grown = new Uint8Array(Math.max(this.#length + size, this.#bytes.length * 2, 4096));
-      grown.set(this.#bytes.subarray(0, this.#length));
+      const wanted = this.#length + size;
+      let grown = this.#length === 0 ? this.#spare(wanted) : undefined;
+      if (grown === undefined) {
+        grown = new Uint8Array(Math.max(wanted, this.#bytes.length * 2, Math.min(this.limit, 64 * 1024), 4096));
+        grown.set(this.#bytes.subarray(0, this.#length));
+      }
       this.#bytes = grown;
     }
     writeScanned(batch, this.#bytes, this.#length, size);
@@ -156,16 +165,46 @@ export class StampBuffer {
     return true;
   }
 
-  /** Copies out what was added and empties the buffer (a buffer grown past twice `limit` by one huge batch is released). */
+  /**
+   * Hands over what was added, without copying, and empties the buffer: the bytes are the
+   * caller's until it gives them back with {@link recycle} (or forever, if it never does).
+   */
   take(): { bytes: Uint8Array<ArrayBuffer>; stats: number; batches: number } {
-    const taken = { bytes: this.#bytes.slice(0, this.#length), stats: this.#stats, batches: this.#batches };
+    const taken = { bytes: this.#bytes.subarray(0, this.#length), stats: this.#stats, batches: this.#batches };
+    this.#bytes = new Uint8Array(0);
     this.#length = 0;
     this.#stats = 0;
     this.#batches = 0;
-    if (this.#bytes.length > 2 * this.limit) this.#bytes = new Uint8Array(0);
     return taken;
   }
+
+  /**
+   * Gives back bytes {@link take} handed out, for a later batch to be written into: the caller
+   * must not read them any more. Bytes from elsewhere, a buffer grown past twice `limit` by one
+   * huge batch, or more than a few spares are let go instead.
+   */
+  recycle(bytes: Uint8Array<ArrayBuffer>): void {
+    const buffer = bytes.buffer;
+    if (bytes.byteOffset !== 0 || buffer.byteLength > 2 * Math.max(this.limit, 4096) || this.#spares.length >= SPARES) return;
+    if (buffer === this.#bytes.buffer || this.#spares.some((s) => s.buffer === buffer)) return;
+    this.#spares.push(new Uint8Array(buffer));
+  }
+
+  /** A given-back buffer of at least `size` bytes, if there is one. */
+  #spare(size: number): Uint8Array<ArrayBuffer> | undefined {
+    for (let i = this.#spares.length - 1; i >= 0; i--) {
+      const s = this.#spares[i]!;
+      if (s.length < size) continue;
+      this.#spares.splice(i, 1);
+      return s;
+    }
+    return undefined;
+  }
 }
+
+// Spare buffers a StampBuffer keeps: one being filled, one queued, one being sent is the steady
+// state of a reporter whose endpoint keeps up.
+const SPARES = 3;
 
 // What scanBatch found, for writeScanned: module state again, as `segments`.
 let scanCount = 0;

@@ -227,6 +227,13 @@ suite("DeliveryQueue", () => {
     assert.deepEqual([q.counters.queued, q.counters.dropped], [1, 2]);
   });
 
+  test("bounds a reporter's unit by one group and an eighth of each queue bound", () => {
+    const t = transport();
+    assert.deepEqual({ ...queue(t).unitBounds }, { bytes: 4 * 1024 * 1024, stats: 125_000, batches: 12_500 });
+    const small = queue(t, { maxQueuedBatches: 80, maxQueuedBytes: 8000, maxQueuedStats: 4, maxGroupBatches: 5 });
+    assert.deepEqual({ ...small.unitBounds }, { bytes: 1000, stats: 1, batches: 5 });
+  });
+
   test("aborts a send that exceeds attemptTimeoutMs and retries it, even when the transport ignores the signal", async () => {
     const t = transport((_c, n) => (n === 0 ? never() : Promise.resolve()));
     const q = queue(t, { attemptTimeoutMs: 50 });
@@ -236,6 +243,27 @@ suite("DeliveryQueue", () => {
     assert.ok(t.calls[0]!.signal.aborted);
     assert.ok(isDeliveryError(t.calls[0]!.signal.reason) && t.calls[0]!.signal.reason.code === "timeout");
     assert.equal(q.counters.retries, 1);
+  });
+
+  test("releases each batch once when it is delivered, evicted or refused, and never one whose send timed out", async () => {
+    const released: number[] = [];
+    const t = transport((c, n) => {
+      if (n === 0) return never(); // batch 0 times out, then is delivered by its retry
+      if (c.names.includes(2)) return Promise.reject(new DeliveryError("bad", { permanent: true }));
+      return Promise.resolve();
+    });
+    const q = queue(
+      { send: (g, signal) => t.send(g, signal), release: (b) => void released.push(b.bytes[0]!) },
+      { attemptTimeoutMs: 50, maxQueuedBatches: 3, maxGroupBatches: 1, lingerMs: 0 },
+    );
+    q.push(batch(0), 1);
+    await waitFor(() => t.calls.length === 1, "the first send");
+    q.push(batch(1), 1);
+    q.push(batch(2), 1);
+    q.push(batch(3), 1); // evicts batch 1, the oldest waiting
+    await q.flush();
+    assert.deepEqual([q.counters.sent, q.counters.dropped], [2, 2]);
+    assert.deepEqual(released.sort(), [1, 2, 3], "delivered 3, evicted 1, refused 2; not the timed-out 0");
   });
 
   test("treats a transport that throws synchronously as a failed send", async () => {

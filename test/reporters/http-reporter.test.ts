@@ -409,6 +409,31 @@ suite("HttpReporter", () => {
     assert.ok(log.entries.some((e) => e.message === "http queue drained" && e.fields?.["droppedWhileFull"] === 15));
   });
 
+  test("queues a turn of more batches than maxQueuedBatches in pieces and keeps its newest while the endpoint is down", async () => {
+    const port = await freePort();
+    const r = reporter({ url: `http://127.0.0.1:${port}/stats`, maxQueuedBatches: 80, maxGroupBatches: Infinity, maxRetryDelayMs: 20 });
+    // One turn, as a flush of 1 000 workers reports them: one unit of 1 000 batches would be
+    // over the bound and dropped whole.
+    for (let i = 0; i < 1000; i++) {
+      r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(i, 1) })));
+    }
+    await Promise.resolve();
+    const c = r.counters;
+    assert.ok(c.queued > 70 && c.queued <= 80, `${c.queued} batches queued`);
+    assert.equal(c.dropped, 1000 - c.queued);
+    assertBalanced(c);
+    await waitFor(() => r.counters.retries >= 2, "retries against the closed port");
+    const s = await server(ok, port);
+    await r.flush();
+    const kept = c.queued;
+    assert.deepEqual(
+      trackIds(s.accepted),
+      Array.from({ length: kept }, (_, i) => `TR_${1000 - kept + i}_0`),
+    );
+    assert.ok(s.accepted.length < kept, "the pieces coalesce into fewer requests");
+    assert.deepEqual([r.counters.sent, r.counters.dropped, r.counters.queued], [kept, 1000 - kept, 0]);
+  });
+
   test("bounds the queued bytes with maxQueuedBytes", async () => {
     const port = await freePort();
     const one = toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(0) })).length;
@@ -760,6 +785,68 @@ suite("HttpReporter coalescing and hostile endpoints", () => {
       assert.ok(log.entries.some((e) => e.level === "error" && /redirect/.test(String(e.fields?.["reason"]))));
     });
   }
+
+  test("reuses one keep-alive connection for its requests and closes it on close()", async () => {
+    const sockets = new Set<unknown>();
+    let closed = 0;
+    const s = await server((req, res) => {
+      if (!sockets.has(req.socket)) req.socket.on("close", () => closed++);
+      sockets.add(req.socket);
+      res.writeHead(204).end();
+      return "ok";
+    });
+    const r = defaults({ url: s.url });
+    for (let i = 0; i < 5; i++) {
+      r.report(makeBatch(i));
+      await r.flush();
+    }
+    assert.deepEqual([s.received.length, sockets.size], [5, 1]);
+    await r.close();
+    await waitFor(() => closed === 1, "the connection to close");
+  });
+
+  suite("through an injected fetch", () => {
+    const viaFetch: Pick<HttpReporterOptions, "fetch"> = { fetch: (url, init) => globalThis.fetch(url, init) };
+
+    test("delivers retried 500s once, with the same ids", async () => {
+      const s = await server((req, res, body, n) => {
+        if (n < 2) {
+          res.writeHead(500).end();
+          return "500";
+        }
+        return ok(req, res, body, n);
+      });
+      const r = reporter({ url: s.url, node: "n", ...viaFetch });
+      r.report(makeBatch(1));
+      await r.flush();
+      assert.equal(s.received.length, 3);
+      assert.deepEqual(decode(s.received[0]!.body).map((st) => st.id), decode(s.accepted[0]!).map((st) => st.id));
+      assert.deepEqual([r.counters.sent, r.counters.retries], [1, 2]);
+    });
+
+    test("refuses a redirect without following it", async () => {
+      const elsewhere = await server();
+      const s = await server((_req, res) => {
+        res.writeHead(302, { location: elsewhere.url }).end();
+        return "redirect";
+      });
+      const r = reporter({ url: s.url, ...viaFetch });
+      r.report(makeBatch(1));
+      await r.flush();
+      assert.deepEqual([elsewhere.received.length, s.received.length, r.counters.failures], [0, 1, 1]);
+    });
+
+    test("delivers every stat of consecutive windows exactly once while their buffers are recycled", async () => {
+      const s = await server();
+      const r = defaults({ url: s.url, ...viaFetch });
+      for (let w = 0; w < 5; w++) {
+        for (let i = 0; i < 50; i++) r.reportBytes(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: makeBatch(w * 100 + i, 2) })));
+        await r.flush();
+      }
+      assert.deepEqual(trackIds(s.accepted).length, 500);
+      assert.equal(new Set(s.accepted.flatMap((b) => decode(b).map((st) => st.id))).size, 500);
+    });
+  });
 
   test("does not storm an endpoint answering 503 with Retry-After 0 or a past date", async () => {
     const s = await server((req, res) => {

@@ -265,6 +265,29 @@ suite("StampBuffer", () => {
     assert.deepEqual([buffer.batches, buffer.stats, buffer.length], [1, 2, size]);
     assert.equal(fromBinary(AnalyticsStatsSchema, buffer.take().bytes).stats.length, 2);
   });
+  test("hands over what it holds without copying, and writes into a recycled buffer again", () => {
+    const buffer = new StampBuffer(1 << 20, { node: "n" });
+    const one = encode(makeBatch(1, 2));
+    buffer.add(one);
+    const first = buffer.take().bytes;
+    assert.equal(buffer.length, 0);
+    buffer.add(one);
+    const second = buffer.take().bytes;
+    assert.notEqual(second.buffer, first.buffer, "a taken buffer is never written while the taker holds it");
+    assertStampedLike(one, first, "n", "first");
+    buffer.recycle(first);
+    buffer.recycle(first); // twice: kept once
+    buffer.add(encode(makeBatch(2, 3)));
+    const third = buffer.take().bytes;
+    assert.equal(third.buffer, first.buffer, "the recycled buffer is written into again");
+    assertStampedLike(encode(makeBatch(2, 3)), third, "n", "third");
+    buffer.add(one);
+    assert.notEqual(buffer.take().bytes.buffer, first.buffer, "a recycled buffer is handed out once");
+    // bytes from elsewhere are let go
+    buffer.recycle(new Uint8Array(new ArrayBuffer(8 << 20)));
+    buffer.add(one);
+    assert.ok(buffer.take().bytes.buffer.byteLength < 8 << 20);
+  });
 });
 
 suite("concatBatches()", () => {
