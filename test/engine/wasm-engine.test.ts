@@ -88,6 +88,32 @@ suite("wasm engine", () => {
     assert.deepEqual(copies[0], copies[2]);
   });
 
+  test("views are cached for a bounded number of batch sizes: past it the cache starts again", async () => {
+    const views: Uint8Array[] = [];
+    let bad = 0;
+    const w = new StatsWorker({
+      engine: await loadEngine("wasm"),
+      reporter: { report() {}, reportBytes: (b) => {
+        views.push(b);
+        if (fromBinary(AnalyticsStatsSchema, b).stats[0]!.trackId !== `T${"x".repeat(views.length - 1)}`) bad++;
+      } },
+      roomId: "R", roomName: "r", participantId: "P", participantIdentity: "p", now: () => new Date(0) });
+    // one track a window, its id one byte longer each time: every batch has a size of its own
+    for (let n = 0; n < 2100; n++) {
+      w.onTrackStat(`T${"x".repeat(n)}`, UPSTREAM, stat({ streams: [{ primaryPackets: 5 }] }));
+      w.update();
+    }
+    assert.equal(bad, 0);
+    const again = (n: number) => {
+      w.onTrackStat(`T${"x".repeat(n)}`, UPSTREAM, stat({ streams: [{ primaryPackets: 5 }] }));
+      w.update();
+      return views.pop()!;
+    };
+    // the newest sizes are still cached; the first ones were let go when the bound was reached
+    assert.equal(again(2099), views[2099]);
+    assert.notEqual(again(0), views[0]);
+  });
+
   test("empty room, participant and track ids work on a fresh engine, objects and bytes", async () => {
     for (const bytesOut of [false, true]) {
       const got: AnalyticsStat[] = [];

@@ -46,6 +46,8 @@ const DECODE_CODES: Record<number, DecodeErrorCode> = {
  * calls; a larger one, grown for one big batch or drain, goes back to the heap afterwards.
  */
 const KEEP_BUFFER_BYTES = 64 * 1024;
+/** the most output views kept (about 100 bytes of heap each) */
+const MAX_OUTPUT_VIEWS = 2048;
 
 // word indices of the records the hot paths read and write
 // (generated object literals: V8 keeps them in fast mode, so each index is a constant load)
@@ -70,6 +72,7 @@ export class WasmCore {
   // ids written by protobuf-es were validated as UTF-8; ignoreBOM keeps a leading U+FEFF as
   // protobuf-es does
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  // views of the output buffer by length, so that a steady window allocates none
   private outputViews = new Map<number, Uint8Array>();
   private outputViewsAt = -1;
   private outputViewsBuffer: ArrayBuffer | undefined = undefined;
@@ -198,6 +201,9 @@ export class WasmCore {
     let view = this.outputViews.get(bytes);
     if (view === undefined) {
       view = new Uint8Array(buffer, at, bytes);
+      // a window's batches come in a few hundred sizes; the bound keeps a run of odd sizes from
+      // holding a view for every length the buffer can take
+      if (this.outputViews.size >= MAX_OUTPUT_VIEWS) this.outputViews.clear();
       this.outputViews.set(bytes, view);
     }
     return view;
