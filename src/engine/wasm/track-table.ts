@@ -59,7 +59,11 @@ export class WasmTrackTable implements TrackTable {
   /** The slot of (`bucket`, `trackId`), created on first use. */
   private slotFor(trackId: string, bucket: Bucket): number {
     const known = this.slots.slotOf(bucket, trackId);
-    if (known >= 0) return known;
+    return known >= 0 ? known : this.newSlot(trackId, bucket);
+  }
+
+  // the engine's slot for a track the host has not seen: found by its key bytes, or made
+  private newSlot(trackId: string, bucket: Bucket): number {
     const core = this.core;
     let bytes = core.writeKey(trackId);
     if (bytes < 0) {
@@ -84,8 +88,10 @@ export class WasmTrackTable implements TrackTable {
 
   addBytes(trackId: string, bucket: Bucket, bytes: Uint8Array): boolean {
     this.checkOpen();
-    const fresh = this.slots.slotOf(bucket, trackId) < 0;
-    const slot = this.slotFor(trackId, bucket);
+    // one cache lookup for the common case, a known track
+    const known = this.slots.slotOf(bucket, trackId);
+    const fresh = known < 0;
+    const slot = fresh ? this.newSlot(trackId, bucket) : known;
     let valid: number;
     try {
       valid = this.core.decodeFold(bytes, slot);
