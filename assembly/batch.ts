@@ -14,7 +14,7 @@ import {
   STATUS_OUT_OF_MEMORY, STATUS_TRUNCATED,
 } from "./layout";
 import { findRoute, isOpenWorker, notePending, trackSlot } from "./registry";
-import { zero8 } from "./bytes";
+import { bytesEqual, zero8 } from "./bytes";
 
 const RESULT: usize = memory.data(<i32>BATCH_SIZE, 16);
 
@@ -104,7 +104,7 @@ export function ingestBatch(ptr: usize, bytes: u32, router: i32, dropAll: i32): 
       worker = -1;
     } else if (
       lastWorker >= -1 && roomBytes == lastRoomBytes && pidBytes == lastPidBytes &&
-      memory.compare(roomPtr, lastRoomPtr, roomBytes) == 0 && memory.compare(pidPtr, lastPidPtr, pidBytes) == 0
+      bytesEqual(roomPtr, lastRoomPtr, roomBytes) && bytesEqual(pidPtr, lastPidPtr, pidBytes)
     ) {
       worker = lastWorker;
     } else {

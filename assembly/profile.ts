@@ -23,7 +23,7 @@ import {
 import { blockAlloc, blockCapacity, blockFree } from "./heap";
 import { rawAlloc } from "./memory";
 import { isLiveSlot, liveSlotAddress } from "./slots";
-import { zero8 } from "./bytes";
+import { bytesEqual, zero8 } from "./bytes";
 
 let current: bool = false;
 
@@ -180,7 +180,7 @@ export function foldExt(slot: i32, valid: bool, score: f32, mimePtr: usize, mime
   const ext = windowExt(slot);
   // `stats[len(stats)-1].Mime`: the last stat's, valid or not; copied only when it changed
   const mime = <usize>load<u32>(ext + EXT_MIME_PTR);
-  if (mimeBytes != load<u32>(ext + EXT_MIME_BYTES) || memory.compare(mime, mimePtr, mimeBytes) != 0) {
+  if (mimeBytes != load<u32>(ext + EXT_MIME_BYTES) || !bytesEqual(mime, mimePtr, mimeBytes)) {
     memory.copy(mime, mimePtr, mimeBytes);
     store<u32>(ext + EXT_MIME_BYTES, mimeBytes);
   }

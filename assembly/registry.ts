@@ -6,6 +6,7 @@
 // that a batch message belongs to. Everything here is owned by the engine; the host refers to
 // workers and routers by index.
 
+import { bytesEqual } from "./bytes";
 import { blockAlloc, blockCapacity, blockFree } from "./heap";
 import {
   META_BUCKET, META_INLINE, META_INLINE_BYTES, META_NEXT, META_PREV, META_TRACK_BYTES, META_TRACK_PTR, META_WORKER,
@@ -240,25 +241,6 @@ function deriveKey(table: Table): void {
 function keyHash(table: Table, owner: i32, sub: u32, p1: usize, n1: u32, p2: usize, n2: u32): u32 {
   const header = <u64><u32>owner | (<u64>(table.kind == KIND_TRACKS ? sub : n1) << 32);
   return <u32>sipHash13(table.k0, table.k1, header, p1, n1, p2, n2);
-}
-
-function bytesEqual(a: usize, b: usize, bytes: u32): bool {
-  // ids sit at any alignment, where memory.compare goes byte by byte: 8 bytes a load instead
-  // (wasm loads need no alignment), the last load overlapping the one before; no load leaves
-  // [0, bytes) of either side
-  const n = <usize>bytes;
-  if (n >= 8) {
-    const last = n - 8;
-    for (let i: usize = 0; i < last; i += 8) {
-      if (load<u64>(a + i) != load<u64>(b + i)) return false;
-    }
-    return load<u64>(a + last) == load<u64>(b + last);
-  }
-  if (n >= 4) return load<u32>(a) == load<u32>(b) && load<u32>(a + n - 4) == load<u32>(b + n - 4);
-  for (let i: usize = 0; i < n; i++) {
-    if (load<u8>(a + i) != load<u8>(b + i)) return false;
-  }
-  return true;
 }
 
 /** Reports whether entry `value` of `table` has key (owner, sub, p1/n1, p2/n2). */
