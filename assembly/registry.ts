@@ -294,19 +294,20 @@ function find(table: Table, hash: u32, owner: i32, sub: u32, p1: usize, n1: u32,
 }
 
 /**
- * Rebuilds `table` with `capacity` entries under its current key; false when memory is
+ * Rebuilds `table` with `capacity` entries under its current key, hashing every key again when
+ * `rehash` (the key changed) and keeping each entry's hash otherwise; false when memory is
  * exhausted (the table is unchanged then).
  */
-function rebuild(table: Table, capacity: u32): bool {
+function rebuild(table: Table, capacity: u32, rehash: bool): bool {
   const entries = blockAlloc(<u64>capacity << ENTRY_SHIFT);
   if (entries == 0) return false;
   memory.fill(entries, 0, <usize>capacity << ENTRY_SHIFT);
   const mask = capacity - 1;
   for (let i: u32 = 0; i < table.capacity; i++) {
-    const e = load<u32>(table.entries + (<usize>i << ENTRY_SHIFT));
+    const from = table.entries + (<usize>i << ENTRY_SHIFT);
+    const e = load<u32>(from);
     if (e == 0 || e == TOMBSTONE) continue;
-    // recomputed, not copied: a rebuild may follow a new key
-    const hash = entryHash(table, e - 1);
+    const hash = rehash ? entryHash(table, e - 1) : load<u32>(from, ENTRY_HASH);
     let j = hash & mask;
     while (load<u32>(entries + (<usize>j << ENTRY_SHIFT)) != 0) j = (j + 1) & mask;
     const at = entries + (<usize>j << ENTRY_SHIFT);
@@ -330,7 +331,10 @@ function rebuild(table: Table, capacity: u32): bool {
  */
 function reserve(table: Table): bool {
   if (table.capacity != 0 && (table.used + 1) * 4 <= table.capacity * 3 && table.long == 0) return true;
-  if (table.k0 == 0 && table.k1 == 0) deriveKey(table);
+  const k0 = table.k0;
+  const k1 = table.k1;
+  const epoch = table.epoch;
+  if (k0 == 0 && k1 == 0) deriveKey(table);
   let capacity = MIN_TABLE;
   while (capacity < (table.live + 1) * 4) capacity <<= 1;
   if (table.long != 0) {
@@ -341,7 +345,12 @@ function reserve(table: Table): bool {
       deriveKey(table);
     }
   }
-  return rebuild(table, capacity);
+  if (rebuild(table, capacity, table.k0 != k0 || table.k1 != k1)) return true;
+  // the entries stay where the old key put them, so the table keeps that key
+  table.k0 = k0;
+  table.k1 = k1;
+  table.epoch = epoch;
+  return false;
 }
 
 function insert(table: Table, hash: u32, value: u32): void {

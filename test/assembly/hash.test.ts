@@ -199,6 +199,54 @@ for (const build of BUILDS) {
         }
       }
     });
+
+    test("a table that cannot get the memory to take a new key keeps its old one, and finds every id", () => {
+      const key: [number, number, number, number] = [0x01234567, 0x89abcdef, 0xdeadbeef, 0x0badf00d];
+      const ids: Uint8Array[] = [];
+      let target = -1;
+      for (let n = 0; ids.length < 60; n++) {
+        const id = new TextEncoder().encode(`TR_${n}`);
+        const h = trackHashOf(key, 0, 0, id) & 1023;
+        if (target < 0) target = h;
+        if (h === target) ids.push(id);
+      }
+      const wasm = instantiate(build);
+      assert.equal(wasm.hashKey(...key), 0);
+      const w = worker(wasm, "R", "P", -1);
+      const slots: number[] = [];
+      let refused = 0;
+      // Takes every free heap block of 16 bytes or more (as worker keys, which touch no track
+      // table), with the heap kept from growing: then no table rebuild can get its memory.
+      const starve = (): number[] => {
+        wasm.setHeapLimit(1);
+        const junk: number[] = [];
+        for (let bytes = 1 << 20; bytes >= 16; bytes >>= 1) {
+          for (;;) {
+            const j = wasm.workerCreate(wasm.inputPtr(0), bytes, 0, 0, -1);
+            if (j < 0) break;
+            junk.push(j);
+          }
+        }
+        return junk;
+      };
+      for (const id of ids) {
+        const junk = starve();
+        let slot = wasm.trackSlot(w, 0, put(wasm, id), id.length);
+        if (slot === -1) {
+          refused++;
+          // while it is refused, every id already in (past the four compared without the table) is found
+          slots.forEach((s, i) => assert.equal(wasm.trackSlot(w, 0, put(wasm, ids[i]!), ids[i]!.length), s, `id ${i} after a refused rebuild`));
+        }
+        for (const j of junk) wasm.workerFree(j);
+        wasm.setHeapLimit(0);
+        if (slot === -1) slot = wasm.trackSlot(w, 0, put(wasm, id), id.length);
+        assert.ok(slot >= 0);
+        slots.push(slot);
+      }
+      assert.ok(refused > 0, "no rebuild was refused");
+      assert.equal(new Set(slots).size, ids.length);
+      assert.deepEqual(ids.map((id) => wasm.trackSlot(w, 0, put(wasm, id), id.length)), slots);
+    });
   });
 }
 
