@@ -5,7 +5,7 @@
  */
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-// The same alphabet as character codes, for writing ids straight into an encoding.
+// The same alphabet as character codes, which the id pool holds.
 const BASE62_CODES = Uint8Array.from(BASE62, (c) => c.charCodeAt(0));
 const PREFIX = [0x41, 0x53, 0x5f]; // "AS_"
 
@@ -15,42 +15,15 @@ export const STAT_ID_LENGTH = 15;
 // 16 KiB per getRandomValues call (its limit is 64 KiB): a call costs about a microsecond in
 // Node whatever its size, and a flush of 40 000 stats needs 480 000 random bytes.
 const randomPool = new Uint8Array(16 * 1024);
-let randomPoolNext = randomPool.length;
-
-function randomByte(): number {
-  if (randomPoolNext === randomPool.length) {
-    globalThis.crypto.getRandomValues(randomPool);
-    randomPoolNext = 0;
-  }
-  return randomPool[randomPoolNext++]!;
-}
-
-function randomBase62Code(): number {
-  for (;;) {
-    const b = randomByte();
-    // 248 = 4 * 62: rejecting the top 8 byte values keeps every character equally likely.
-    if (b < 248) return BASE62_CODES[b % 62]!;
-  }
-}
-
-/**
- * Returns a new stat id: `"AS_"` followed by 12 random base62 characters (about 71 bits).
- * Uses `globalThis.crypto` (Node >= 20, browsers).
- */
-export function newStatId(): string {
-  let id = "AS_";
-  while (id.length < STAT_ID_LENGTH) id += String.fromCharCode(randomBase62Code());
-  return id;
-}
-
-// Base62 character codes drawn in bulk from the random pool, ready to copy: an id written into
-// an encoding is then 12 byte copies, not 12 draws with rejection and a modulo (measured: the
-// largest cost of stamping a batch).
+// Base62 character codes drawn in bulk from random bytes, ready to copy: an id is then 12 byte
+// copies, not 12 draws with rejection and a modulo (measured: the largest cost of stamping a
+// batch). Every id, string or bytes, takes its characters from here.
 const codePool = new Uint8Array(16 * 1024);
 // The code each random byte stands for, 0 for the top 8 byte values, which are rejected
 // (248 = 4 * 62 keeps every character equally likely): one lookup per byte, no modulo.
 const CODE_OF_BYTE = Uint8Array.from({ length: 256 }, (_, b) => (b < 248 ? BASE62_CODES[b % 62]! : 0));
 let codePoolNext = codePool.length;
+const ID_CHARS = STAT_ID_LENGTH - PREFIX.length;
 
 function refillCodePool(): void {
   let o = 0;
@@ -62,9 +35,26 @@ function refillCodePool(): void {
       if (code !== 0) codePool[o++] = code;
     }
   }
-  // the random bytes were all used (the id pool must never hand one out twice)
-  randomPoolNext = randomPool.length;
   codePoolNext = 0;
+}
+
+/** The pool index of the next id's 12 characters, which are then the caller's to read. */
+function takeIdChars(): number {
+  if (codePoolNext + ID_CHARS > codePool.length) refillCodePool();
+  const at = codePoolNext;
+  codePoolNext += ID_CHARS;
+  return at;
+}
+
+/**
+ * Returns a new stat id: `"AS_"` followed by 12 random base62 characters (about 71 bits).
+ * Uses `globalThis.crypto` (Node >= 20, browsers).
+ */
+export function newStatId(): string {
+  const at = takeIdChars();
+  let id = "AS_";
+  for (let i = at; i < at + ID_CHARS; i++) id += String.fromCharCode(codePool[i]!);
+  return id;
 }
 
 /**
@@ -75,10 +65,7 @@ export function writeStatIdInto(out: Uint8Array, offset: number): number {
   out[offset] = PREFIX[0]!;
   out[offset + 1] = PREFIX[1]!;
   out[offset + 2] = PREFIX[2]!;
-  const chars = STAT_ID_LENGTH - 3;
-  if (codePoolNext + chars > codePool.length) refillCodePool();
-  let next = codePoolNext;
-  for (let o = offset + 3; o < offset + STAT_ID_LENGTH; o++) out[o] = codePool[next++]!;
-  codePoolNext = next;
+  let next = takeIdChars();
+  for (let o = offset + PREFIX.length; o < offset + STAT_ID_LENGTH; o++) out[o] = codePool[next++]!;
   return offset + STAT_ID_LENGTH;
 }
