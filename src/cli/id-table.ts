@@ -83,12 +83,6 @@ export class IdTable<V> {
     return this.values[handle];
   }
 
-  /** The value of the pair at `buf[roomStart, roomEnd)` and `buf[partStart, partEnd)`, if any. */
-  get(buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number): V | undefined {
-    const e = this.find(buf, roomStart, roomEnd, partStart, partEnd);
-    return e < 0 ? undefined : this.values[e];
-  }
-
   /** Sets the pair's value (copying the id bytes) and returns a handle for {@link delete}. */
   set(buf: Uint8Array, roomStart: number, roomEnd: number, partStart: number, partEnd: number, value: V): number {
     const h = this.hash(buf, roomStart, roomEnd, partStart, partEnd);
