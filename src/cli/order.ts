@@ -10,7 +10,8 @@ function timeMs(stat: AnalyticsStat): number {
   return t === undefined ? 0 : Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
 }
 
-function cmp(a: string, b: string): number {
+/** Two strings compared by UTF-16 code units (locale-independent), as the output order does. */
+export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -24,7 +25,7 @@ export interface Routed {
 
 /** The order of {@link compareStats} for anything routed, with its time stamp in ms given apart. */
 export function compareRouted(a: Routed, aMs: number, b: Routed, bMs: number): number {
-  return aMs - bMs || cmp(a.roomId, b.roomId) || cmp(a.participantId, b.participantId) || a.kind - b.kind || cmp(a.trackId, b.trackId);
+  return aMs - bMs || compareCodeUnits(a.roomId, b.roomId) || compareCodeUnits(a.participantId, b.participantId) || a.kind - b.kind || compareCodeUnits(a.trackId, b.trackId);
 }
 
 /**

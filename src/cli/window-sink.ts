@@ -15,6 +15,7 @@ import { AnalyticsStatSchema } from "../gen/livekit/livekit_analytics_pb.ts";
 import type { TelemetryReporter } from "../reporter.ts";
 import { CliError } from "./args.ts";
 import type { Output } from "./capture.ts";
+import { compareCodeUnits } from "./order.ts";
 import { RecordFields, Scan, scanRecord, timeMs } from "./scan.ts";
 import { ByteWriter, writeStatJson } from "./stat-json.ts";
 
@@ -246,7 +247,7 @@ export class WindowSink {
     for (let i = 0; i < n; i++) {
       const p = a[xs + i]!;
       const q = a[ys + i]!;
-      if ((p | q) & 0x80) return compareStrings(utf8.decode(a.subarray(xs, xe)), utf8.decode(a.subarray(ys, ye)));
+      if ((p | q) & 0x80) return compareCodeUnits(utf8.decode(a.subarray(xs, xe)), utf8.decode(a.subarray(ys, ye)));
       if (p !== q) return p - q;
     }
     // one is a prefix of the other; the rest of the longer one may still be non-ASCII, which
@@ -263,8 +264,4 @@ export class WindowSink {
 
   /** Nothing to end: the output is the caller's to close. */
   async close(): Promise<void> {}
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
