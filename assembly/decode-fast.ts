@@ -17,8 +17,8 @@
 // FAST_SLACK bytes past the message are inside memory, so no load can trap.
 
 import {
-  INFO_KIND, INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR, INFO_ROOM_ID_BYTES,
-  INFO_ROOM_ID_PTR, INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, MAX_LAYERS_PER_STREAM,
+  INFO_HAS_TIME, INFO_KIND, INFO_PARTICIPANT_ID_BYTES, INFO_PARTICIPANT_ID_PTR, INFO_ROOM_ID_BYTES,
+  INFO_ROOM_ID_PTR, INFO_TIME_NANOS, INFO_TIME_SECONDS, INFO_TRACK_ID_BYTES, INFO_TRACK_ID_PTR, MAX_LAYERS_PER_STREAM,
   MAX_STREAMS_PER_STAT, PSCRATCH_STREAM_END_NANOS, PSCRATCH_STREAM_END_SECONDS,
   PSCRATCH_STREAM_PACKETS_OUT_OF_ORDER, PSCRATCH_STREAM_START_NANOS,
   PSCRATCH_STREAM_START_SECONDS, SLOT_SCORE,
@@ -266,8 +266,9 @@ export function decodeFast(ptr: usize, bytes: u32, delta: usize, info: usize): i
     tag = tagAt(p, end);
   }
   if (tag == T_TIME_STAMP) {
-    p = fastTimestamp(p + 1, end, 0, 0, 0);
+    p = fastTimestamp(p + 1, end, info, INFO_TIME_SECONDS, INFO_TIME_NANOS);
     if (p == 0) return FAST_MISS;
+    store<u32>(info + INFO_HAS_TIME, 1);
     tag = tagAt(p, end);
   }
   if (tag == T_NODE) {

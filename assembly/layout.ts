@@ -15,7 +15,7 @@ import { LAYOUT_HASH } from "./layout-hash.gen";
 
 /** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 9;
+@inline export const ABI_VERSION: i32 = 10;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {
@@ -185,16 +185,20 @@ export function abiLayoutHash(): u32 {
 // @ts-ignore: decorator
 @inline export const SCRATCH_SIZE: usize = SCRATCH_LAYERS + <usize>SCRATCH_MAX_LAYERS * LAYER_SIZE;
 
-// @record INFO what the last decodeFold found: its error offset, the stat's kind and ids
+// @record INFO what the last decodeFold found: its error offset, the stat's kind, ids and time stamp
 //
 //  0 ┌──────────────────┬──────────────────────┬────────────────┬──────────────────┐
 //    │ errorOffset u32  │ kind i32             │ roomIdPtr u32  │ roomIdBytes u32  │
 // 16 ├──────────────────┼──────────────────────┼────────────────┼──────────────────┤
 //    │ participantIdPtr │ participantIdBytes   │ trackIdPtr u32 │ trackIdBytes u32 │
-// 32 └──────────────────┴──────────────────────┴────────────────┴──────────────────┘
+// 32 ├──────────────────┼──────────────────────┼────────────────┴──────────────────┤
+//    │ hasTime u32      │ timeNanos i32        │ timeSeconds i64                   │
+// 48 └──────────────────┴──────────────────────┴───────────────────────────────────┘
 //
 // errorOffset is relative to the start of the message; the id pointers are absolute addresses
-// inside the input, with 0 bytes when the field is absent (the last occurrence wins).
+// inside the input, with 0 bytes when the field is absent (the last occurrence wins). The time
+// stamp is the top-level time_stamp, its occurrences merged as protobuf does (each field's last
+// occurrence wins); hasTime is 1 when it occurs at all.
 
 // @ts-ignore: decorator
 @inline export const INFO_ERROR_OFFSET: usize = 0;
@@ -213,8 +217,15 @@ export function abiLayoutHash(): u32 {
 @inline export const INFO_TRACK_ID_PTR: usize = INFO_PARTICIPANT_ID_BYTES + 4;
 // @ts-ignore: decorator
 @inline export const INFO_TRACK_ID_BYTES: usize = INFO_TRACK_ID_PTR + 4;
+/** 1 when the stat has a time_stamp */
 // @ts-ignore: decorator
-@inline export const INFO_SIZE: usize = INFO_TRACK_ID_BYTES + 4;
+@inline export const INFO_HAS_TIME: usize = INFO_TRACK_ID_BYTES + 4;
+// @ts-ignore: decorator
+@inline export const INFO_TIME_NANOS: usize = INFO_HAS_TIME + 4;
+// @ts-ignore: decorator
+@inline export const INFO_TIME_SECONDS: usize = INFO_TIME_NANOS + 4;
+// @ts-ignore: decorator
+@inline export const INFO_SIZE: usize = INFO_TIME_SECONDS + 8;
 
 // @record META who owns a slot: read by the host through slotMetaPtr()
 //
@@ -274,13 +285,14 @@ export function abiLayoutHash(): u32 {
 // 16 ├────────────┼────────────────┼─────────────────┼──────────────┤
 //    │ invalid    │ dropped        │ malformed       │ messages     │
 // 32 ├────────────┼────────────────┼─────────────────┼──────────────┤
-//    │ framing    │ listed         │ refused         │ reserved     │
-// 48 ├────────────┴────────────────┴─────────────────┴──────────────┤
-//    │ invalid slots i32 x MAX_INVALID_LISTED (the first `listed`)  │
-//304 └──────────────────────────────────────────────────────────────┘
+//    │ framing    │ listed         │ refused         │ late         │
+// 48 ├────────────┼────────────────┴─────────────────┴──────────────┤
+//    │ taken      │ invalid slots i32 x MAX_INVALID_LISTED          │
+//    │            │ (the first `listed`)                            │
+//308 └────────────┴─────────────────────────────────────────────────┘
 //
 // status is 0 or the STATUS of the first bad message, whose index and byte offset in the batch
-// follow; every count is u32.
+// follow; every count is u32. late and taken are those of a windowed batch (see ingestBatch).
 
 // @ts-ignore: decorator
 @inline export const BATCH_STATUS: usize = 0;
@@ -309,10 +321,14 @@ export function abiLayoutHash(): u32 {
 /** well-formed stats refused because a new track would pass a bound (setBounds) */
 // @ts-ignore: decorator
 @inline export const BATCH_REFUSED: usize = BATCH_LISTED + 4;
+/** windowed: stats taken whose time stamp is before the window's lateBeforeMs */
 // @ts-ignore: decorator
-@inline export const BATCH_RESERVED: usize = BATCH_REFUSED + 4;
+@inline export const BATCH_LATE: usize = BATCH_REFUSED + 4;
+/** windowed: bytes taken, the batch offset of the message it stopped before (or its length) */
 // @ts-ignore: decorator
-@inline export const BATCH_INVALID_SLOTS: usize = BATCH_RESERVED + 4;
+@inline export const BATCH_TAKEN: usize = BATCH_LATE + 4;
+// @ts-ignore: decorator
+@inline export const BATCH_INVALID_SLOTS: usize = BATCH_TAKEN + 4;
 /** most invalid stats listed per batch for the host to log */
 // @ts-ignore: decorator
 @inline export const BATCH_MAX_INVALID_LISTED: u32 = 64;

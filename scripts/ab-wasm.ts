@@ -83,7 +83,7 @@ class Subject {
   /** ingestBatch + drainEncode of every worker; returns a checksum of the drained bytes. */
   batch(batch: Uint8Array, keep?: Uint8Array[]): number {
     const ptr = this.load(batch);
-    const status = this.wasm.ingestBatch(ptr, batch.length, this.router, 0);
+    const status = this.wasm.ingestBatch(ptr, batch.length, this.router, 0, 0, 0, 0, 0);
     if (status !== 0) throw new Error(`${this.file}: ingestBatch status ${status}`);
     let sum = 0;
     for (const worker of this.workers) {

@@ -60,6 +60,12 @@ export interface StatsWorkerOptions {
  */
 export const ROUTER: unique symbol = Symbol("statsworker-wasm.router");
 
+/**
+ * @internal The key of a worker's "holds stats for its next `update()`" flag, which a replay
+ * reads to tell a participant that sent nothing during a window; not exported by the package.
+ */
+export const PENDING: unique symbol = Symbol("statsworker-wasm.pending");
+
 /** @internal The options a TelemetryService makes its workers with. */
 export interface ServiceWorkerOptions extends StatsWorkerOptions {
   [ROUTER]: BatchRouter;
@@ -205,6 +211,11 @@ export class StatsWorker {
    *
    * @throws ArgumentError when the clock gives an invalid date (the window is kept)
    */
+  /** @internal whether the worker holds stats for its next `update()` */
+  get [PENDING](): boolean {
+    return this.table.pending;
+  }
+
   update(): void {
     const startedMs = this.nowMs();
     if (this.isClosed() || !this.table.pending) return;

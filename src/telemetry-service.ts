@@ -5,7 +5,7 @@
  * @module
  */
 import { newCounters, type TelemetryCounters } from "./counters.ts";
-import { engineImpl, type BatchRouter, type Engine, type EngineImpl } from "./engine/engine.ts";
+import { engineImpl, type BatchResult, type BatchRouter, type BatchWindow, type Engine, type EngineImpl } from "./engine/engine.ts";
 import { limitError } from "./limits.ts";
 import { checkDeadline, DEFAULT_CLOSE_DEADLINE_MS, settleWithin } from "./deadline.ts";
 import { ArgumentError } from "./errors.ts";
@@ -14,7 +14,15 @@ import type { StreamType } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import type { TelemetryReporter } from "./reporter.ts";
 import type { AnalyticsStatInput } from "./engine/read-stat.ts";
-import { ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
+import { PENDING, ROUTER, StatsWorker, checkReporter, type ServiceWorkerOptions } from "./stats-worker.ts";
+
+/**
+ * @internal The keys of what `statsworker aggregate` asks of a service beyond its public API: a
+ * windowed ingestBatch and a worker's pending flag. Symbols the package entry does not export.
+ */
+export const INGEST_WINDOW: unique symbol = Symbol("statsworker-wasm.ingestWindow");
+/** @internal see {@link INGEST_WINDOW} */
+export const HAS_PENDING: unique symbol = Symbol("statsworker-wasm.hasPending");
 
 /** Options of {@link TelemetryService}. */
 export interface TelemetryServiceOptions {
@@ -227,11 +235,33 @@ export class TelemetryService {
    * prefix ends the batch there: the messages before it are kept.
    */
   ingestBatch(bytes: Uint8Array): void {
+    this.applyBatch(this.routeBatch(bytes, undefined));
+  }
+
+  /**
+   * @internal A replay's ingestBatch: takes messages only up to where `window` says to stop
+   * (see BatchWindow) and returns how far it got; counted and logged as ingestBatch does.
+   */
+  [INGEST_WINDOW](bytes: Uint8Array, window: BatchWindow): BatchResult {
+    const r = this.routeBatch(bytes, window);
+    this.applyBatch(r);
+    return r;
+  }
+
+  /** @internal whether the participant's worker holds stats for its next flush */
+  [HAS_PENDING](roomId: string, participantId: string): boolean {
+    return this.worker(roomId, participantId)?.[PENDING] === true;
+  }
+
+  private routeBatch(bytes: Uint8Array, window: BatchWindow | undefined): BatchResult {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError("invalid batch: expected a Uint8Array");
     const bound = this.engineImpl.bounds.maxBatchBytes;
     if (bytes.length > bound) throw limitError.batchTooLarge(bound);
     // the engine's router frames, decodes and routes every message: one call for the whole batch
-    const r = this.router.ingest(bytes, this.stopped);
+    return this.router.ingest(bytes, this.stopped, window);
+  }
+
+  private applyBatch(r: BatchResult): void {
     const c = this.counters;
     c.statsIn += r.statsIn;
     c.invalid += r.invalid;

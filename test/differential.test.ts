@@ -18,7 +18,9 @@ import {
   type Engine,
 } from "../src/index.ts";
 import { Random } from "../src/sim/random.ts";
-import { StatGen } from "./random-stats.ts";
+import { StatGen, mutateEncoded } from "./random-stats.ts";
+import { INGEST_WINDOW } from "../src/telemetry-service.ts";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { CapturingReporter, concatBytes, engine } from "./helpers.ts";
 import { currentStat, profileEngine } from "./engine/profile-fixtures.ts";
 
@@ -146,7 +148,85 @@ suite("differential: wasm engine vs ts engine", () => {
     assert.deepStrictEqual(a, b, `service output differs (seed ${SEED})`);
     assert.ok(a.counters.dropped > 0 && a.counters.statsOut > 0);
   });
+
+  test("a windowed ingestBatch stops before the same messages and takes the same stats on 20 000 random messages", async () => {
+    // a window at the epoch: a stat without a time stamp would be at 0, inside it
+    const windowStart = 0;
+    const messages = windowedMessages(new StatGen(new Random(SEED ^ 0x3c6ef372), 0.03), 20_000, windowStart);
+    const run = async (kind: "ts" | "wasm") => {
+      const reporter = new CapturingReporter();
+      const service = new TelemetryService({ engine: await engine(kind), reporter, now: () => new Date(0) });
+      for (let r = 0; r < 4; r++) for (let p = 0; p < 25; p++) service.participantJoined({ sid: `RM_${r}`, name: "n" }, { sid: `PA_${p}`, identity: "i" });
+      // as a replay does: a windowed ingest of what is left in chunks of up to 200 messages, and
+      // each message it stops before skipped
+      const steps: number[][] = [];
+      let next = 0;
+      while (next < messages.length) {
+        const chunk = messages.slice(next, next + 200);
+        const window = { fromMs: windowStart - 5_000, untilMs: windowStart + 10_000, lateBeforeMs: windowStart };
+        const r = service[INGEST_WINDOW](concatBytes(chunk), window);
+        let bytes = 0;
+        let taken = 0;
+        while (taken < chunk.length && bytes + chunk[taken]!.length <= r.taken) bytes += chunk[taken++]!.length;
+        assert.equal(bytes, r.taken, `${kind}: a stop inside a message (seed ${SEED})`);
+        steps.push([taken < chunk.length ? 1 : 0, taken, r.messages, r.late, r.statsIn, r.invalid, r.refused, r.dropped, r.malformed]);
+        next += taken < chunk.length ? taken + 1 : taken;
+      }
+      service.flush();
+      const out = reporter.all.sort((x, y) => (x.roomId + x.participantId + x.trackId + x.kind).localeCompare(y.roomId + y.participantId + y.trackId + y.kind));
+      return { steps, out, counters: { ...service.counters } };
+    };
+    const [a, b] = [await run("wasm"), await run("ts")];
+    assert.deepStrictEqual(a.steps, b.steps, `windowed stops differ (seed ${SEED})`);
+    assert.deepStrictEqual(a, b, `windowed service output differs (seed ${SEED})`);
+    // the run stopped often, took late stats and folded most: the test saw every case
+    const stops = a.steps.filter((s) => s[0] === 1).length;
+    assert.ok(stops > 1_000, `only ${stops} stops (seed ${SEED})`);
+    assert.ok(a.steps.some((s) => s[3]! > 0) && a.counters.statsIn > 10_000, `nothing late or little taken (seed ${SEED})`);
+    assert.equal(a.counters.dropped + a.counters.malformed, 0, "a windowed ingest drops nothing and counts no malformed message");
+  });
 });
+
+/**
+ * A replay's stream of messages for a windowed ingest: routed stats, some of them for
+ * participants never joined, without a routing field, with a time stamp outside the window or
+ * of Date, with a time stamp split over two occurrences, malformed, or with a broken prefix.
+ */
+function windowedMessages(gen: StatGen, n: number, windowStart: number): Uint8Array[] {
+  const r = gen.r;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const stat = gen.stat();
+    stat.roomId = `RM_${r.int(0, 3)}`;
+    stat.participantId = `PA_${r.int(0, r.float() < 0.02 ? 40 : 24)}`;
+    stat.trackId = `TR_${r.int(0, 3)}`;
+    stat.kind = r.pick([0, 1, 5]) as StreamType;
+    // mostly in the window [windowStart, windowStart + 10 000); some before it (late) or after
+    const ms = windowStart + r.int(-300, 10_300) * (r.float() < 0.01 ? 1e9 : 1);
+    stat.timeStamp = timestampFromMs(Math.max(-8e15, Math.min(8e15, ms)));
+    const odd = r.float();
+    if (odd < 0.005) stat.roomId = "";
+    else if (odd < 0.01) stat.participantId = "";
+    else if (odd < 0.015) stat.trackId = "";
+    else if (odd < 0.02) stat.timeStamp = undefined;
+    else if (odd < 0.025) stat.timeStamp = { $typeName: "google.protobuf.Timestamp", seconds: BigInt(r.pick([-1, 1])) * 10_000_000_000_000n, nanos: 0 };
+    // a negative nanos around the late bound: floor, not truncation, puts it before it
+    else if (odd < 0.03) stat.timeStamp = { $typeName: "google.protobuf.Timestamp", seconds: BigInt(r.int(0, 1)), nanos: -r.int(1, 1_999_999) };
+    let bytes: Uint8Array = toBinary(AnalyticsStatSchema, stat);
+    // a second time_stamp with nanos only: protobuf merges it into the first
+    if (odd >= 0.03 && odd < 0.04) bytes = concatBytes([bytes, Uint8Array.of(0x1a, 0x04, 0x10, 0xc0, 0x84, 0x3d)]);
+    if (odd >= 0.04 && odd < 0.05) bytes = mutateEncoded(r, bytes);
+    const length: number[] = [];
+    let v = bytes.length;
+    while (v > 0x7f) {
+      length.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    length.push(v);
+    out.push(concatBytes([Uint8Array.from(length), bytes]));
+  }
+  return out;
+}
 
 suite("differential livekit-current: wasm engine vs ts engine", () => {
   const engines = async () => [await profileEngine("ts", "livekit-current"), await profileEngine("wasm", "livekit-current")] as const;

@@ -130,6 +130,26 @@ export interface BatchResult {
   error: Error | undefined;
   /** up to {@link MAX_INVALID_LISTED} of the invalid stats, for logging */
   invalidTracks: { participantId: string; trackId: string; direction: Bucket }[];
+  /** messages framed; windowed: messages taken */
+  messages: number;
+  /** windowed: of those, messages whose time stamp is before `lateBeforeMs` */
+  late: number;
+  /** windowed: bytes taken, the offset of the message the batch stopped before (or its length) */
+  taken: number;
+}
+
+/**
+ * Where a windowed ingest stops (times in ms since the epoch, a time stamp being
+ * `seconds * 1000 + floor(nanos / 1e6)`): before the first message that is not well-formed and
+ * within bounds, lacks room_id, participant_id, track_id or time_stamp, has a time outside
+ * `[fromMs, untilMs)`, has no open worker, or has a new track that a bound refuses. Nothing is
+ * counted for that message: it is the caller's (a replay) to look at. @internal
+ */
+export interface BatchWindow {
+  readonly fromMs: number;
+  readonly untilMs: number;
+  /** messages taken with a time before this are counted as late */
+  readonly lateBeforeMs: number;
 }
 
 /** How many invalid stats one `ingestBatch` lists by track for the log; the rest are counted. */
@@ -141,8 +161,11 @@ export const MAX_INVALID_LISTED = 64;
  * @internal
  */
 export interface BatchRouter {
-  /** Ingests one batch; with `dropAll` every well-formed message is counted as dropped. */
-  ingest(bytes: Uint8Array, dropAll: boolean): BatchResult;
+  /**
+   * Ingests one batch; with `dropAll` every well-formed message is counted as dropped. With a
+   * `window`, only up to where {@link BatchWindow} says to stop.
+   */
+  ingest(bytes: Uint8Array, dropAll: boolean, window?: BatchWindow): BatchResult;
 }
 
 /** @internal What loadEngine returns: the public Engine plus what StatsWorker needs. */

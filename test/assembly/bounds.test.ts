@@ -34,7 +34,7 @@ function batch(stats: [string, string, string][]): Uint8Array {
 }
 
 function ingest(wasm: WasmExports, bytes: Uint8Array, router: number): { status: number; statsIn: number; refused: number; dropped: number } {
-  const status = wasm.ingestBatch(put(wasm, bytes), bytes.length, router, 0);
+  const status = wasm.ingestBatch(put(wasm, bytes), bytes.length, router, 0, 0, 0, 0, 0);
   const dv = view(wasm);
   const r = wasm.batchResultPtr();
   return { status, statsIn: dv.getUint32(r + BATCH.STATS_IN, true), refused: dv.getUint32(r + BATCH.REFUSED, true), dropped: dv.getUint32(r + BATCH.DROPPED, true) };

@@ -82,7 +82,7 @@ class Side {
     const parts: number[] = [];
     for (const m of messages) parts.push(...varint(m.length), ...m);
     const bytes = Uint8Array.from(parts);
-    this.wasm.ingestBatch(put(this.wasm, bytes), bytes.length, this.router, 0);
+    this.wasm.ingestBatch(put(this.wasm, bytes), bytes.length, this.router, 0, 0, 0, 0, 0);
     return Buffer.from(new Uint8Array(this.wasm.memory.buffer, this.wasm.batchResultPtr(), BATCH.SIZE)).toString("hex");
   }
 

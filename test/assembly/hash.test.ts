@@ -119,7 +119,7 @@ for (const build of BUILDS) {
         parts.push(msg.length, ...msg);
       }
       const batch = Uint8Array.from(parts);
-      assert.equal(wasm.ingestBatch(put(wasm, batch), batch.length, router, 0), 0);
+      assert.equal(wasm.ingestBatch(put(wasm, batch), batch.length, router, 0, 0, 0, 0, 0), 0);
       const result = view(wasm);
       const at = wasm.batchResultPtr();
       assert.equal(result.getUint32(at + 12, true), pids.length, "every stat reached its worker");

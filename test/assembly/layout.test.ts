@@ -29,8 +29,9 @@ suite("scripts/gen-abi.mjs", () => {
     assert.equal(abi.META.SIZE, 40);
     assert.equal(abi.DRAIN_ENTRY.SIZE, 16);
     assert.equal(abi.BATCH.LISTED, 36);
-    assert.equal(abi.BATCH.INVALID_SLOTS, 48);
-    assert.equal(abi.INFO.SIZE, 32);
+    // ABI 10: BATCH gained late and taken, INFO the time stamp (a windowed ingestBatch)
+    assert.equal(abi.BATCH.INVALID_SLOTS, 52);
+    assert.equal(abi.INFO.SIZE, 48);
     assert.equal(abi.STATUS.OUT_OF_MEMORY, -20);
   });
 

@@ -169,7 +169,7 @@ for (const build of BUILDS) {
       const batch = Uint8Array.from([msg.length, ...msg]);
       const ptr = wasm.inputPtr(batch.length);
       new Uint8Array(wasm.memory.buffer).set(batch, ptr);
-      assert.equal(wasm.ingestBatch(ptr, batch.length, stopped, 0), 0);
+      assert.equal(wasm.ingestBatch(ptr, batch.length, stopped, 0, 0, 0, 0, 0), 0);
       assert.equal(new DataView(wasm.memory.buffer).getUint32(wasm.batchResultPtr() + 20, true), 1, "dropped");
       // the freed worker indices are handed out again
       assert.ok(workers.includes(routed(stopped, "new")));

@@ -129,8 +129,12 @@ export interface WasmExports {
   freedPtr(): number;
   /** number of slots the last drain released */
   freedSlots(): number;
-  /** ingests size-delimited stats for `router`; fills the {@link BATCH} record; returns its status */
-  ingestBatch(ptr: number, bytes: number, router: number, dropAll: number): number;
+  /**
+   * ingests size-delimited stats for `router`; fills the {@link BATCH} record; returns its status.
+   * With `windowed` 1 it stops before the first message its host must see (times in ms since the
+   * epoch): see assembly/batch.ts
+   */
+  ingestBatch(ptr: number, bytes: number, router: number, dropAll: number, windowed: number, fromMs: number, untilMs: number, lateBeforeMs: number): number;
   /** address of the batch result record */
   batchResultPtr(): number;
   /** selects the rules, once, before any fold: 0 the 2022 reference, 1 livekit-current */

@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 9;
+export const ABI_VERSION = 10;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0xa9ddbd66;
+export const LAYOUT_HASH = 0x038efdf9;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -147,7 +147,7 @@ export const SCRATCH_U64 = {
   LAYER_BYTES: 2,
 } as const;
 
-/** What the last decodeFold found: its error offset, the stat's kind and ids. */
+/** What the last decodeFold found: its error offset, the stat's kind, ids and time stamp. */
 export const INFO = {
   ERROR_OFFSET: 0,
   /** AnalyticsStat.kind, 0 when absent */
@@ -158,7 +158,11 @@ export const INFO = {
   PARTICIPANT_ID_BYTES: 20,
   TRACK_ID_PTR: 24,
   TRACK_ID_BYTES: 28,
-  SIZE: 32,
+  /** 1 when the stat has a time_stamp */
+  HAS_TIME: 32,
+  TIME_NANOS: 36,
+  TIME_SECONDS: 40,
+  SIZE: 48,
 } as const;
 
 /** {@link INFO} offsets as indices of 4-byte words (`u32[(base >>> 2) + INFO_U32.X]`). */
@@ -171,6 +175,14 @@ export const INFO_U32 = {
   PARTICIPANT_ID_BYTES: 5,
   TRACK_ID_PTR: 6,
   TRACK_ID_BYTES: 7,
+  HAS_TIME: 8,
+  TIME_NANOS: 9,
+  TIME_SECONDS: 10,
+} as const;
+
+/** The 8-byte fields of {@link INFO} as indices of 8-byte words (`u64[(base >>> 3) + INFO_U64.X]`). */
+export const INFO_U64 = {
+  TIME_SECONDS: 5,
 } as const;
 
 /** Who owns a slot: read by the host through slotMetaPtr(). */
@@ -236,11 +248,14 @@ export const BATCH = {
   LISTED: 36,
   /** well-formed stats refused because a new track would pass a bound (setBounds) */
   REFUSED: 40,
-  RESERVED: 44,
-  INVALID_SLOTS: 48,
+  /** windowed: stats taken whose time stamp is before the window's lateBeforeMs */
+  LATE: 44,
+  /** windowed: bytes taken, the batch offset of the message it stopped before (or its length) */
+  TAKEN: 48,
+  INVALID_SLOTS: 52,
   /** most invalid stats listed per batch for the host to log */
   MAX_INVALID_LISTED: 64,
-  SIZE: 304,
+  SIZE: 308,
   /** largest batch member (LIMITS.maxMessageBytes); a larger one is MESSAGE_TOO_LARGE */
   MAX_MESSAGE_BYTES: 1048576,
 } as const;
@@ -258,8 +273,9 @@ export const BATCH_U32 = {
   FRAMING: 8,
   LISTED: 9,
   REFUSED: 10,
-  RESERVED: 11,
-  INVALID_SLOTS: 12,
+  LATE: 11,
+  TAKEN: 12,
+  INVALID_SLOTS: 13,
 } as const;
 
 /** The codes below zero that decodeFold, foldScratch, trackSlot and ingestBatch return. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { badLengthPrefix, inBatch, isDecodeError } from "../../errors.ts";
-import type { BatchResult, BatchRouter, Bucket } from "../engine.ts";
+import type { BatchResult, BatchRouter, BatchWindow, Bucket } from "../engine.ts";
 import { BATCH_U32, META_U32 } from "./abi.ts";
 import type { WasmCore } from "./core.ts";
 
@@ -34,11 +34,14 @@ export class WasmRouter implements BatchRouter {
     this.participants[worker] = undefined;
   }
 
-  ingest(bytes: Uint8Array, dropAll: boolean): BatchResult {
+  ingest(bytes: Uint8Array, dropAll: boolean, window?: BatchWindow): BatchResult {
     const core = this.core;
     const wasm = core.wasm;
     const ptr = core.copyIn(bytes, "take a batch");
-    const status = wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0);
+    const status =
+      window === undefined
+        ? wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0, 0, 0, 0, 0)
+        : wasm.ingestBatch(ptr, bytes.length, this.id, dropAll ? 1 : 0, 1, window.fromMs, window.untilMs, window.lateBeforeMs);
     const { u32, i32 } = core.views.refresh();
     const r = wasm.batchResultPtr() >>> 2;
     const result: BatchResult = {
@@ -49,6 +52,9 @@ export class WasmRouter implements BatchRouter {
       refused: u32[r + B.REFUSED]!,
       error: undefined,
       invalidTracks: [],
+      messages: u32[r + B.MESSAGES]!,
+      late: u32[r + B.LATE]!,
+      taken: u32[r + B.TAKEN]!,
     };
     const listed = u32[r + B.LISTED]!;
     for (let i = 0; i < listed; i++) {
