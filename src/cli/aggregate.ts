@@ -2,9 +2,9 @@
  * `statsworker aggregate FILE`: replays a capture through a TelemetryService, windowed by the
  * stats' own time stamps, and writes what the workers report.
  *
- * A size-delimited capture goes through the engine's batch path: each block of records is one
- * `ingestBatch` call, split only where a window ends or a record is bad, and only the routing
- * fields of each record are read here (scan.ts). An NDJSON capture is parsed record by record.
+ * A size-delimited capture goes through the engine's batch path: a windowed `ingestBatch` takes
+ * records until one needs the replay (a join, a window's end, a bad record), and only those
+ * records are read here (scan.ts). An NDJSON capture is parsed record by record.
  *
  * @module
  */
@@ -271,30 +271,29 @@ async function replayNdjson(options: RunOptions): Promise<number> {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+// A windowed ingest copies its bytes into the engine, and each record it stops at (a join, a
+// window's end, a bad record) starts the next one: chunks this size keep the copies of those
+// restarts small. Past 64 KiB the engine also gives its input buffer back after each call.
+const CHUNK_BYTES = 64 << 10;
+
 /**
- * Replays a size-delimited capture: blocks of records are scanned for their routing fields and
- * handed to `ingestBatch` whole, split where a window ends or a record is bad.
+ * Replays a size-delimited capture: the engine takes each block's records in chunks through a
+ * windowed ingestBatch, which stops at every record the replay must look at (a new participant,
+ * a later window, a record that is malformed or lacks its routing); that record alone goes
+ * through the scanner here (scan.ts), {@link Replay.admit} and a one-record ingestBatch.
  */
 async function replayDelimited(options: RunOptions): Promise<number> {
   const { replay, progress, src, interrupt } = options;
   const f = new RecordFields();
   let records = 0;
+  let nextProgress = 1 << 14;
   let index = 0;
   // the block: file bytes [base, base + view.length)
   let base = 0;
   await src.ensure(0, BLOCK_BYTES, 1);
   let view = src.view(0, BLOCK_BYTES);
-  // the pending segment: records [segIndex, index) at view bytes [segStart, pos)
   let pos = 0;
-  let segStart = 0;
-  let segIndex = 0;
 
-  const ingest = (): void => {
-    // records the engine rejected were counted as read: they are bad records after all
-    if (pos > segStart) records -= ingestSegment(options, view.subarray(segStart, pos), base + segStart, segIndex);
-    segStart = pos;
-    segIndex = index;
-  };
   // the block from `at` on, with at least one byte more than is held from there (a stream
   // delivers what it has; a file gives a whole block)
   const refill = async (at: number): Promise<void> => {
@@ -302,7 +301,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     await src.ensure(at, BLOCK_BYTES, held + 1);
     base = at;
     view = src.view(at, BLOCK_BYTES);
-    pos = segStart = 0;
+    pos = 0;
   };
   // the routing of a record the scanner leaves to the full decoder; a DecodeError says it is bad
   let decoded: AnalyticsStat | undefined;
@@ -315,28 +314,38 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     };
   };
 
-  // A bad record stays out of every segment. When its frame is in doubt (a broken length
-  // prefix, bytes that do not decode, routing fields missing) the file is resynchronised at the
-  // next plausible record after its first byte; otherwise only its frame is skipped.
+  // A bad record is not ingested. When its frame is in doubt (a broken length prefix, bytes
+  // that do not decode, routing fields missing) the file is resynchronised at the next
+  // plausible record after its first byte; otherwise only its frame is skipped.
   const skip = async (offset: number, detail: string, resync: boolean): Promise<void> => {
-    ingest();
     const bad: BadRecord = { offset, index: index++, detail, skipped: 0 };
     if (options.onBad === undefined) throw new CliError(describeBadRecord(bad));
     const next = resync ? await resynchronise(src, offset + 1, interrupt) : base + f.end;
     bad.skipped = next - offset;
     options.onBad(bad);
     if (resync) await refill(next);
-    else pos = segStart = next - base;
-    segIndex = index;
+    else pos = next - base;
   };
 
   for (;;) {
     if (interrupt.requested) return records;
     if (pos >= view.length && base + pos >= src.size) break;
+    if (replay.current !== undefined && pos < view.length) {
+      const to = Math.min(view.length, pos + CHUNK_BYTES);
+      const taken = replay.ingestWindow(view.subarray(pos, to));
+      pos += taken.bytes;
+      index += taken.messages;
+      records += taken.messages;
+      if (records >= nextProgress) {
+        progress.update(base + pos, src.size, records);
+        nextProgress = records + (1 << 14);
+      }
+      // all of the chunk taken: the next one; otherwise the record at pos is the replay's
+      if (pos === to) continue;
+    }
     const atEnd = base + view.length >= src.size;
     const status = scanRecord(view, pos, view.length, atEnd, f);
     if (status === Scan.More) {
-      ingest();
       await refill(base + pos);
       if (view.length === 0) break;
       continue;
@@ -373,10 +382,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
       await skip(offset, start, false);
       continue;
     }
-    if (replay.current !== undefined && start > replay.current) {
-      ingest();
-      await replay.endWindow(start);
-    }
+    if (replay.current !== undefined && start > replay.current) await replay.endWindow(start);
     try {
       replay.admit(start, ids, identity);
     } catch (err) {
@@ -385,12 +391,11 @@ async function replayDelimited(options: RunOptions): Promise<number> {
       await skip(offset, decodeProblem(view.subarray(f.start, f.end)), true);
       continue;
     }
+    // a record the engine rejects is a bad record after all
+    records += 1 - ingestSegment(options, view.subarray(pos, f.end), offset, index);
     pos = f.end;
     index++;
-    records++;
-    if ((records & 0x3fff) === 0) progress.update(base + pos, src.size, records);
   }
-  ingest();
   return records;
 }
 

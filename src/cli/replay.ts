@@ -12,8 +12,9 @@
  * @module
  */
 import type { Engine } from "../engine/engine.ts";
-import { TelemetryService } from "../telemetry-service.ts";
+import { HAS_PENDING, INGEST_WINDOW, TelemetryService } from "../telemetry-service.ts";
 import { IdTable } from "./id-table.ts";
+import { MAX_DATE_MS } from "./scan.ts";
 import type { WindowSink } from "./window-sink.ts";
 
 interface Participant {
@@ -55,6 +56,12 @@ export interface ReplayOptions {
   windowMs: number;
   /** how long a closed worker stays registered, in ms; default 180 000 (the service's default) */
   closeWaitMs?: number;
+}
+
+/** What {@link Replay.ingestWindow} took: messages, and bytes from the start of the buffer. */
+export interface Taken {
+  readonly messages: number;
+  readonly bytes: number;
 }
 
 /** Joins, windows and reaps for a replayed capture; the caller ingests the stats themselves. */
@@ -156,6 +163,27 @@ export class Replay {
   }
 
   /**
+   * Ingests the size-delimited records of `bytes` that need nothing of the replay (each has its
+   * routing fields, an open worker and a time stamp no later than the current window, and is
+   * well-formed), up to the first that does, which the caller then takes through
+   * {@link admit}; that record is where `bytes` of the result ends. Records of an ended window
+   * are aggregated into the current one and counted late, as {@link admit} does. Only with a
+   * current window.
+   */
+  ingestWindow(bytes: Uint8Array): Taken {
+    const current = this.current!;
+    // a window's end must be a valid Date too (aggregate's windowStart)
+    const maxMs = MAX_DATE_MS - this.windowMs;
+    const r = this.service[INGEST_WINDOW](bytes, {
+      fromMs: -maxMs,
+      untilMs: Math.min(current + this.windowMs, maxMs + 1),
+      lateBeforeMs: current,
+    });
+    this.late += r.late;
+    return { messages: r.messages, bytes: r.taken };
+  }
+
+  /**
    * Ends the current window: flushes every worker with the clock at the window's end (the time
    * stamp of its output), writes the output, closes the workers of participants that sent nothing
    * in it, reaps the ones closed long enough, and moves on to the window starting at `next`.
@@ -163,6 +191,11 @@ export class Replay {
   async endWindow(next: number | undefined): Promise<void> {
     if (this.current === undefined) return;
     const end = this.current + this.windowMs;
+    // the stats ingestWindow took went by admit: a participant that has some waiting for this
+    // flush was seen in the window too (read before the flush takes them)
+    for (const p of this.participants) {
+      if (p.closedAt < 0 && p.lastWindow < this.current && this.service[HAS_PENDING](p.roomId, p.participantId)) p.lastWindow = this.current;
+    }
     this.clockMs = end;
     this.service.flush();
     this.windows++;
