@@ -271,10 +271,12 @@ async function replayNdjson(options: RunOptions): Promise<number> {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-// A windowed ingest copies its bytes into the engine, and each record it stops at (a join, a
-// window's end, a bad record) starts the next one: chunks this size keep the copies of those
-// restarts small. Past 64 KiB the engine also gives its input buffer back after each call.
-const CHUNK_BYTES = 64 << 10;
+// A windowed ingest copies its bytes into the engine, and after each record it stops at (a
+// join, a window's end, a bad record) the next one copies again: a chunk starts small after a
+// stop, as stops come in runs (the joins of a capture's first window), and doubles while it is
+// taken whole, up to a size past which the engine would give its input buffer back every call.
+const MIN_CHUNK_BYTES = 4 << 10;
+const MAX_CHUNK_BYTES = 64 << 10;
 
 /**
  * Replays a size-delimited capture: the engine takes each block's records in chunks through a
@@ -293,6 +295,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
   await src.ensure(0, BLOCK_BYTES, 1);
   let view = src.view(0, BLOCK_BYTES);
   let pos = 0;
+  let chunk = MAX_CHUNK_BYTES;
 
   // the block from `at` on, with at least one byte more than is held from there (a stream
   // delivers what it has; a file gives a whole block)
@@ -331,7 +334,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
     if (interrupt.requested) return records;
     if (pos >= view.length && base + pos >= src.size) break;
     if (replay.current !== undefined && pos < view.length) {
-      const to = Math.min(view.length, pos + CHUNK_BYTES);
+      const to = Math.min(view.length, pos + chunk);
       const taken = replay.ingestWindow(view.subarray(pos, to));
       pos += taken.bytes;
       index += taken.messages;
@@ -341,7 +344,11 @@ async function replayDelimited(options: RunOptions): Promise<number> {
         nextProgress = records + (1 << 14);
       }
       // all of the chunk taken: the next one; otherwise the record at pos is the replay's
-      if (pos === to) continue;
+      if (pos === to) {
+        chunk = Math.min(MAX_CHUNK_BYTES, chunk * 2);
+        continue;
+      }
+      chunk = MIN_CHUNK_BYTES;
     }
     const atEnd = base + view.length >= src.size;
     const status = scanRecord(view, pos, view.length, atEnd, f);
