@@ -1,6 +1,6 @@
 import { suite, test } from "node:test";
 import assert from "node:assert/strict";
-import { SLOT } from "../../src/engine/wasm/abi.ts";
+import { META, SLOT } from "../../src/engine/wasm/abi.ts";
 import { BUILDS, decodeFold, encode, instantiate, readSlot, stat, view, writeScratch } from "./harness.ts";
 
 for (const build of BUILDS) {
@@ -14,7 +14,9 @@ for (const build of BUILDS) {
       assert.equal(wasm.slotCount(), 2);
       const dv = view(wasm);
       for (let i = 0; i < SLOT.SIZE; i++) assert.equal(dv.getUint8(wasm.slotPtr(a) + i), 0);
-      assert.equal(wasm.slotPtr(b) - wasm.slotPtr(a), SLOT.SIZE);
+      // each slot's meta record right before it, the pairs side by side
+      assert.equal(wasm.slotMetaPtr(a) + META.SIZE, wasm.slotPtr(a));
+      assert.equal(wasm.slotPtr(b) - wasm.slotPtr(a), META.SIZE + SLOT.SIZE);
     });
 
     test("a freed slot is reused zeroed, and freeing twice or a bad index changes nothing", () => {
