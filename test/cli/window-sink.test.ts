@@ -17,8 +17,13 @@ import { parseNdjson, readDelimited } from "./helpers.ts";
 const dir = await mkdtemp(join(tmpdir(), "window-sink-"));
 after(() => rm(dir, { recursive: true, force: true }));
 
-// ids that sort differently by UTF-8 bytes and by UTF-16 code units: U+FF21 and U+1F600
-const IDS = ["a", "b", "ab", "Ａ", "😀", "a😀", "aＡ", "é", ""];
+// ids that sort differently by UTF-8 bytes and by UTF-16 code units (U+FF21 and U+1F600), and
+// long ones that share their first bytes, differ after a non-ASCII one or hold a NUL: the sink
+// orders batches by the ids' first 6 bytes before it compares them in full
+const IDS = [
+  "a", "b", "ab", "Ａ", "😀", "a😀", "aＡ", "é", "öa", "éb",
+  "RM_abcdefg", "RM_abcdefh", "RM_abcd", "RM_abcdé", "RM_ab\u0000c", "RM_ab", "RM_abcdefg😀", "RM_abcdefgＡ", "",
+];
 
 function stat(r: Random, room: string, participant: string, ms: number): AnalyticsStat {
   return create(AnalyticsStatSchema, {
@@ -49,7 +54,7 @@ suite("WindowSink", () => {
       const seed = (Math.random() * 2 ** 32) >>> 0;
       console.log(`WindowSink seed ${seed}`);
       const r = new Random(seed);
-      for (let round = 0; round < 20; round++) {
+      for (let round = 0; round < 60; round++) {
         const batches: AnalyticsStat[][] = [];
         const seen = new Set<string>();
         for (let b = 0; b < r.int(1, 12); b++) {
