@@ -202,6 +202,11 @@ export class StatsWorker {
     }
   }
 
+  /** @internal whether the worker holds stats for its next `update()` */
+  get [PENDING](): boolean {
+    return this.table.pending;
+  }
+
   /**
    * Reports the window (Go `Update`, R2): does nothing when closed (in the `"livekit-current"`
    * profile a closed worker still reports, as Go's `Flush` does); otherwise coalesces each
@@ -211,11 +216,6 @@ export class StatsWorker {
    *
    * @throws ArgumentError when the clock gives an invalid date (the window is kept)
    */
-  /** @internal whether the worker holds stats for its next `update()` */
-  get [PENDING](): boolean {
-    return this.table.pending;
-  }
-
   update(): void {
     const startedMs = this.nowMs();
     if (this.isClosed() || !this.table.pending) return;

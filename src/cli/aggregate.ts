@@ -399,7 +399,7 @@ async function replayDelimited(options: RunOptions): Promise<number> {
       continue;
     }
     // a record the engine rejects is a bad record after all
-    records += 1 - ingestSegment(options, view.subarray(pos, f.end), offset, index);
+    records += 1 - ingestRecord(options, view.subarray(pos, f.end), view.subarray(f.start, f.end), offset, index);
     pos = f.end;
     index++;
   }
@@ -424,42 +424,31 @@ function decodeProblem(message: Uint8Array): string {
 }
 
 /**
- * Ingests one segment of whole records and returns how many the engine rejected. A record it rejects (it skips it and ingests the
- * others) is a bad record: without --skip-bad the run stops there; with it, the segment's other
- * bad records, which the engine skipped too, are found by decoding the rest and reported.
+ * Ingests one whole record (`frame`: its length prefix included, at `message` the stat) and
+ * returns 1 when it is a bad record, 0 otherwise. A record the engine rejects as malformed or
+ * over a per-message bound is bad: it stops the run without --skip-bad and is reported with it.
+ * One a window refused (livekit-current's score bound) is no bad record: the service counted it.
  */
-function ingestSegment(options: RunOptions, bytes: Uint8Array, fileOffset: number, firstIndex: number): number {
-  let bad = 0;
+function ingestRecord(options: RunOptions, frame: Uint8Array, message: Uint8Array, fileOffset: number, index: number): number {
   try {
-    options.replay.service.ingestBatch(bytes);
+    options.replay.service.ingestBatch(frame);
     return 0;
   } catch (err) {
     if (!isDecodeError(err) && !isLimitError(err)) throw err;
     if (isLimitError(err) && err.code === "out_of_memory") throw new CliError(`engine memory exhausted at byte offset ${fileOffset}`);
-    const first = isDecodeError(err) ? err.index : -1;
-    let pos = 0;
-    let i = 0;
-    const f = new RecordFields();
-    while (pos < bytes.length && scanRecord(bytes, pos, bytes.length, true, f) !== Scan.BadFrame) {
-      let detail: string | undefined;
-      if (i === first) detail = errorDetail(err);
-      else if (i > first) {
-        try {
-          decodeStat(bytes.subarray(f.start, f.end));
-        } catch (e) {
-          if (!isDecodeError(e) && !isLimitError(e)) throw e;
-          detail = errorDetail(e);
-        }
+    let detail: string | undefined = isDecodeError(err) ? errorDetail(err) : undefined;
+    if (detail === undefined) {
+      try {
+        decodeStat(message);
+      } catch (e) {
+        if (!isDecodeError(e) && !isLimitError(e)) throw e;
+        detail = errorDetail(e);
       }
-      if (detail !== undefined) {
-        badRecord(options, { offset: fileOffset + pos, index: firstIndex + i, detail, skipped: f.end - pos });
-        bad++;
-      }
-      pos = f.end;
-      i++;
     }
+    if (detail === undefined) return 0;
+    badRecord(options, { offset: fileOffset, index, detail, skipped: frame.length });
+    return 1;
   }
-  return bad;
 }
 
 /**

@@ -191,8 +191,8 @@ export class Replay {
   async endWindow(next: number | undefined): Promise<void> {
     if (this.current === undefined) return;
     const end = this.current + this.windowMs;
-    // the stats ingestWindow took went by admit: a participant that has some waiting for this
-    // flush was seen in the window too (read before the flush takes them)
+    // the stats ingestWindow took did not go through admit: a participant with some waiting for
+    // this flush was seen in the window too (read before the flush takes them)
     for (const p of this.participants) {
       if (p.closedAt < 0 && p.lastWindow < this.current && this.service[HAS_PENDING](p.roomId, p.participantId)) p.lastWindow = this.current;
     }
