@@ -46,9 +46,10 @@ function failOnce(status: i32, index: u32, offset: u32): void {
  * host, and stops before the first that is not: a broken length prefix, a malformed or
  * over-bound message, one without room_id, participant_id, track_id or time_stamp, one whose
  * time stamp in ms (`seconds * 1000 + floor(nanos / 1e6)`) is outside `[fromMs, untilMs)`, one
- * with no open worker, or one whose new track a bound refuses. Nothing is counted for that message; the record's `taken` says where
- * it starts (the batch's length when every message was taken), and `late` counts the messages
- * taken whose time is before `lateBeforeMs`. Only running out of memory is an error.
+ * with no open worker, or one whose new track a bound refuses. Nothing is counted for that
+ * message; the record's `taken` says where it starts (the batch's length when every message was
+ * taken), and `late` counts the messages taken whose time is before `lateBeforeMs`. Only running
+ * out of memory is an error.
  */
 export function ingestBatch(
   ptr: usize, bytes: u32, router: i32, dropAll: i32,
@@ -101,8 +102,10 @@ export function ingestBatch(
     const message = pos;
     pos += <usize>length;
     const status = length > <u64>BATCH_MAX_MESSAGE_BYTES ? STATUS_MESSAGE_TOO_LARGE : decodeFold(message, <u32>length, -1);
+    // windowed: the stat's time, read once for the window and the late count
+    const ms = window && status >= 0 ? windowedTimeMs(info) : 0;
     if (window) {
-      if (status < 0 || !isWindowed(info, fromMs, untilMs)) {
+      if (status < 0 || !(ms >= fromMs && ms < untilMs)) {
         stopAt = start;
         break;
       }
@@ -176,7 +179,7 @@ export function ingestBatch(
       failOnce(reserved, index - 1, <u32>(start - ptr));
       continue;
     }
-    if (window) takenOne(info, lateBeforeMs);
+    if (window) takenOne(ms, lateBeforeMs);
     foldDecodedInto(slot);
     notePending(worker);
     bump(BATCH_STATS_IN);
@@ -197,8 +200,15 @@ export function ingestBatch(
 // @ts-ignore: decorator
 @inline const MAX_WINDOW_SECONDS: i64 = 9_000_000_000_000;
 
-/** The decoded stat's time stamp in ms (`seconds * 1000 + floor(nanos / 1e6)`); NaN out of range. */
-function decodedTimeMs(info: usize): f64 {
+/**
+ * The decoded stat's time stamp in ms (`seconds * 1000 + floor(nanos / 1e6)`) as a windowed
+ * batch reads it: NaN without every routing field, or out of range.
+ */
+function windowedTimeMs(info: usize): f64 {
+  if (
+    load<u32>(info + INFO_ROOM_ID_BYTES) == 0 || load<u32>(info + INFO_PARTICIPANT_ID_BYTES) == 0 ||
+    load<u32>(info + INFO_TRACK_ID_BYTES) == 0 || load<u32>(info + INFO_HAS_TIME) == 0
+  ) return NaN;
   const seconds = load<i64>(info + INFO_TIME_SECONDS);
   if (seconds < -MAX_WINDOW_SECONDS || seconds > MAX_WINDOW_SECONDS) return NaN;
   const nanos = load<i32>(info + INFO_TIME_NANOS);
@@ -207,18 +217,8 @@ function decodedTimeMs(info: usize): f64 {
   return <f64>(seconds * 1000 + <i64>ms);
 }
 
-/** Whether a windowed batch takes the decoded stat: every routing field set, its time in range. */
-function isWindowed(info: usize, fromMs: f64, untilMs: f64): bool {
-  if (
-    load<u32>(info + INFO_ROOM_ID_BYTES) == 0 || load<u32>(info + INFO_PARTICIPANT_ID_BYTES) == 0 ||
-    load<u32>(info + INFO_TRACK_ID_BYTES) == 0 || load<u32>(info + INFO_HAS_TIME) == 0
-  ) return false;
-  const ms = decodedTimeMs(info);
-  return ms >= fromMs && ms < untilMs;
-}
-
-/** A windowed batch took the decoded stat: counted, and counted late before `lateBeforeMs`. */
-function takenOne(info: usize, lateBeforeMs: f64): void {
+/** A windowed batch took a stat of time `ms`: counted, and counted late before `lateBeforeMs`. */
+function takenOne(ms: f64, lateBeforeMs: f64): void {
   bump(BATCH_MESSAGES);
-  if (decodedTimeMs(info) < lateBeforeMs) bump(BATCH_LATE);
+  if (ms < lateBeforeMs) bump(BATCH_LATE);
 }
