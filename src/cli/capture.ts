@@ -19,7 +19,7 @@ import { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import { isDecodeError, isLimitError, type DecodeError, type LimitError } from "../errors.ts";
 import { AnalyticsStatSchema, type AnalyticsStat } from "../gen/livekit/livekit_analytics_pb.ts";
-import { checkLimits } from "../limits.ts";
+import { LIMITS, checkLimits } from "../limits.ts";
 import { CliError } from "./args.ts";
 
 /** The two capture layouts `aggregate` reads. */
@@ -44,7 +44,10 @@ export class ByteSource {
   private readonly stream: AsyncIterator<Buffer> | undefined;
   private block: Uint8Array = new Uint8Array(0);
   private blockStart = 0;
+  // a file's two block buffers: `block` views one, the read-ahead fills the other
+  private held: Buffer = Buffer.alloc(0);
   private spare: Buffer = Buffer.alloc(0);
+  private ahead: ReadAhead | undefined = undefined;
 
   private readonly signal: AbortSignal | undefined;
   private aborted: Promise<void> | undefined;
@@ -94,22 +97,7 @@ export class ByteSource {
    */
   async ensure(offset: number, n: number, atLeast = n): Promise<void> {
     if (this.has(offset, n)) return;
-    if (this.file !== undefined) {
-      const length = Math.max(0, Math.min(this.size - offset, Math.max(n, BLOCK_BYTES)));
-      // one buffer for every block: views are valid until the next ensure, and a fresh 4 MiB
-      // per block would be external memory for the GC to chase
-      if (this.spare.length < length) this.spare = Buffer.allocUnsafe(length);
-      const block = this.spare;
-      let read = 0;
-      while (read < length) {
-        const { bytesRead } = await this.file.read(block, read, length - read, offset + read);
-        if (bytesRead === 0) break;
-        read += bytesRead;
-      }
-      this.block = block.subarray(0, read);
-      this.blockStart = offset;
-      return;
-    }
+    if (this.file !== undefined) return this.ensureFile(this.file, offset, n);
     if (this.stream === undefined) return;
     if (offset < this.blockStart) throw new Error(`stream read went back from byte ${this.blockStart} to ${offset}`);
     // keep what is held from `offset` on, then read until atLeast (at most n) bytes are held
@@ -139,6 +127,46 @@ export class ByteSource {
     this.blockStart = offset;
   }
 
+  // A file is read a block ahead: while the caller works on one block, the file thread reads
+  // the next into the spare buffer, after room for the end of the held block (a record that
+  // straddles the two), so moving on costs a copy of that end instead of a wait for the disk.
+  private async ensureFile(file: FileHandle, offset: number, n: number): Promise<void> {
+    const heldEnd = this.blockStart + this.block.length;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    let block: Uint8Array | undefined;
+    if (ahead !== undefined) {
+      const read = await ahead.read;
+      if (read instanceof Error) throw read;
+      const tail = heldEnd - offset;
+      // the held bytes from `offset` on, then the read-ahead: usable when they meet and cover
+      if (offset >= this.blockStart && tail <= READ_AHEAD_ROOM && Math.min(this.size, offset + n) <= heldEnd + read) {
+        this.spare.set(this.block.subarray(offset - this.blockStart), READ_AHEAD_ROOM - tail);
+        block = this.spare.subarray(READ_AHEAD_ROOM - tail, READ_AHEAD_ROOM + read);
+      }
+    }
+    if (block === undefined) {
+      const length = Math.max(0, Math.min(this.size - offset, Math.max(n, BLOCK_BYTES)));
+      // two buffers for every block: views are valid until the next ensure, and a fresh 4 MiB
+      // per block would be external memory for the GC to chase
+      if (this.spare.length < length) this.spare = Buffer.allocUnsafe(Math.max(length, READ_AHEAD_ROOM + BLOCK_BYTES));
+      block = this.spare.subarray(0, await readFully(file, this.spare, 0, length, offset));
+    }
+    // the buffer `block` views is now the held one, and the other is free for the next block
+    [this.held, this.spare] = [this.spare, this.held];
+    this.block = block;
+    this.blockStart = offset;
+    const next = offset + block.length;
+    if (next >= this.size) return;
+    if (this.spare.length < READ_AHEAD_ROOM + BLOCK_BYTES) this.spare = Buffer.allocUnsafe(READ_AHEAD_ROOM + BLOCK_BYTES);
+    const length = Math.min(BLOCK_BYTES, this.size - next);
+    // settled with its error, never rejected: a read-ahead nobody waits for must not be an
+    // unhandled rejection
+    this.ahead = {
+      read: readFully(file, this.spare, READ_AHEAD_ROOM, length, next).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+    };
+  }
+
   // the stream's next chunk, or undefined once the signal aborted
   private async nextChunk(): Promise<IteratorResult<Buffer> | undefined> {
     const signal = this.signal;
@@ -162,10 +190,33 @@ export class ByteSource {
 
   /** Closes the file or stops reading the stream (without waiting for a read that hangs). */
   async close(): Promise<void> {
+    // a file read is never left running on a closed handle
+    await this.ahead?.read;
+    this.ahead = undefined;
     await this.file?.close();
     if (this.signal?.aborted === true) void this.stream?.return?.();
     else await this.stream?.return?.();
   }
+}
+
+// room before a read-ahead block for the end of the block before it: a record (at most
+// LIMITS.maxMessageBytes and its length prefix) that straddles the two
+const READ_AHEAD_ROOM = LIMITS.maxMessageBytes + 16;
+
+/** A read of the next block, started before it is asked for: its byte count, or its error. */
+interface ReadAhead {
+  readonly read: Promise<number | Error>;
+}
+
+/** Reads `length` bytes at file `position` into `buffer` at `at`, fewer only at the file's end. */
+async function readFully(file: FileHandle, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await file.read(buffer, at + read, length - read, position + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return read;
 }
 
 /** A system error as one short phrase: `ENOENT: no such file or directory`. */
@@ -339,8 +390,16 @@ export async function* readNdjson(src: ByteSource, options: ReadNdjsonOptions = 
 }
 
 /**
+ * Bytes an {@link Output} may hold unwritten before `write` waits: the output is written while
+ * the next window is computed (the file thread runs beside the main one), and memory stays
+ * bounded by this plus the chunk being written.
+ */
+export const OUTPUT_BUFFER_BYTES = 8 << 20;
+
+/**
  * A byte or text output (a file, or stdout for `-`) that respects backpressure: `write` resolves
- * once the stream can take more.
+ * at once while less than {@link OUTPUT_BUFFER_BYTES} wait to be written, else once the stream
+ * has written what it holds.
  */
 export class Output {
   readonly stream: Writable;
@@ -367,10 +426,15 @@ export class Output {
     this.stream.on("error", (err: Error) => (this.failure ??= err));
   }
 
-  /** Writes `chunk`, waiting for `"drain"` when the stream asks for it. */
+  /**
+   * Writes `chunk`, waiting for `"drain"` only when more than {@link OUTPUT_BUFFER_BYTES} wait
+   * to be written. A stream's own high-water mark (16 KiB for a file) would make every window's
+   * write wait for the disk, with the main thread idle meanwhile.
+   */
   async write(chunk: Uint8Array | string): Promise<void> {
     this.check();
-    if (!this.stream.write(chunk)) await this.until("drain");
+    this.stream.write(chunk);
+    if (this.stream.writableLength > OUTPUT_BUFFER_BYTES && this.stream.writableNeedDrain) await this.until("drain");
     this.check();
   }
 
