@@ -1,48 +1,59 @@
 /**
  * Where `statsworker aggregate` writes: the service's reporter collects one window's encoded
- * batches, and {@link WindowSink.writeWindow} sorts and writes their stats, NDJSON (proto3 JSON,
- * one stat per line) or size-delimited bytes.
- *
- * Both formats start from the engine's encoded batches (`reportBytes`), copied into one arena:
- * each entry of an encoded `AnalyticsStats` is a tag byte before a length-prefixed stat, so
- * dropping that byte gives the size-delimited record, and the NDJSON line is written from the
- * same bytes (stat-json.ts). No message object is built on either path.
+ * batches (`reportBytes`) into one arena, and {@link WindowSink.writeWindow} hands them to a
+ * thread of its own, which sorts and formats them (window-format.ts); this thread writes what
+ * comes back, in window order. Sorting and formatting take as long as the engine's own work on
+ * a window (several times as long for NDJSON), so on a second core they cost the replay almost
+ * nothing.
  *
  * @module
  */
-import { fromBinary, toJsonString } from "@bufbuild/protobuf";
-import { AnalyticsStatSchema } from "../gen/livekit/livekit_analytics_pb.ts";
+import { setImmediate } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
 import type { TelemetryReporter } from "../reporter.ts";
 import { CliError } from "./args.ts";
 import type { Output } from "./capture.ts";
-import { compareCodeUnits } from "./order.ts";
-import { RecordFields, Scan, scanRecord, timeMs } from "./scan.ts";
-import { ByteWriter, writeStatJson } from "./stat-json.ts";
+import type { FormatAnswer, FormatRequest } from "./window-format-thread.ts";
+import { growInt, type OutputFormat } from "./window-format.ts";
 
-/** The two output layouts of `aggregate`. */
-export type OutputFormat = "ndjson" | "delimited";
+export type { OutputFormat } from "./window-format.ts";
 
-const utf8 = new TextDecoder();
-const fields = new RecordFields();
+/**
+ * What may be handed to the format thread and not yet written before
+ * {@link WindowSink.writeWindow} waits: windows, and bytes of their batches (NDJSON output is
+ * about 5 times that). Enough to keep both threads busy through a run of short windows.
+ */
+const MAX_WINDOWS_IN_FLIGHT = 64;
+const MAX_BYTES_IN_FLIGHT = 16 << 20;
+/**
+ * Windows out after which writeWindow lets the event loop turn once, so that the thread's
+ * answers are written: the replay itself rarely waits for anything that would let them in.
+ */
+const YIELD_AFTER_WINDOWS = 8;
 
-function growInt(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
-  if (n <= a.length) return a;
-  const b = new Int32Array(Math.max(n, a.length * 2));
-  b.set(a);
-  return b;
+/** Starts the format thread: its module beside this one, .js when built, .ts in the sources. */
+function startThread(format: OutputFormat): Worker {
+  const workerData = { format };
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./window-format-thread.js", import.meta.url), { workerData });
+  // Run from the sources (the tests, scripts through tsx): a worker does not get its parent's
+  // module hooks, so it registers tsx itself before it loads the .ts module. A built package
+  // never comes here.
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const entry = JSON.stringify(new URL("./window-format-thread.ts", import.meta.url).href);
+  return new Worker(`import(${tsx}).then((tsx) => { tsx.register(); return import(${entry}); });`, { eval: true, workerData });
 }
 
 /**
- * Collects what the workers report during a window and writes it when the window ends, sorted
- * by time stamp, room id, participant id, kind (UPSTREAM first) and track id, strings compared by
- * UTF-16 code units: the order of `compareStats` (order.ts), here over the encoded bytes.
+ * Collects what the workers report during a window and writes it, sorted, once the window ends.
+ * The output order is that of `compareStats` (order.ts): time stamp, room id, participant id,
+ * kind (UPSTREAM first), track id, strings compared by UTF-16 code units.
  */
 export class WindowSink {
   /** the reporter to give the TelemetryService */
   readonly reporter: TelemetryReporter;
-  /** stats written so far */
+  /** stats written so far (final once {@link close} resolved) */
   statsOut = 0;
-  /** bytes written so far */
+  /** bytes written so far (final once {@link close} resolved) */
   bytesOut = 0;
   private discarding = false;
   // the window's batches, back to back
@@ -51,23 +62,20 @@ export class WindowSink {
   private batchStart = new Int32Array(1024);
   private batchEnd = new Int32Array(1024);
   private batches = 0;
-  // the entries of the batches: where each starts (its tag byte) and ends, its sort keys
-  private entStart = new Int32Array(4096);
-  private entEnd = new Int32Array(4096);
-  // where the stat's own bytes start, past its length prefix
-  private entBody = new Int32Array(4096);
-  private entTime = new Float64Array(4096);
-  private entKind = new Int32Array(4096);
-  private entRoom = new Int32Array(4096 * 2);
-  private entPart = new Int32Array(4096 * 2);
-  private entTrack = new Int32Array(4096 * 2);
-  private readonly json: ByteWriter | undefined;
+  private readonly thread: Worker;
+  // windows handed to the thread and not yet written, and who waits for one to be
+  private inFlight = 0;
+  private bytesInFlight = 0;
+  private waiting: (() => void) | undefined = undefined;
+  // the writes, chained in window order
+  private writes: Promise<void> = Promise.resolve();
+  private failure: unknown = undefined;
+  private closed = false;
 
   constructor(
     private readonly output: Output,
     format: OutputFormat,
   ) {
-    this.json = format === "ndjson" ? new ByteWriter() : undefined;
     this.reporter = {
       report: () => {},
       // the batch is only valid during the call: it is copied
@@ -85,6 +93,15 @@ export class WindowSink {
         this.batchEnd[i] = this.used;
       },
     };
+    this.thread = startThread(format);
+    this.thread.on("message", (answer: FormatAnswer) => this.answered(answer));
+    this.thread.on("error", (err: Error) => this.fail(err));
+    this.thread.on("exit", (code: number) => {
+      if (!this.closed) this.fail(new Error(`window format thread exited with code ${code}`));
+    });
+    // an idle thread must not keep the process alive: it is held only while windows are out
+    // (after the listeners: adding one holds the thread again)
+    this.thread.unref();
   }
 
   private reserve(n: number): void {
@@ -94,165 +111,70 @@ export class WindowSink {
     this.arena = next;
   }
 
-  /** Sorts and writes what was reported since the last call; resolves once the output took it. */
+  /**
+   * Hands what was reported since the last call to the format thread; resolves once at most
+   * {@link MAX_WINDOWS_IN_FLIGHT} windows are waiting to be written.
+   *
+   * @throws CliError when an earlier window could not be formatted or written
+   */
   async writeWindow(): Promise<void> {
+    this.check();
     if (this.batches === 0) return;
-    const order = this.order();
-    const n = order.length;
-    let chunk: Uint8Array;
-    if (this.json === undefined) {
-      let size = 0;
-      for (let k = 0; k < n; k++) size += this.entEnd[order[k]!]! - this.entStart[order[k]!]! - 1;
-      // the records are laid out after the batches in the arena itself: copyWithin moves bytes
-      // without a view per stat, and one slice() hands them to the output
-      this.reserve(size);
-      const a = this.arena;
-      let pos = this.used;
-      for (let k = 0; k < n; k++) {
-        const e = order[k]!;
-        // the record without the entry's tag byte
-        const from = this.entStart[e]! + 1;
-        const to = this.entEnd[e]!;
-        a.copyWithin(pos, from, to);
-        pos += to - from;
-      }
-      chunk = a.slice(this.used, pos);
-    } else {
-      const w = this.json;
-      for (let k = 0; k < n; k++) {
-        const e = order[k]!;
-        const from = this.entBody[e]!;
-        const to = this.entEnd[e]!;
-        if (!writeStatJson(w, this.arena, from, to)) this.jsonFallback(this.arena.subarray(from, to));
-      }
-      chunk = w.take();
-    }
+    const request: FormatRequest = {
+      arena: this.arena.slice(0, this.used).buffer,
+      batchStart: this.batchStart.slice(0, this.batches),
+      batchEnd: this.batchEnd.slice(0, this.batches),
+      batches: this.batches,
+    };
+    this.bytesInFlight += this.used;
     this.used = 0;
     this.batches = 0;
-    this.statsOut += n;
-    this.bytesOut += chunk.length;
-    await this.output.write(chunk);
+    if (this.inFlight++ === 0) this.thread.ref();
+    this.thread.postMessage(request, [request.arena, request.batchStart.buffer as ArrayBuffer, request.batchEnd.buffer as ArrayBuffer]);
+    if (this.inFlight >= YIELD_AFTER_WINDOWS) await setImmediate();
+    while ((this.inFlight > MAX_WINDOWS_IN_FLIGHT || this.bytesInFlight > MAX_BYTES_IN_FLIGHT) && this.failure === undefined) await this.oneWritten();
+    this.check();
   }
 
-  // protobuf-es formats what the direct writer declines: the same text, more slowly
-  private jsonFallback(stat: Uint8Array): void {
-    let text: string;
-    try {
-      text = toJsonString(AnalyticsStatSchema, fromBinary(AnalyticsStatSchema, stat));
-    } catch (err) {
-      throw new CliError(`cannot write a stat as proto3 JSON: ${err instanceof Error ? err.message : String(err)}`);
+  // the thread answers in the order it was asked: each answer is the oldest window out
+  private answered(answer: FormatAnswer): void {
+    if ("error" in answer) {
+      this.fail(answer.cli ? new CliError(answer.error) : new Error(answer.error));
+      return;
     }
-    this.json!.text(text + "\n");
+    const { chunk, stats, inputBytes } = answer;
+    this.writes = this.writes.then(async () => {
+      if (this.failure === undefined) await this.output.write(chunk);
+      this.statsOut += stats;
+      this.bytesOut += chunk.length;
+      this.bytesInFlight -= inputBytes;
+      this.settled();
+    });
+    this.writes.catch((err: unknown) => this.fail(err));
   }
 
-  // Splits the batches into entries and returns the entries in output order. One worker's batch
-  // shares its time stamp, room and participant (R3), so batches are sorted by those, then each
-  // batch's few entries by kind and track; when a batch is not like that, or two batches share
-  // those keys, every entry is sorted on its own.
-  private order(): number[] {
-    const a = this.arena;
-    let entries = 0;
-    let uniform = true;
-    const firsts: number[] = [];
-    for (let b = 0; b < this.batches; b++) {
-      const end = this.batchEnd[b]!;
-      let pos = this.batchStart[b]!;
-      const first = entries;
-      firsts.push(first);
-      while (pos < end) {
-        if (a[pos] !== 0x0a) throw new Error(`encoded batch: unexpected tag ${a[pos]} at byte ${pos}`);
-        if (scanRecord(a, pos + 1, end, true, fields) !== Scan.Ok) throw new Error(`encoded batch: unreadable stat at byte ${pos}`);
-        const e = entries++;
-        if (e === this.entStart.length) this.growEntries();
-        this.entStart[e] = pos;
-        this.entEnd[e] = fields.end;
-        this.entBody[e] = fields.start;
-        this.entTime[e] = fields.hasTime ? timeMs(fields.seconds, fields.nanos) : 0;
-        this.entKind[e] = fields.kind;
-        this.entRoom[2 * e] = fields.roomIdStart;
-        this.entRoom[2 * e + 1] = fields.roomIdEnd;
-        this.entPart[2 * e] = fields.participantIdStart;
-        this.entPart[2 * e + 1] = fields.participantIdEnd;
-        this.entTrack[2 * e] = fields.trackIdStart;
-        this.entTrack[2 * e + 1] = fields.trackIdEnd;
-        if (e !== first && this.compareHead(first, e) !== 0) uniform = false;
-        pos = fields.end;
-      }
-    }
-    const out: number[] = [];
-    if (uniform) {
-      const batches: number[] = [];
-      for (let b = 0; b < this.batches; b++) if (this.batchEnd[b]! > this.batchStart[b]!) batches.push(b);
-      batches.sort((x, y) => this.compareHead(firsts[x]!, firsts[y]!));
-      for (let k = 1; k < batches.length && uniform; k++) if (this.compareHead(firsts[batches[k - 1]!]!, firsts[batches[k]!]!) === 0) uniform = false;
-      if (uniform) {
-        for (const b of batches) {
-          const from = out.length;
-          const last = b + 1 < this.batches ? firsts[b + 1]! : entries;
-          for (let e = firsts[b]!; e < last; e++) {
-            // insertion sort: a batch holds a participant's few tracks
-            let k = out.length;
-            out.push(e);
-            while (k > from && this.compareTail(out[k - 1]!, e) > 0) {
-              out[k] = out[k - 1]!;
-              k--;
-            }
-            out[k] = e;
-          }
-        }
-        return out;
-      }
-    }
-    for (let e = 0; e < entries; e++) out.push(e);
-    return out.sort((x, y) => this.compareHead(x, y) || this.compareTail(x, y));
+  private settled(): void {
+    if (--this.inFlight === 0) this.thread.unref();
+    const wake = this.waiting;
+    this.waiting = undefined;
+    wake?.();
   }
 
-  private growEntries(): void {
-    const n = this.entStart.length * 2;
-    this.entStart = growInt(this.entStart, n);
-    this.entEnd = growInt(this.entEnd, n);
-    this.entBody = growInt(this.entBody, n);
-    const t = new Float64Array(n);
-    t.set(this.entTime);
-    this.entTime = t;
-    this.entKind = growInt(this.entKind, n);
-    this.entRoom = growInt(this.entRoom, 2 * n);
-    this.entPart = growInt(this.entPart, 2 * n);
-    this.entTrack = growInt(this.entTrack, 2 * n);
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    // nothing more will be written: whoever waits must see the failure, and the process may end
+    this.thread.unref();
+    const wake = this.waiting;
+    this.waiting = undefined;
+    wake?.();
   }
 
-  // time stamp, room id, participant id
-  private compareHead(x: number, y: number): number {
-    const t = this.entTime[x]! - this.entTime[y]!;
-    if (t !== 0) return t;
-    const r = this.compareText(this.entRoom, x, y);
-    return r !== 0 ? r : this.compareText(this.entPart, x, y);
+  private oneWritten(): Promise<void> {
+    return new Promise((resolve) => (this.waiting = resolve));
   }
 
-  // kind, track id
-  private compareTail(x: number, y: number): number {
-    const k = this.entKind[x]! - this.entKind[y]!;
-    return k !== 0 ? k : this.compareText(this.entTrack, x, y);
-  }
-
-  // two id ranges of the arena compared as their decoded strings by UTF-16 code units: ASCII
-  // bytes in the same order as its code units; anything else is decoded and compared as text
-  private compareText(ranges: Int32Array, x: number, y: number): number {
-    const a = this.arena;
-    const xs = ranges[2 * x]!;
-    const xe = ranges[2 * x + 1]!;
-    const ys = ranges[2 * y]!;
-    const ye = ranges[2 * y + 1]!;
-    const n = Math.min(xe - xs, ye - ys);
-    for (let i = 0; i < n; i++) {
-      const p = a[xs + i]!;
-      const q = a[ys + i]!;
-      if ((p | q) & 0x80) return compareCodeUnits(utf8.decode(a.subarray(xs, xe)), utf8.decode(a.subarray(ys, ye)));
-      if (p !== q) return p - q;
-    }
-    // one is a prefix of the other; the rest of the longer one may still be non-ASCII, which
-    // does not change that the shorter string sorts first
-    return xe - xs - (ye - ys);
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   /** From now on, reported stats are dropped unwritten (an interrupted run's partial window). */
@@ -262,6 +184,16 @@ export class WindowSink {
     this.batches = 0;
   }
 
-  /** Nothing to end: the output is the caller's to close. */
-  async close(): Promise<void> {}
+  /**
+   * Waits until every window handed over is written, then stops the thread. The output stays
+   * open: it is the caller's to close.
+   *
+   * @throws CliError when a window could not be formatted or written
+   */
+  async close(): Promise<void> {
+    while (this.inFlight > 0 && this.failure === undefined) await this.oneWritten();
+    this.closed = true;
+    await this.thread.terminate();
+    this.check();
+  }
 }

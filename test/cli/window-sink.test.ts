@@ -43,6 +43,7 @@ async function run(format: OutputFormat, batches: AnalyticsStat[][]): Promise<Bu
   const sink = new WindowSink(output, format);
   for (const b of batches) sink.reporter.reportBytes!(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: b })));
   await sink.writeWindow();
+  await sink.close();
   await output.close();
   assert.equal(sink.statsOut, batches.flat().length);
   return readFile(path);
@@ -90,6 +91,7 @@ suite("WindowSink", () => {
     sink.discard();
     sink.reporter.reportBytes!(toBinary(AnalyticsStatsSchema, create(AnalyticsStatsSchema, { stats: [create(AnalyticsStatSchema, { roomId: "RM" })] })));
     await sink.writeWindow();
+    await sink.close();
     await output.close();
     assert.equal((await readFile(path)).length, 0);
     assert.equal(sink.statsOut, 0);
