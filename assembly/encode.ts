@@ -26,6 +26,7 @@ import { isCurrent, slotExtPtr } from "./profile";
 import {
   EXT_END_NSEC, EXT_END_SEC, EXT_MEDIAN_SCORE, EXT_MIME_BYTES, EXT_MIME_PTR, EXT_MIN_SCORE,
   EXT_PACKETS_OUT_OF_ORDER, EXT_SCORE_COUNT, EXT_START_NSEC, EXT_START_SEC,
+  IDS_CHARS, IDS_COUNT, IDS_SHORT, IDS_SIZE,
 } from "./layout";
 
 /** the output buffer (drainList entries or drainEncode bytes), grown on demand */
@@ -275,6 +276,29 @@ export function drainList(worker: i32): i32 {
 @inline const TAG_STAT_MIN_SCORE: u8 = <u8>((F.STAT_MIN_SCORE << 3) | WT_BIT32);
 // @ts-ignore: decorator
 @inline const TAG_STAT_MEDIAN_SCORE: u8 = <u8>((F.STAT_MEDIAN_SCORE << 3) | WT_BIT32);
+// @ts-ignore: decorator
+@inline const TAG_STAT_ID: u8 = <u8>((F.STAT_ID << 3) | WT_LENGTH_DELIMITED);
+/** bytes a stamped id adds to a stat: tag, length, "AS_" and the characters */
+// @ts-ignore: decorator
+@inline const ID_FIELD_BYTES: u32 = 5 + IDS_CHARS;
+
+// ── stamped ids ──────────────────────────────────────────────────────────────────────────────
+// A network reporter sends every stat with a unique id. The host fills this pool with random
+// base62 characters (the same source as its own ids), and a stamping drain writes them as it
+// encodes, so that no reporter has to walk and re-write the engine's bytes to add them.
+
+const ID_POOL: usize = memory.data(<i32>IDS_SIZE, 16);
+let idsLeft: u32 = 0;
+
+/** Address of the stamped-id pool (IDS), which the host fills before calling idPoolFilled(). */
+export function idPoolPtr(): usize {
+  return ID_POOL;
+}
+
+/** The host wrote IDS_COUNT fresh ids into the pool: stamping drains take them from its start. */
+export function idPoolFilled(): void {
+  idsLeft = IDS_COUNT;
+}
 // field numbers 16 and up take a two-byte tag; `tag | 0x80` then 1 for 17-19
 // @ts-ignore: decorator
 @inline const TAG_STREAM_START_TIME: u8 = <u8>(((F.STREAM_START_TIME << 3) | WT_LENGTH_DELIMITED) | 0x80);
@@ -397,16 +421,19 @@ function encodeStream(a: usize, ext: usize): u32 {
 /**
  * Encodes `worker`'s window as one AnalyticsStats message at outputPtr() and resets the slots:
  * one stat per live slot, UPSTREAM first, each patched with kind, time stamp (`seconds`,
- * `nanos`), the worker's pre-encoded room and participant fields and the track id. Quiet slots
- * are released (listed at freedPtr()). Returns the message length (0: no results), or -1 when
- * memory is exhausted: the window then stays in place for the next drain. drainCount() gives
- * the number of stats.
+ * `nanos`), the worker's pre-encoded patch fields (node, room and participant) and the track id,
+ * and with `stampIds` not 0 an `id` from the pool (IDS). Quiet slots are released (listed at
+ * freedPtr()). Returns the message length (0: no results), -1 when memory is exhausted, or
+ * IDS_SHORT when the pool has fewer ids left than the window has stats; the window then stays in
+ * place for the next drain. drainCount() gives the number of stats.
  */
-export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
+export function drainEncode(worker: i32, seconds: f64, nanos: i32, stampIds: i32): i32 {
   drained = 0;
   FREED.count = 0;
   if (!isWorker(worker)) return 0;
   if (!collect(worker)) return -1;
+  const stamp = stampIds != 0;
+  if (stamp && ORDER.count > idsLeft) return IDS_SHORT;
   let t = TIME_BUF;
   t = fieldU64(t, TAG_TIMESTAMP_SECONDS, <u64>(<i64>seconds));
   t = fieldU64(t, TAG_TIMESTAMP_NANOS, <u64>(<i64>nanos));
@@ -433,6 +460,7 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
       score = scores == 0 ? 0 : load<f32>(a + SLOT_SCORE) / <f32>scores;
     }
     let statBytes: u32 = (bucket == 1 ? 2 : 0) + 2 + timeBytes + patchBytes + 1 + varintSize(streamBytes) + streamBytes;
+    if (stamp) statBytes += ID_FIELD_BYTES;
     if (trackBytes != 0) statBytes += 1 + varintSize(trackBytes) + trackBytes;
     if (reinterpret<u32>(score) != 0) statBytes += 5;
     let mimeBytes: u32 = 0;
@@ -492,6 +520,17 @@ export function drainEncode(worker: i32, seconds: f64, nanos: i32): i32 {
       store<u8>(p, TAG_STAT_MEDIAN_SCORE);
       store<f32>(p + 1, medianScore);
       p += 5;
+    }
+    if (stamp) {
+      // field 14, the last: "AS_" and the pool's next id
+      store<u8>(p, TAG_STAT_ID);
+      store<u8>(p + 1, <u8>(3 + IDS_CHARS));
+      store<u8>(p + 2, 0x41);
+      store<u8>(p + 3, 0x53);
+      store<u8>(p + 4, 0x5f);
+      copySmall(p + 5, ID_POOL + <usize>(IDS_COUNT - idsLeft) * IDS_CHARS, IDS_CHARS);
+      idsLeft--;
+      p += ID_FIELD_BYTES;
     }
     length = p - output;
   }

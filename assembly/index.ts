@@ -14,7 +14,7 @@ export {
   hashKey, hashProbes, setBounds, routerCreate, routerFree, workerCreate, workerClose, workerFree, workerPending, trackSlot, workerSlotRelease, slotMetaPtr,
 } from "./registry";
 export {
-  drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput,
+  drainList, drainEncode, drainCount, outputPtr, freedPtr, freedSlots, lendOutput, returnOutput, idPoolPtr, idPoolFilled,
 } from "./encode";
 export { ingestBatch, batchResultPtr } from "./batch";
 export { setProfile, slotExtPtr, profileScratchPtr, mimeScratchPtr } from "./profile";

@@ -4,4 +4,4 @@
 
 /** FNV-1a over every constant of layout.ts as NAME=VALUE lines. */
 // @ts-ignore: decorator
-@inline export const LAYOUT_HASH: u32 = 0x038efdf9;
+@inline export const LAYOUT_HASH: u32 = 0x921f833f;

@@ -15,7 +15,7 @@ import { LAYOUT_HASH } from "./layout-hash.gen";
 
 /** ABI version; bump it whenever an export's meaning changes (the layout has its own check). */
 // @ts-ignore: decorator
-@inline export const ABI_VERSION: i32 = 10;
+@inline export const ABI_VERSION: i32 = 11;
 
 /** ABI version of this module; the host refuses a module whose version differs from its own. */
 export function abiVersion(): i32 {
@@ -371,6 +371,24 @@ export function abiLayoutHash(): u32 {
 // @ts-ignore: decorator
 @inline export const STATUS_WORKER_ID_BYTES: i32 = -23;
 
+
+// @record IDS the stamped-id pool the host fills for drainEncode
+//
+// COUNT ids of CHARS base62 characters each, back to back. A stamping drainEncode writes each
+// stat's `id` (field 14) as "AS_" and the next unused id's characters.
+
+/** base62 characters of one id, after its "AS_" prefix */
+// @ts-ignore: decorator
+@inline export const IDS_CHARS: u32 = 12;
+/** ids the pool holds when full */
+// @ts-ignore: decorator
+@inline export const IDS_COUNT: u32 = 1024;
+/** bytes of the pool */
+// @ts-ignore: decorator
+@inline export const IDS_SIZE: u32 = IDS_COUNT * IDS_CHARS;
+/** drainEncode: fewer unused ids than the window has stats (nothing encoded): refill, drain again */
+// @ts-ignore: decorator
+@inline export const IDS_SHORT: i32 = -2;
 
 // @record EXT what the livekit-current profile keeps per slot beside the slot record
 //

@@ -87,7 +87,7 @@ class Subject {
     if (status !== 0) throw new Error(`${this.file}: ingestBatch status ${status}`);
     let sum = 0;
     for (const worker of this.workers) {
-      const n = this.wasm.drainEncode(worker, 1_700_000_000, 0);
+      const n = this.wasm.drainEncode(worker, 1_700_000_000, 0, 0);
       if (n < 0) throw new Error(`${this.file}: drainEncode failed`);
       const out = this.wasm.outputPtr();
       if (keep !== undefined) keep.push(new Uint8Array(this.wasm.memory.buffer, out, n).slice());

@@ -30,7 +30,7 @@ export { loadEngine } from "./engine/load-engine.ts";
 export { PROFILES, DEFAULT_PROFILE, isProfile, type Profile, type ProfileLifecycle } from "./engine/profile.ts";
 export { StatsWorker, type StatsWorkerOptions } from "./stats-worker.ts";
 export { TelemetryService, type TelemetryServiceOptions, type RoomDetails } from "./telemetry-service.ts";
-export type { TelemetryReporter } from "./reporter.ts";
+export type { StampedBatch, TelemetryReporter } from "./reporter.ts";
 export type { TelemetryCounters } from "./counters.ts";
 export { silentLogger, type Logger } from "./logger.ts";
 export { LIMITS, DEFAULT_BOUNDS, type EngineBounds } from "./limits.ts";

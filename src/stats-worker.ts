@@ -10,7 +10,7 @@ import { profileLifecycle } from "./engine/profile.ts";
 import { ArgumentError, isDecodeError, isLimitError, isTrackBound } from "./errors.ts";
 import { StreamType, type AnalyticsStat } from "./gen/livekit/livekit_analytics_pb.ts";
 import { silentLogger, type Logger } from "./logger.ts";
-import type { TelemetryReporter } from "./reporter.ts";
+import { STAMPED, stampRequestOf, type StampedBatch, type TelemetryReporter } from "./reporter.ts";
 import type { AnalyticsStatInput } from "./engine/read-stat.ts";
 
 /**
@@ -99,6 +99,10 @@ export class StatsWorker {
   private readonly logger: Logger;
   // the engine's profile decides what close() means (see ProfileLifecycle.reportsAfterClose)
   private readonly reportsAfterClose: boolean;
+  // a network reporter of this library asks for stamped batches: the engine writes its node and
+  // ids as it encodes, and this record (reused every window) tells the reporter so
+  private readonly stamps: boolean;
+  private readonly stamped: { readonly [STAMPED]: true; stats: number } | undefined;
   private closed: Date | undefined = undefined;
 
   constructor(options: StatsWorkerOptions) {
@@ -121,8 +125,16 @@ export class StatsWorker {
     this.logger = options.logger ?? silentLogger;
     this.counters = options.counters ?? newCounters();
     this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
+    const request = stampRequestOf(reporter);
+    this.stamps = request !== undefined;
+    this.stamped = request === undefined ? undefined : { [STAMPED]: true, stats: 0 };
     // the table gets a copy of the identity, not the worker: it must not keep the worker alive
-    const identity = { roomId: this.roomId, roomName: this.roomName, participantId: this.participantId };
+    const identity = {
+      roomId: this.roomId,
+      roomName: this.roomName,
+      participantId: this.participantId,
+      ...(request?.node === undefined ? {} : { node: request.node }),
+    };
     this.table = engine.createTrackTable(identity, (options as Partial<ServiceWorkerOptions>)[ROUTER]);
     orphans?.register(this, this.table, this.table);
   }
@@ -230,12 +242,18 @@ export class StatsWorker {
     if (typeof reporter.reportBytes === "function") {
       // the batch may be engine memory, lent until release(), so that a drain the reporter causes
       // (participantLeft, flush) cannot overwrite it
-      const lease = this.table.drainBytes(startedMs);
+      const lease = this.table.drainBytes(startedMs, this.stamps);
       if (lease === undefined) return;
       this.counters.reports++;
       this.counters.statsOut += lease.count;
+      let stamped: StampedBatch | undefined;
+      if (lease.stamped && this.stamped !== undefined) {
+        this.stamped.stats = lease.count;
+        stamped = this.stamped;
+      }
       try {
-        this.settled(reporter.reportBytes(lease.bytes));
+        // a reporter that asked for nothing sees the one argument it always saw
+        this.settled(stamped === undefined ? reporter.reportBytes(lease.bytes) : reporter.reportBytes(lease.bytes, stamped));
       } catch (err) {
         this.reporterFailed(err);
       } finally {

@@ -213,7 +213,7 @@ class FlatTrackTable implements TrackTable {
     this.pending = false;
     // the writer buffer is shared and a drain the reporter causes would overwrite it, so the
     // lease holds a copy (the wasm engine lends its buffer instead)
-    return count === 0 ? undefined : ownedLease(out.buf.slice(0, out.pos), count);
+    return count === 0 ? undefined : ownedLease(out.buf.slice(0, out.pos), count, false);
   }
 
   // Reads and resets every slot of a bucket; a quiet track's slot goes back to the pool, as in

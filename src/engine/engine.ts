@@ -67,6 +67,8 @@ export interface TrackIdentity {
   readonly roomId: string;
   readonly roomName: string;
   readonly participantId: string;
+  /** the node of a stamping reporter: written into every result `drainBytes` stamps */
+  readonly node?: string;
 }
 
 /**
@@ -79,13 +81,15 @@ export interface BytesLease {
   readonly bytes: Uint8Array;
   /** how many stats it holds */
   readonly count: number;
+  /** whether each stat carries the identity's node (when it has one) and a new unique id */
+  readonly stamped: boolean;
   /** gives the bytes back; the lease must not be used after */
   release(): void;
 }
 
 /** @internal A lease of bytes that nobody else holds: releasing it is a no-op. */
-export function ownedLease(bytes: Uint8Array, count: number): BytesLease {
-  return { bytes, count, release: noop };
+export function ownedLease(bytes: Uint8Array, count: number, stamped: boolean): BytesLease {
+  return { bytes, count, stamped, release: noop };
 }
 
 function noop(): void {}
@@ -110,8 +114,12 @@ export interface TrackTable {
    * returning.
    */
   drain(timeMs: number, out: AnalyticsStat[]): void;
-  /** Like `drain`, but lends the results encoded; undefined when there are none. */
-  drainBytes(timeMs: number): BytesLease | undefined;
+  /**
+   * Like `drain`, but lends the results encoded; undefined when there are none. With `stamp`
+   * every result also gets the identity's node (when it has one) and a new `AS_` id, as a
+   * network reporter sends it (the lease says whether it did).
+   */
+  drainBytes(timeMs: number, stamp?: boolean): BytesLease | undefined;
   /** The worker closed: drops the window; routed batch stats for it now count as dropped (R5). */
   close(): void;
   /** The worker is gone (reaped): gives everything back; the table is unusable after. */

@@ -15,6 +15,7 @@ import {
   type AnalyticsStream,
   type AnalyticsVideoLayer,
 } from "../gen/livekit/livekit_analytics_pb.ts";
+import { newStatId } from "../reporters/stat-id.ts";
 
 /** A new `AnalyticsVideoLayer`. */
 export function makeLayer(layer: number, packets: number, bytes: bigint, frames: number): AnalyticsVideoLayer {
@@ -86,6 +87,17 @@ export interface Patch {
   readonly roomId: string;
   readonly roomName: string;
   readonly participantId: string;
+}
+
+/**
+ * Stamps drained results as a network reporter sends them (the encoded path's `stamp`): the
+ * node, when there is one, and a new `AS_` id each.
+ */
+export function stampResults(stats: AnalyticsStat[], node: string | undefined): void {
+  for (const stat of stats) {
+    if (node !== undefined) stat.node = node;
+    stat.id = newStatId();
+  }
 }
 
 /** Applies R3 to a coalesced stat. */

@@ -19,7 +19,7 @@ import { wtf8Length } from "./ids.ts";
 import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "./read-stat.ts";
 import { DecodingRouter, type Route } from "./decoding-router.ts";
 import { ownedLease, type BatchRouter, type BytesLease, type Bucket, type EngineImpl, type EngineOptions, type TrackIdentity, type TrackTable } from "./engine.ts";
-import { makeLayer, makePatch, makeStat, makeStream, patchStat, type Patch } from "./output.ts";
+import { makeLayer, makePatch, makeStat, makeStream, patchStat, stampResults, type Patch } from "./output.ts";
 import { encodeBatch } from "./encode-batch.ts";
 import { after, asTime, before, isZero, toTimestamp, ZERO_TIME, type GoTime } from "./go-time.ts";
 import { checkProfile, type Profile } from "./profile.ts";
@@ -350,11 +350,13 @@ class TsTrackTable implements TrackTable {
     collect(down, StreamType.DOWNSTREAM, patch, out);
   }
 
-  drainBytes(timeMs: number): BytesLease | undefined {
+  drainBytes(timeMs: number, stamp = false): BytesLease | undefined {
     const out: AnalyticsStat[] = [];
     this.drain(timeMs, out);
+    if (out.length === 0) return undefined;
+    if (stamp) stampResults(out, this.identity.node);
     // a fresh array each time: nothing to protect
-    return out.length === 0 ? undefined : ownedLease(encodeBatch(out), out.length);
+    return ownedLease(encodeBatch(out), out.length, stamp);
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type AnalyticsStat, AnalyticsStatsSchema } from "../gen/livekit/livekit_analytics_pb.ts";
-import type { TelemetryReporter } from "../reporter.ts";
+import { isStampedBatch, STAMP_REQUEST, type StampedBatch, type StampRequest, type TelemetryReporter } from "../reporter.ts";
 import type { ReporterCounters } from "./counters.ts";
 import {
   checkDeadline,
@@ -48,6 +48,11 @@ export abstract class NetworkReporter implements TelemetryReporter {
   // Made once: an arrow written inside reportBytes would make V8 allocate a context for `this`
   // on every call (about 40 B a batch), whether or not the arrow is created.
   readonly #sealTask = (): void => this.#seal();
+  /**
+   * @internal What this reporter asks its workers to stamp into their encoded batches: the node
+   * and the ids it would stamp itself (see {@link reportBytes}).
+   */
+  readonly [STAMP_REQUEST]: StampRequest;
 
   /**
    * @param name the protocol, as log messages name it (`"http"`, `"otlp"`)
@@ -67,6 +72,7 @@ export abstract class NetworkReporter implements TelemetryReporter {
     // unit so large against the queue bounds that dropping it whole loses a turn's batches.
     const unit = this.queue.unitBounds;
     this.#pending = new StampBuffer(unit.bytes, options.node === undefined ? {} : { node: options.node }, unit.stats, unit.batches);
+    this[STAMP_REQUEST] = { node: options.node };
   }
 
   /** A snapshot of the delivery counters, fresh on every read; `queued` includes the batches being sent. */
@@ -101,12 +107,15 @@ export abstract class NetworkReporter implements TelemetryReporter {
    * turn larger than the queue is queued in pieces and only its oldest are evicted. Malformed bytes
    * are dropped, counted as a failure and logged. Never throws.
    */
-  reportBytes(batch: Uint8Array): void {
+  reportBytes(batch: Uint8Array, stamped?: StampedBatch): void {
     try {
-      if (!this.#pending.add(batch)) {
+      // a worker's engine stamped the batch as this reporter asked (STAMP_REQUEST): it goes in as it is
+      const stats = isStampedBatch(stamped) ? stamped.stats : -1;
+      if (!(stats >= 0 ? this.#pending.addStamped(batch, stats) : this.#pending.add(batch))) {
         // The buffer holds a full group: queue it and start the next one.
         this.#seal();
-        this.#pending.add(batch);
+        if (stats >= 0) this.#pending.addStamped(batch, stats);
+        else this.#pending.add(batch);
       }
     } catch (err) {
       this.queue.reject(0, "cannot decode AnalyticsStats batch", err);

@@ -143,6 +143,28 @@ export class StampBuffer {
   add(batch: Uint8Array): boolean {
     const size = scanBatch(batch, this.options);
     const stats = scanStats;
+    if (!this.#room(size, stats)) return false;
+    writeScanned(batch, this.#bytes, this.#length, size);
+    this.#appended(size, stats);
+    return true;
+  }
+
+  /**
+   * Appends a batch that a StatsWorker's engine already stamped as this buffer's options say
+   * (`node`, and a new id in every stat), as it is: one copy, no walk. Returns `false` as
+   * {@link add} does.
+   *
+   * @param stats the number of stats in `batch`, which the engine counted
+   */
+  addStamped(batch: Uint8Array, stats: number): boolean {
+    if (!this.#room(batch.length, stats)) return false;
+    this.#bytes.set(batch, this.#length);
+    this.#appended(batch.length, stats);
+    return true;
+  }
+
+  // whether a batch of `size` bytes and `stats` stats may be added, with the room made for it
+  #room(size: number, stats: number): boolean {
     if (
       this.#batches > 0 &&
       (this.#length + size > this.limit || this.#stats + stats > this.maxStats || this.#batches + 1 > this.maxBatches)
@@ -158,11 +180,13 @@ export class StampBuffer {
       }
       this.#bytes = grown;
     }
-    writeScanned(batch, this.#bytes, this.#length, size);
+    return true;
+  }
+
+  #appended(size: number, stats: number): void {
     this.#length += size;
     this.#stats += stats;
     this.#batches++;
-    return true;
   }
 
   /**

@@ -58,6 +58,17 @@ export function newStatId(): string {
 }
 
 /**
+ * Fills `out` with the characters of new ids, {@link STAT_ID_LENGTH} - 3 per id after its `"AS_"`,
+ * from the pool every id here is drawn from: what an engine stamps into the stats it encodes.
+ */
+export function fillIdChars(out: Uint8Array): void {
+  for (let o = 0; o + ID_CHARS <= out.length; o += ID_CHARS) {
+    let next = takeIdChars();
+    for (let k = o; k < o + ID_CHARS; k++) out[k] = codePool[next++]!;
+  }
+}
+
+/**
  * Writes a new stat id as {@link newStatId} makes it, as ASCII bytes into `out` at `offset`,
  * without building a string; returns the offset after it ({@link STAT_ID_LENGTH} bytes on).
  */

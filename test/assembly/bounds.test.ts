@@ -73,7 +73,7 @@ for (const build of BUILDS) {
       assert.equal(track(wasm, w, "x"), STATUS.WORKER_ID_BYTES);
       assert.ok(track(wasm, w, "12345") >= 0, "an existing id is not new");
       // a drain with no stats releases both quiet tracks and their bytes
-      assert.equal(wasm.drainEncode(w, 0, 0), 0);
+      assert.equal(wasm.drainEncode(w, 0, 0, 0), 0);
       assert.equal(wasm.freedSlots(), 2);
       assert.ok(track(wasm, w, "0123456789") >= 0);
     });
@@ -117,9 +117,9 @@ for (const build of BUILDS) {
       assert.equal(wasm.workerPending(flooder), 8);
       assert.equal(wasm.workerPending(honest), 4);
       // the flooder's accepted stats and the honest ones are all drained
-      wasm.drainEncode(flooder, 0, 0);
+      wasm.drainEncode(flooder, 0, 0, 0);
       assert.equal(wasm.drainCount(), 8);
-      wasm.drainEncode(honest, 0, 0);
+      wasm.drainEncode(honest, 0, 0, 0);
       assert.equal(wasm.drainCount(), 4);
     });
   });
@@ -139,11 +139,11 @@ for (const build of BUILDS) {
       // the heap may not grow any more: the ~100 KB of output cannot be had
       wasm.setHeapLimit(1);
       const before = wasm.heapFreeBytes();
-      assert.equal(wasm.drainEncode(w, 5, 0), -1);
+      assert.equal(wasm.drainEncode(w, 5, 0, 0), -1);
       assert.ok(wasm.heapFreeBytes() <= before + 1);
       for (const s of slots) assert.equal(view(wasm).getUint32(wasm.slotPtr(s), true), 1, "the window was reset");
       wasm.setHeapLimit(0);
-      const length = wasm.drainEncode(w, 5, 0);
+      const length = wasm.drainEncode(w, 5, 0, 0);
       assert.ok(length > 0);
       assert.equal(wasm.drainCount(), 2000, "every stat of the window is drained");
       for (const s of slots) assert.equal(view(wasm).getUint32(wasm.slotPtr(s), true), 0);

@@ -89,7 +89,7 @@ class Side {
   /** Every worker's window encoded (drainEncode) and reset: the output bytes, in hex. */
   drain(): string[] {
     return this.workers.map((w) => {
-      const length = this.wasm.drainEncode(w, 1_700_000_000, 5);
+      const length = this.wasm.drainEncode(w, 1_700_000_000, 5, 0);
       assert.ok(length >= 0);
       return Buffer.from(new Uint8Array(this.wasm.memory.buffer, this.wasm.outputPtr(), length)).toString("hex");
     });

@@ -5,6 +5,7 @@ import { generate, parseLayout, render } from "../../scripts/gen-abi.mjs";
 import * as abi from "../../src/engine/wasm/abi.ts";
 import { checkAbi } from "../../src/engine/wasm/instance.ts";
 import { LIMITS } from "../../src/limits.ts";
+import { STAT_ID_LENGTH } from "../../src/reporters/stat-id.ts";
 import { isWasmError } from "../../src/errors.ts";
 import { BUILDS, instantiate } from "./harness.ts";
 
@@ -18,7 +19,7 @@ suite("scripts/gen-abi.mjs", () => {
 
   test("every host record is generated from layout.ts, with the offsets the host has always used", () => {
     const { records } = parseLayout(LAYOUT);
-    assert.deepEqual(records.map((r) => r.name), ["SLOT", "SCRATCH", "INFO", "META", "DRAIN_ENTRY", "BATCH", "STATUS", "EXT", "PSCRATCH", "PSTATUS"]);
+    assert.deepEqual(records.map((r) => r.name), ["SLOT", "SCRATCH", "INFO", "META", "DRAIN_ENTRY", "BATCH", "STATUS", "IDS", "EXT", "PSCRATCH", "PSTATUS"]);
     // the offsets the host relied on before the generator (a change here is an ABI change)
     assert.equal(abi.SLOT.SIZE, 96);
     assert.equal(abi.SLOT.LAYER_BYTES, 88);
@@ -33,6 +34,9 @@ suite("scripts/gen-abi.mjs", () => {
     assert.equal(abi.BATCH.INVALID_SLOTS, 52);
     assert.equal(abi.INFO.SIZE, 48);
     assert.equal(abi.STATUS.OUT_OF_MEMORY, -20);
+    // ABI 11: the pool of stamped ids, each the 12 characters after "AS_" of stat-id.ts's ids
+    assert.equal(abi.IDS.CHARS, STAT_ID_LENGTH - 3);
+    assert.equal(abi.IDS.SIZE, abi.IDS.COUNT * abi.IDS.CHARS);
   });
 
   test("within each record the byte offsets only grow, and stay inside the record's SIZE", () => {

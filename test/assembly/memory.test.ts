@@ -121,14 +121,14 @@ for (const build of BUILDS) {
       writeScratch(wasm, stat({ score: 1, streams: [{ primaryPackets: 5 }] }));
       for (let i = 0; i < 3000; i++) wasm.foldScratch(track(wasm, w, 300, `#${i}`));
       wasm.trimBuffers();
-      const length = wasm.drainEncode(w, 1_700_000_000, 0);
+      const length = wasm.drainEncode(w, 1_700_000_000, 0, 0);
       assert.ok(length > 900 * KB, `drained ${length} bytes`);
       // the next drain releases the quiet tracks; the one after starts from a small buffer
-      assert.equal(wasm.drainEncode(w, 1_700_000_010, 0), 0);
+      assert.equal(wasm.drainEncode(w, 1_700_000_010, 0, 0), 0);
       const free = wasm.heapFreeBytes();
       const v = worker(wasm, "v");
       wasm.foldScratch(track(wasm, v, 8, "x"));
-      assert.ok(wasm.drainEncode(v, 1_700_000_020, 0) > 0);
+      assert.ok(wasm.drainEncode(v, 1_700_000_020, 0, 0) > 0);
       assert.ok(wasm.heapFreeBytes() - free > 900 * KB, `${wasm.heapFreeBytes() - free} bytes came back`);
     });
   });

@@ -265,6 +265,20 @@ suite("StampBuffer", () => {
     assert.deepEqual([buffer.batches, buffer.stats, buffer.length], [1, 2, size]);
     assert.equal(fromBinary(AnalyticsStatsSchema, buffer.take().bytes).stats.length, 2);
   });
+  test("addStamped appends a batch stamped elsewhere as it is, counted by the stats it is told, within the same limits", () => {
+    const one = stampBatch(encode(makeBatch(1, 2)), { node: "n" }).bytes;
+    const buffer = new StampBuffer(one.length * 2 + 1, { node: "n" }, 5);
+    assert.ok(buffer.addStamped(one, 2) && buffer.add(encode(makeBatch(2, 1))));
+    assert.equal(buffer.addStamped(one, 2), false, "past the stat limit");
+    assert.deepEqual([buffer.batches, buffer.stats], [2, 3]);
+    const { bytes } = buffer.take();
+    assert.deepEqual(bytes.subarray(0, one.length), one, "the stamped batch is copied unchanged");
+    const stats = fromBinary(AnalyticsStatsSchema, bytes).stats;
+    assert.equal(stats.length, 3);
+    assert.equal(new Set(stats.map((st) => st.id)).size, 3);
+    assert.equal(new StampBuffer(1).addStamped(one, 2), true, "an empty buffer takes a batch over the limit");
+  });
+
   test("hands over what it holds without copying, and writes into a recycled buffer again", () => {
     const buffer = new StampBuffer(1 << 20, { node: "n" });
     const one = encode(makeBatch(1, 2));

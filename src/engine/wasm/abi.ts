@@ -9,9 +9,9 @@
  * @module
  */
 
-// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH, and the
-// livekit-current profile's EXT and PSCRATCH), their word indices (SLOT_U32, SLOT_U64, ...),
-// STATUS and PSTATUS
+// ABI_VERSION, LAYOUT_HASH, the records (SLOT, SCRATCH, INFO, META, DRAIN_ENTRY, BATCH, the
+// stamped-id pool IDS, and the livekit-current profile's EXT and PSCRATCH), their word indices
+// (SLOT_U32, SLOT_U64, ...), STATUS and PSTATUS
 export * from "./layout.gen.ts";
 
 /**
@@ -93,7 +93,7 @@ export interface WasmExports {
   routerFree(router: number): void;
   /**
    * creates a worker from `[ptr, ...)`: room id, participant id (UTF-8) and its pre-encoded patch
-   * fields (AnalyticsStat fields 5-7); with `router` >= 0 it becomes the route of its
+   * fields (AnalyticsStat fields 4-7: node when stamped, room id, room name, participant id); with `router` >= 0 it becomes the route of its
    * (room, participant), replacing an earlier one. -1 when memory is exhausted.
    */
   workerCreate(ptr: number, roomBytes: number, pidBytes: number, patchBytes: number, router: number): number;
@@ -115,8 +115,17 @@ export interface WasmExports {
   workerSlotRelease(worker: number, slot: number): void;
   /** lists the worker's live results ({@link DRAIN_ENTRY}) at outputPtr(), UPSTREAM first; releases quiet slots */
   drainList(worker: number): number;
-  /** encodes the worker's window as one AnalyticsStats at outputPtr() and resets it; returns its length */
-  drainEncode(worker: number, seconds: number, nanos: number): number;
+  /**
+   * encodes the worker's window as one AnalyticsStats at outputPtr() and resets it; returns its
+   * length. With `stampIds` 1 each stat gets an id from the pool ({@link IDS}); when the pool has
+   * fewer left than the window has stats it returns IDS.SHORT and encodes nothing (refill, drain
+   * again)
+   */
+  drainEncode(worker: number, seconds: number, nanos: number, stampIds: number): number;
+  /** address of the stamped-id pool ({@link IDS}: COUNT ids of CHARS base62 characters) */
+  idPoolPtr(): number;
+  /** the host wrote IDS.COUNT fresh ids into the pool */
+  idPoolFilled(): void;
   /** lends the output buffer to a reporter: drains write elsewhere until returnOutput(); -1 when nested too deep */
   lendOutput(): number;
   /** takes back the buffer lent last */

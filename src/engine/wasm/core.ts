@@ -10,6 +10,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { DecodeError, LimitError, WasmError, type DecodeErrorCode } from "../../errors.ts";
 import type { AnalyticsStat, AnalyticsStream } from "../../gen/livekit/livekit_analytics_pb.ts";
 import { limitError, LIMITS, type EngineBounds, type OutOfMemoryWhat } from "../../limits.ts";
+import { fillIdChars } from "../../reporters/stat-id.ts";
 import { encodeWtf8 } from "../ids.ts";
 import { makeLayer, makeStat, makeStream } from "../output.ts";
 import type { Profile } from "../profile.ts";
@@ -17,6 +18,7 @@ import { StatReader, type AnalyticsStatInput, type StatSnapshot } from "../read-
 import {
   EXT_U32,
   EXT_U64,
+  IDS,
   INFO,
   PSCRATCH,
   PSCRATCH_U32,
@@ -122,6 +124,12 @@ export class WasmCore {
     this.inputBytes = bytes;
     if (bytes > KEEP_BUFFER_BYTES) this.trimDue = true;
     return ptr;
+  }
+
+  /** Fills the module's stamped-id pool with new ids (stat-id.ts, the source of every id). */
+  refillIds(): void {
+    fillIdChars(this.views.refresh().u8.subarray(this.wasm.idPoolPtr(), this.wasm.idPoolPtr() + IDS.SIZE));
+    this.wasm.idPoolFilled();
   }
 
   /** A drain wrote `bytes` of output: past the kept size, the buffer is given back when idle. */

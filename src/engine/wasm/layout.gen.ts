@@ -4,10 +4,10 @@
 // are in assembly/layout.ts; the loader compares LAYOUT_HASH with the module's abiLayoutHash().
 
 /** ABI version of the module this host expects (its `abiVersion()`). */
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 
 /** Fingerprint of every constant in assembly/layout.ts (the module's `abiLayoutHash()`). */
-export const LAYOUT_HASH = 0x038efdf9;
+export const LAYOUT_HASH = 0x921f833f;
 
 /** The running fold of one (worker, direction, track) in one window. */
 export const SLOT = {
@@ -297,6 +297,18 @@ export const STATUS = {
   ROUTER_TRACKS: -22,
   /** trackSlot: a new track id would pass the bound on the id bytes a worker holds (setBounds) */
   WORKER_ID_BYTES: -23,
+} as const;
+
+/** The stamped-id pool the host fills for drainEncode. */
+export const IDS = {
+  /** base62 characters of one id, after its "AS_" prefix */
+  CHARS: 12,
+  /** ids the pool holds when full */
+  COUNT: 1024,
+  /** bytes of the pool */
+  SIZE: 12288,
+  /** drainEncode: fewer unused ids than the window has stats (nothing encoded): refill, drain again */
+  SHORT: -2,
 } as const;
 
 /** What the livekit-current profile keeps per slot beside the slot record. */

@@ -17,15 +17,17 @@ const EMPTY = new Uint8Array(0);
 export class OutputLease implements BytesLease {
   bytes: Uint8Array = EMPTY;
   count = 0;
+  stamped = false;
   held = false;
 
   // the core, not its exports: a disposed engine must not stay reachable through a lease
   constructor(private readonly core: WasmCore) {}
 
   /** Hands out `bytes` (a view of the output buffer, already lent by `lendOutput()`). */
-  lend(bytes: Uint8Array, count: number): this {
+  lend(bytes: Uint8Array, count: number, stamped: boolean): this {
     this.bytes = bytes;
     this.count = count;
+    this.stamped = stamped;
     this.held = true;
     this.core.lent(1);
     return this;

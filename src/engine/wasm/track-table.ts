@@ -8,8 +8,8 @@ import { StreamType, type AnalyticsStat } from "../../gen/livekit/livekit_analyt
 import { limitError } from "../../limits.ts";
 import { ownedLease, type BytesLease, type Bucket, type TrackIdentity, type TrackTable } from "../engine.ts";
 import { encodeBatch } from "../encode-batch.ts";
-import { makePatch, patchStat } from "../output.ts";
-import { DRAIN_ENTRY, DRAIN_ENTRY_U32 } from "./abi.ts";
+import { makePatch, patchStat, stampResults } from "../output.ts";
+import { DRAIN_ENTRY, DRAIN_ENTRY_U32, IDS } from "./abi.ts";
 import { catchTraps, type WasmCore } from "./core.ts";
 import { encodeWtf8 } from "../ids.ts";
 import { encodePatchFields } from "./keys.ts";
@@ -138,19 +138,35 @@ export class WasmTrackTable implements TrackTable {
     this.core.trimIfDue();
   }
 
-  drainBytes(timeMs: number): BytesLease | undefined {
+  drainBytes(timeMs: number, stamp = false): BytesLease | undefined {
     if (this.illFormed) {
       // the engine would write the WTF-8 key where protobuf-es writes U+FFFD
       const out: AnalyticsStat[] = [];
       this.drain(timeMs, out);
-      return out.length === 0 ? undefined : ownedLease(encodeBatch(out), out.length);
+      if (out.length === 0) return undefined;
+      if (stamp) stampResults(out, this.identity.node);
+      return ownedLease(encodeBatch(out), out.length, stamp);
     }
     const wasm = this.core.wasm;
     this.jsPending = false;
     // exactly protobuf-es timestampFromMs: floored seconds, non-negative nanos
     const seconds = Math.floor(timeMs / 1000);
-    const bytes = wasm.drainEncode(this.worker, seconds, (timeMs - seconds * 1000) * 1_000_000);
+    const nanos = (timeMs - seconds * 1000) * 1_000_000;
+    let stamped = stamp;
+    let bytes = wasm.drainEncode(this.worker, seconds, nanos, stamped ? 1 : 0);
     this.invalidateFreed();
+    if (bytes === IDS.SHORT) {
+      // a full pool, and a window of more stats than it holds goes out without ids (the
+      // reporter stamps those itself)
+      this.core.refillIds();
+      bytes = wasm.drainEncode(this.worker, seconds, nanos, 1);
+      this.invalidateFreed();
+      if (bytes === IDS.SHORT) {
+        stamped = false;
+        bytes = wasm.drainEncode(this.worker, seconds, nanos, 0);
+        this.invalidateFreed();
+      }
+    }
     if (bytes < 0) throw limitError.outOfMemory("encode the window");
     if (bytes === 0) return undefined;
     const count = wasm.drainCount();
@@ -159,12 +175,12 @@ export class WasmTrackTable implements TrackTable {
     // lent, the buffer is safe from every other drain until released; when lending is nested too
     // deep, a copy is as safe
     if (wasm.lendOutput() !== 0) {
-      const copy = ownedLease(view.slice(), count);
+      const copy = ownedLease(view.slice(), count, stamped);
       this.core.trimIfDue();
       return copy;
     }
     const lease = (this.lease ??= new OutputLease(this.core));
-    return (lease.held ? new OutputLease(this.core) : lease).lend(view, count);
+    return (lease.held ? new OutputLease(this.core) : lease).lend(view, count, stamped);
   }
 
   /** Forgets the slots the last drain released (tracks quiet for a whole window). */
