@@ -62,9 +62,14 @@ export function newStatId(): string {
  * from the pool every id here is drawn from: what an engine stamps into the stats it encodes.
  */
 export function fillIdChars(out: Uint8Array): void {
-  for (let o = 0; o + ID_CHARS <= out.length; o += ID_CHARS) {
-    let next = takeIdChars();
-    for (let k = o; k < o + ID_CHARS; k++) out[k] = codePool[next++]!;
+  // an id is any 12 characters in a row of the pool: whole runs are copied, not id by id
+  let o = 0;
+  while (o < out.length) {
+    if (codePoolNext >= codePool.length) refillCodePool();
+    const n = Math.min(out.length - o, codePool.length - codePoolNext);
+    out.set(codePool.subarray(codePoolNext, codePoolNext + n), o);
+    codePoolNext += n;
+    o += n;
   }
 }
 
