@@ -5,6 +5,8 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
 import { suite, test } from "node:test";
 import { engineImpl, type Bucket, type TrackTable } from "../../src/engine/engine.ts";
+import { loadEngine } from "../../src/engine/load-engine.ts";
+import { PROFILES, type Profile } from "../../src/engine/profile.ts";
 import { IDS } from "../../src/engine/wasm/abi.ts";
 import { AnalyticsStatsSchema, type AnalyticsStat } from "../../src/gen/livekit/livekit_analytics_pb.ts";
 import { Random } from "../../src/sim/random.ts";
@@ -15,8 +17,8 @@ const NODE = "SFU_é_1";
 const ID = /^AS_[0-9A-Za-z]{12}$/;
 
 /** A stamping table and a plain twin, fed the same stats. */
-async function twins(kind: "ts" | "wasm", participant: string): Promise<[TrackTable, TrackTable]> {
-  const impl = engineImpl(await engine(kind));
+async function twins(kind: "ts" | "wasm", participant: string, profile?: Profile): Promise<[TrackTable, TrackTable]> {
+  const impl = engineImpl(profile === undefined ? await engine(kind) : await loadEngine(kind, { profile }));
   const identity = { roomId: "RM_stamp", roomName: "stamp room", participantId: participant };
   return [impl.createTrackTable({ ...identity, node: NODE }), impl.createTrackTable(identity)];
 }
@@ -35,10 +37,10 @@ function unstamped(stats: AnalyticsStat[]): Uint8Array {
 }
 
 suite("TrackTable.drainBytes with stamp", () => {
-  test("writes the node and a new AS_ id into every stat and nothing else, the same on both engines", async () => {
+  for (const profile of PROFILES) test(`writes the node and a new AS_ id into every stat and nothing else, the same on both engines (${profile})`, async () => {
     const seed = (Math.random() * 2 ** 32) >>> 0;
     console.log(`stamped drain seed ${seed}`);
-    const tables = await Promise.all(ENGINE_KINDS.map((kind) => twins(kind, `PA_${seed}`)));
+    const tables = await Promise.all(ENGINE_KINDS.map((kind) => twins(kind, `PA_${seed}`, profile)));
     const gen = new StatGen(new Random(seed), 0.1);
     const r = new Random(seed ^ 0x5eed);
     const ids = new Set<string>();
