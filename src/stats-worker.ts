@@ -100,8 +100,8 @@ export class StatsWorker {
   // the engine's profile decides what close() means (see ProfileLifecycle.reportsAfterClose)
   private readonly reportsAfterClose: boolean;
   // a network reporter of this library asks for stamped batches: the engine writes its node and
-  // ids as it encodes, and this record (reused every window) tells the reporter so
-  private readonly stamps: boolean;
+  // ids as it encodes, and this record (reused every window) tells the reporter so; undefined
+  // for every other reporter
   private readonly stamped: { readonly [STAMPED]: true; stats: number } | undefined;
   private closed: Date | undefined = undefined;
 
@@ -126,7 +126,6 @@ export class StatsWorker {
     this.counters = options.counters ?? newCounters();
     this.reportsAfterClose = profileLifecycle(engine.profile).reportsAfterClose;
     const request = stampRequestOf(reporter);
-    this.stamps = request !== undefined;
     this.stamped = request === undefined ? undefined : { [STAMPED]: true, stats: 0 };
     // the table gets a copy of the identity, not the worker: it must not keep the worker alive
     const identity = {
@@ -242,7 +241,7 @@ export class StatsWorker {
     if (typeof reporter.reportBytes === "function") {
       // the batch may be engine memory, lent until release(), so that a drain the reporter causes
       // (participantLeft, flush) cannot overwrite it
-      const lease = this.table.drainBytes(startedMs, this.stamps);
+      const lease = this.table.drainBytes(startedMs, this.stamped !== undefined);
       if (lease === undefined) return;
       this.counters.reports++;
       this.counters.statsOut += lease.count;

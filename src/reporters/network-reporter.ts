@@ -111,11 +111,10 @@ export abstract class NetworkReporter implements TelemetryReporter {
     try {
       // a worker's engine stamped the batch as this reporter asked (STAMP_REQUEST): it goes in as it is
       const stats = isStampedBatch(stamped) ? stamped.stats : -1;
-      if (!(stats >= 0 ? this.#pending.addStamped(batch, stats) : this.#pending.add(batch))) {
+      if (!this.#append(batch, stats)) {
         // The buffer holds a full group: queue it and start the next one.
         this.#seal();
-        if (stats >= 0) this.#pending.addStamped(batch, stats);
-        else this.#pending.add(batch);
+        this.#append(batch, stats);
       }
     } catch (err) {
       this.queue.reject(0, "cannot decode AnalyticsStats batch", err);
@@ -126,6 +125,11 @@ export abstract class NetworkReporter implements TelemetryReporter {
       this.#sealScheduled = true;
       queueMicrotask(this.#sealTask);
     }
+  }
+
+  // a stamped batch (`stats` >= 0) as it is, any other stamped here
+  #append(batch: Uint8Array, stats: number): boolean {
+    return stats >= 0 ? this.#pending.addStamped(batch, stats) : this.#pending.add(batch);
   }
 
   #seal(): void {
