@@ -16,8 +16,12 @@ export interface FormatRequest {
   readonly batches: number;
 }
 
-/** @internal The thread's answer: the window's bytes (their buffer handed over), or why not. */
+/**
+ * @internal The thread's answer: that it has loaded and takes windows (once, first), or a window's
+ * bytes (their buffer handed over), or why not.
+ */
 export type FormatAnswer =
+  | { readonly ready: true }
   | { readonly chunk: Uint8Array; readonly stats: number; readonly inputBytes: number }
   | { readonly error: string; readonly cli: boolean };
 
@@ -33,4 +37,5 @@ if (port !== null) {
     }
     port.postMessage(answer, "chunk" in answer ? [answer.chunk.buffer as ArrayBuffer] : []);
   });
+  port.postMessage({ ready: true } satisfies FormatAnswer);
 }

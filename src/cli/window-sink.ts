@@ -2,7 +2,7 @@
  * Where `statsworker aggregate` writes: the service's reporter collects one window's encoded
  * batches (`reportBytes`) into one arena, and {@link WindowSink.writeWindow} hands them to a
  * thread of its own, which sorts and formats them (window-format.ts); this thread writes what
- * comes back, in window order. Sorting and formatting take as long as the engine's own work on
+ * comes back, in window order. Until that thread has loaded, windows are formatted here. Sorting and formatting take as long as the engine's own work on
  * a window (several times as long for NDJSON), so on a second core they cost the replay almost
  * nothing.
  *
@@ -14,7 +14,7 @@ import type { TelemetryReporter } from "../reporter.ts";
 import { CliError } from "./args.ts";
 import type { Output } from "./capture.ts";
 import type { FormatAnswer, FormatRequest } from "./window-format-thread.ts";
-import { growInt, type OutputFormat } from "./window-format.ts";
+import { growInt, WindowFormatter, type FormattedWindow, type OutputFormat } from "./window-format.ts";
 
 export type { OutputFormat } from "./window-format.ts";
 
@@ -63,7 +63,15 @@ export class WindowSink {
   private batchEnd = new Int32Array(1024);
   private batches = 0;
   private readonly thread: Worker;
-  // windows handed to the thread and not yet written, and who waits for one to be
+  // Until the thread has loaded its modules (about 0.1 s) windows are formatted here, so that a
+  // short run never waits for it; once it is ready, every later window goes to it.
+  private threadReady = false;
+  private readonly inline: WindowFormatter;
+  private readonly ready: Promise<void>;
+  private becameReady: () => void = () => {};
+  /** @internal Windows the format thread formatted; for tests. */
+  windowsOnThread = 0;
+  // windows handed to the thread (or formatted here) and not yet written, and who waits for one
   private inFlight = 0;
   private bytesInFlight = 0;
   private waiting: (() => void) | undefined = undefined;
@@ -93,6 +101,8 @@ export class WindowSink {
         this.batchEnd[i] = this.used;
       },
     };
+    this.inline = new WindowFormatter(format);
+    this.ready = new Promise((resolve) => (this.becameReady = resolve));
     this.thread = startThread(format);
     this.thread.on("message", (answer: FormatAnswer) => this.answered(answer));
     this.thread.on("error", (err: Error) => this.fail(err));
@@ -104,6 +114,14 @@ export class WindowSink {
     this.thread.unref();
   }
 
+  /** @internal Resolves once the format thread takes windows (or failed), holding the process until then; for tests. */
+  async whenReady(): Promise<void> {
+    if (this.threadReady || this.failure !== undefined) return;
+    this.thread.ref();
+    await this.ready;
+    if (this.inFlight === 0) this.thread.unref();
+  }
+
   private reserve(n: number): void {
     if (this.used + n <= this.arena.length) return;
     const next = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
@@ -112,14 +130,30 @@ export class WindowSink {
   }
 
   /**
-   * Hands what was reported since the last call to the format thread; resolves once at most
-   * {@link MAX_WINDOWS_IN_FLIGHT} windows are waiting to be written.
+   * Hands what was reported since the last call to the format thread (formats it here while the
+   * thread is still loading); resolves once at most {@link MAX_WINDOWS_IN_FLIGHT} windows are
+   * waiting to be written.
    *
    * @throws CliError when an earlier window could not be formatted or written
    */
   async writeWindow(): Promise<void> {
     this.check();
     if (this.batches === 0) return;
+    if (!this.threadReady) {
+      const window = { arena: this.arena, batchStart: this.batchStart, batchEnd: this.batchEnd, batches: this.batches };
+      let formatted: FormattedWindow;
+      try {
+        formatted = this.inline.format(window);
+      } finally {
+        this.used = 0;
+        this.batches = 0;
+      }
+      this.inFlight++;
+      this.written(formatted.chunk, formatted.stats, 0);
+      await this.writes;
+      this.check();
+      return;
+    }
     const request: FormatRequest = {
       arena: this.arena.slice(0, this.used).buffer,
       batchStart: this.batchStart.slice(0, this.batches),
@@ -138,11 +172,21 @@ export class WindowSink {
 
   // the thread answers in the order it was asked: each answer is the oldest window out
   private answered(answer: FormatAnswer): void {
+    if ("ready" in answer) {
+      this.threadReady = true;
+      this.becameReady();
+      return;
+    }
     if ("error" in answer) {
       this.fail(answer.cli ? new CliError(answer.error) : new Error(answer.error));
       return;
     }
-    const { chunk, stats, inputBytes } = answer;
+    this.windowsOnThread++;
+    this.written(answer.chunk, answer.stats, answer.inputBytes);
+  }
+
+  // writes a formatted window after the ones before it (`inputBytes` of its batches were out)
+  private written(chunk: Uint8Array, stats: number, inputBytes: number): void {
     this.writes = this.writes.then(async () => {
       if (this.failure === undefined) await this.output.write(chunk);
       this.statsOut += stats;
@@ -162,6 +206,7 @@ export class WindowSink {
 
   private fail(err: unknown): void {
     this.failure ??= err;
+    this.becameReady();
     // nothing more will be written: whoever waits must see the failure, and the process may end
     this.thread.unref();
     const wake = this.waiting;
