@@ -2,9 +2,9 @@
  * Where `statsworker aggregate` writes: the service's reporter collects one window's encoded
  * batches (`reportBytes`) into one arena, and {@link WindowSink.writeWindow} hands them to a
  * thread of its own, which sorts and formats them (window-format.ts); this thread writes what
- * comes back, in window order. Until that thread has loaded, windows are formatted here. Sorting and formatting take as long as the engine's own work on
- * a window (several times as long for NDJSON), so on a second core they cost the replay almost
- * nothing.
+ * comes back, in window order. Until that thread has loaded, windows are formatted here.
+ * Sorting and formatting take as long as the engine's own work on a window (several times as
+ * long for NDJSON), so on a second core they cost the replay almost nothing.
  *
  * @module
  */

@@ -67,7 +67,7 @@ export interface TrackIdentity {
   readonly roomId: string;
   readonly roomName: string;
   readonly participantId: string;
-  /** the node of a stamping reporter: written into every result `drainBytes` stamps */
+  /** the node of a stamping reporter: written into every result `drainBytes` encodes */
   readonly node?: string;
 }
 

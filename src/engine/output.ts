@@ -90,13 +90,14 @@ export interface Patch {
 }
 
 /**
- * Stamps drained results as a network reporter sends them (the encoded path's `stamp`): the
- * node, when there is one, and a new `AS_` id each.
+ * Stamps drained results on the encoded path as the wasm encoder does: the identity's node, when
+ * it has one, and with `ids` a new `AS_` id each.
  */
-export function stampResults(stats: AnalyticsStat[], node: string | undefined): void {
+export function stampResults(stats: AnalyticsStat[], node: string | undefined, ids: boolean): void {
+  if (node === undefined && !ids) return;
   for (const stat of stats) {
     if (node !== undefined) stat.node = node;
-    stat.id = newStatId();
+    if (ids) stat.id = newStatId();
   }
 }
 

@@ -354,7 +354,8 @@ class TsTrackTable implements TrackTable {
     const out: AnalyticsStat[] = [];
     this.drain(timeMs, out);
     if (out.length === 0) return undefined;
-    if (stamp) stampResults(out, this.identity.node);
+    // the node is in every encoded result, as the wasm engine writes it with the patch fields
+    stampResults(out, this.identity.node, stamp);
     // a fresh array each time: nothing to protect
     return ownedLease(encodeBatch(out), out.length, stamp);
   }

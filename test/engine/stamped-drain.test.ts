@@ -101,6 +101,19 @@ suite("TrackTable.drainBytes with stamp", () => {
     }
   });
 
+  test("an unstamped drain of a table with a node writes the node and no ids, on both engines", async () => {
+    for (const kind of ENGINE_KINDS) {
+      const [withNode] = await twins(kind, `PA_node_${kind}`);
+      withNode.add("TR_0", 0, { score: 4 });
+      withNode.add("TR_1", 1, { score: 2 });
+      const lease = withNode.drainBytes(1_700_000_000_000, false)!;
+      assert.equal(lease.stamped, false, kind);
+      const stats = decoded(lease.bytes);
+      assert.deepEqual(stats.map((s) => [s.node, s.id]), [[NODE, ""], [NODE, ""]], kind);
+      lease.release();
+    }
+  });
+
   test("a wasm window of more stats than the id pool holds goes out with the node and without ids, and says so", async () => {
     const [stamping] = await twins("wasm", "PA_big");
     const tracks = IDS.COUNT + 10;

@@ -144,7 +144,8 @@ export class WasmTrackTable implements TrackTable {
       const out: AnalyticsStat[] = [];
       this.drain(timeMs, out);
       if (out.length === 0) return undefined;
-      if (stamp) stampResults(out, this.identity.node);
+      // the node is in every encoded result, as the module writes it with the patch fields
+      stampResults(out, this.identity.node, stamp);
       return ownedLease(encodeBatch(out), out.length, stamp);
     }
     const wasm = this.core.wasm;
